@@ -1,0 +1,85 @@
+"""The one exception tree of roster-pipeline.
+
+::
+
+    RosterError                    anything the pipeline reports to a person
+    ├── TerminalError              the input or the request is wrong; retrying won't help
+    │   ├── SpecError              a spec file is malformed (names the file and key)
+    │   ├── ConfigError            roster.toml / ROSTER_* settings are invalid
+    │   ├── NotFoundError          a district, batch or table that does not exist
+    │   │   ├── UnknownDistrictError
+    │   │   └── UnknownBatchError
+    │   ├── ConflictError          the request contradicts the current state
+    │   └── InputError             a file a district sent cannot be used at all
+    └── TransientError             the world failed us; the same call may succeed later
+        ├── DatabaseUnavailableError   the database is unreachable or its driver missing
+        └── StorageError               the home folder cannot be written
+
+Rows that fail a rule are data (rejects), never exceptions. Messages name the
+district, batch, file and line where there is one, and say what happens next.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ConflictError",
+    "DatabaseUnavailableError",
+    "InputError",
+    "NotFoundError",
+    "RosterError",
+    "SpecError",
+    "StorageError",
+    "TerminalError",
+    "TransientError",
+    "UnknownBatchError",
+    "UnknownDistrictError",
+]
+
+
+class RosterError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+
+class TerminalError(RosterError):
+    """The input or request is wrong; retrying the same thing will fail again."""
+
+
+class TransientError(RosterError):
+    """An outside failure (database, disk); the same call may succeed later."""
+
+
+class SpecError(TerminalError):
+    """A spec file is malformed."""
+
+
+class ConfigError(TerminalError):
+    """Settings are invalid."""
+
+
+class NotFoundError(TerminalError):
+    """Something named by the caller does not exist."""
+
+
+class UnknownDistrictError(NotFoundError):
+    """No district with that slug is provisioned."""
+
+
+class UnknownBatchError(NotFoundError):
+    """No batch with that id exists."""
+
+
+class ConflictError(TerminalError):
+    """The request contradicts the current state (e.g. approving a loaded batch)."""
+
+
+class InputError(TerminalError):
+    """A path given on the command line cannot be read as a batch."""
+
+
+class DatabaseUnavailableError(TransientError):
+    """The database server is unreachable, or its driver is not installed."""
+
+
+class StorageError(TransientError):
+    """The home folder could not be read or written."""

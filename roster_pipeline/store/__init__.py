@@ -1,0 +1,96 @@
+"""Database access: SQLite (embedded default) and PostgreSQL behind one interface.
+
+``open_store(url)`` returns a Store for ``sqlite:///path`` or ``postgresql://...``.
+Roster tables carry ``district_id`` in every key. Besides them: ``districts``,
+``batches``, ``batch_files``, ``rejects``, ``changes`` (one row per added /
+updated / deleted record per batch), ``schema_version``. Schema changes are
+versioned migrations. Writes of a batch happen in one transaction through the
+engine's bulk path (ADBC ingest: COPY on PostgreSQL), never row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import polars as pl
+
+from roster_pipeline.store.records import (
+    BatchRecord,
+    BatchStatus,
+    DistrictRecord,
+    FileRecord,
+    TableCounts,
+)
+
+if TYPE_CHECKING:
+    from roster_pipeline.plan import Plan
+
+__all__ = [
+    "BatchRecord",
+    "BatchStatus",
+    "DistrictRecord",
+    "FileRecord",
+    "Store",
+    "TableCounts",
+    "open_store",
+]
+
+
+class Store(Protocol):
+    url: str
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the current version (idempotent)."""
+
+    def close(self) -> None: ...
+
+    # districts
+    def put_district(self, district: DistrictRecord) -> None:
+        """Insert or replace the district's registry entry."""
+
+    def district(self, slug: str) -> DistrictRecord:
+        """Raises UnknownDistrictError."""
+        ...
+
+    def district_by_username(self, username: str) -> DistrictRecord | None: ...
+
+    def districts(self) -> list[DistrictRecord]: ...
+
+    def remove_district(self, slug: str, purge: bool) -> None:
+        """Without purge: the registry entry goes, loaded rows and batch records stay."""
+
+    # the loaded snapshot
+    def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:
+        """Loaded rows of the district's table, ``columns`` as String; empty when none."""
+        ...
+
+    def last_hashes(self, district: str) -> dict[str, str]:
+        """spec file name -> sha256 of the file of the last applied batch that carried it."""
+        ...
+
+    # batches, each call one transaction
+    def save_batch(
+        self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None = None
+    ) -> None:
+        """Record (insert or replace) the batch, its files and rejects; apply ``plan``
+        (roster rows and change log) in the same transaction when given."""
+
+    def batch(self, batch_id: str) -> BatchRecord:
+        """Raises UnknownBatchError."""
+        ...
+
+    def batches(self, district: str | None = None, limit: int = 100) -> list[BatchRecord]:
+        """Newest first."""
+        ...
+
+    def rejects(self, batch_id: str) -> pl.DataFrame: ...
+
+    def changes(self, batch_id: str) -> pl.DataFrame:
+        """Columns: table, key, op (added | updated | deleted)."""
+        ...
+
+
+def open_store(url: str) -> Store:
+    """Open (not migrate) the store for a database URL."""
+    raise NotImplementedError

@@ -1,0 +1,64 @@
+"""The spec reader: the shipped contract loads; the vocabulary is closed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from roster_pipeline.errors import SpecError
+from roster_pipeline.specs import available_specs, load_spec
+
+
+def test_default_spec_loads_in_reference_order() -> None:
+    spec = load_spec()
+    assert [f.name for f in spec.load_order()] == ["schools", "users", "classes", "enrollments"]
+    teacher = spec.file("classes").column("teacher_id").references
+    assert teacher is not None
+    assert (teacher.file, teacher.column, dict(teacher.where)) == (
+        "users", "district_user_id", {"role": "Teacher"},
+    )  # fmt: skip
+    assert "roster-csv" in available_specs()
+
+
+@pytest.mark.parametrize(
+    "name", ["users.csv", "USERS.CSV", "users_20261122.csv", "export/Users.txt"]
+)
+def test_file_names_match_case_insensitively(name: str) -> None:
+    spec = load_spec()
+    match = spec.match(name)
+    assert match is not None
+    assert match.name == "users"
+
+
+def test_unmatched_name() -> None:
+    assert load_spec().match("teachers.csv") is None
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "name: x\nfiles:\n  users:\n    key: [id]\n    columns:\n      id: {requird: true}\n",
+    )
+    with pytest.raises(SpecError, match=r"bad.yaml: files.users.columns.id: unknown key 'requird'"):
+        load_spec(str(path))
+
+
+def test_reference_to_unknown_column(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "name: x\nfiles:\n  a:\n    key: [id]\n    columns:\n      id: {references: b.id}\n",
+    )
+    with pytest.raises(SpecError, match=r"b.id is not a column"):
+        load_spec(str(path))
+
+
+def test_unknown_spec_lists_known() -> None:
+    with pytest.raises(SpecError, match="roster-csv"):
+        load_spec("nope")
