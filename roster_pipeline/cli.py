@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-from roster_pipeline import specs
+from roster_pipeline import districts, guide, pipeline, report, specs
 from roster_pipeline.config import Settings, load_settings
 from roster_pipeline.errors import RosterError
+from roster_pipeline.home import Home
+from roster_pipeline.store import BatchRecord, BatchStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit codes of `roster process`, by batch status.
+EXIT_CODES = {BatchStatus.REJECTED: 1, BatchStatus.HELD: 3}
 
 
 def reported(func: F) -> F:
@@ -29,16 +39,169 @@ def reported(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@contextmanager
+def opened_home() -> Iterator[Home]:
+    settings = click.get_current_context().find_root().obj
+    assert isinstance(settings, Settings)
+    with Home(settings) as home:
+        home.create()  # idempotent and cheap: every command works on a fresh home
+        yield home
+
+
+def echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
 @click.group()
 @click.option("--home", type=click.Path(path_type=Path), envvar="ROSTER_HOME", default=None,
               help="Home folder (default ./roster-data).")  # fmt: skip
 @click.option("--db", "database_url", envvar="ROSTER_DATABASE_URL", default=None,
               help="Database URL (default SQLite in the home).")  # fmt: skip
+@click.version_option(package_name="roster-pipeline")
 @click.pass_context
 @reported
 def main(ctx: click.Context, home: Path | None, database_url: str | None) -> None:
     """Receive, validate and load school roster exports."""
     ctx.obj = load_settings(home=home, database_url=database_url)
+
+
+@main.command()
+@reported
+def init() -> None:
+    """Create the home folder and database (safe to run again)."""
+    with opened_home() as home:
+        click.echo(f"home {home.root.resolve()} ready; database {home.store.url}")
+
+
+@main.group()
+def district() -> None:
+    """Provision and inspect districts."""
+
+
+@district.command("add")
+@click.argument("slug")
+@click.option("--name", default="", help="Display name (default: the slug).")
+@click.option("--spec", "spec_name", default=specs.DEFAULT_SPEC, show_default=True)
+@reported
+def district_add(slug: str, name: str, spec_name: str) -> None:
+    """Register the district SLUG."""
+    with opened_home() as home:
+        record = districts.add_district(home, slug, name, spec_name)
+        click.echo(f"district {record.slug} added (spec {record.spec})")
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--district", "slug", required=True, help="The district the files come from.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@reported
+def process(path: Path, slug: str, as_json: bool) -> None:
+    """Process PATH (a zip, a CSV or a folder) for a district and load it."""
+    with opened_home() as home:
+        result = pipeline.process(home, slug, [path])
+    batch = result.batch
+    if as_json:
+        echo_json(_process_json(batch))
+    else:
+        _print_batch(batch)
+    sys.exit(EXIT_CODES.get(batch.status, 0))
+
+
+def _process_json(batch: BatchRecord) -> dict[str, Any]:
+    data = report.summary(batch)
+    keys = ("batch_id", "district", "status", "files", "counts", "rejects", "report")
+    return {k: data[k] for k in keys}
+
+
+def _print_batch(batch: BatchRecord) -> None:
+    console = Console()
+    table = Table("table", "added", "updated", "deleted", "unchanged", "rejected",
+                  title=f"batch {batch.batch_id} ({batch.district}): {batch.status}")  # fmt: skip
+    for name, c in batch.counts.items():
+        table.add_row(
+            name, *(f"{n:,}" for n in (c.added, c.updated, c.deleted, c.unchanged, c.rejected))
+        )
+    console.print(table)
+    console.print(batch.message, highlight=False)
+    for warning in batch.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if batch.report_path:
+        console.print(f"report: {batch.report_path}", highlight=False)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--spec", "spec_name", default=specs.DEFAULT_SPEC, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@reported
+def check(settings: Settings, path: Path, spec_name: str, as_json: bool) -> None:
+    """Parse and validate PATH only; nothing is loaded. Exit 1 when it would be rejected."""
+    outcome = pipeline.check([path], spec_name, settings)
+    rows = outcome.rejects.select(report.REJECT_COLUMNS)
+    if as_json:
+        echo_json({"status": str(outcome.status), "message": outcome.message,
+                   "warnings": list(outcome.warnings), "rejects": rows.to_dicts()})  # fmt: skip
+    else:
+        click.echo(report.render_rejects_text(outcome.message, outcome.warnings, rows))
+    sys.exit(EXIT_CODES.get(outcome.status, 0))
+
+
+@main.command()
+@click.option("--district", "slug", default=None)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def batches(slug: str | None, limit: int, as_json: bool) -> None:
+    """List batches, newest first."""
+    with opened_home() as home:
+        found = home.store.batches(slug, limit)
+    if as_json:
+        echo_json([report.summary(b) for b in found])
+        return
+    table = Table("batch", "district", "status", "received", "files", "rejects")
+    for b in found:
+        received = b.received_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(
+            b.batch_id, b.district, str(b.status), received, str(len(b.files)), f"{b.rejects:,}"
+        )
+    Console().print(table)
+
+
+@main.command("report")
+@click.argument("batch_id")
+@click.option(
+    "--format", "fmt", type=click.Choice(report.FORMATS), default="text", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@reported
+def report_cmd(batch_id: str, fmt: str, output: Path | None) -> None:
+    """Print or write the reject report of a batch."""
+    with opened_home() as home:
+        batch = home.store.batch(batch_id)
+        text = report.render(batch, home.store.rejects(batch_id), fmt)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("slug")
+@click.argument("table")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@reported
+def export(slug: str, table: str, fmt: str) -> None:
+    """Print what is loaded now for district SLUG's TABLE, in the spec's column names."""
+    with opened_home() as home:
+        frame = districts.export(home, slug, table)
+    if fmt == "json":
+        echo_json(frame.to_dicts())
+    else:
+        click.echo(frame.write_csv(), nl=False)
 
 
 @main.group()
@@ -51,16 +214,14 @@ def spec() -> None:
 @reported
 def spec_show(name: str) -> None:
     """Print the contract NAME in human terms."""
-    contract = specs.load_spec(name)
-    click.echo(f"{contract.title} ({contract.name})")
-    for f in contract.files:
-        need = "required" if f.required else "optional"
-        click.echo(f"\n{f.name} ({need}; file names {', '.join(f.match)}; key {', '.join(f.key)})")
-        for c in f.columns:
-            click.echo(f"  {c.name}: {'required' if c.required else 'optional'}")
+    click.echo(guide.describe_spec(specs.load_spec(name)))
 
 
-def settings_of(ctx: click.Context) -> Settings:
-    settings = ctx.find_root().obj
-    assert isinstance(settings, Settings)
-    return settings
+@main.command()
+@click.option("--keep", is_flag=True, help="Keep the demo home folder afterwards.")
+@reported
+def demo(keep: bool) -> None:
+    """Run the sample district through the pipeline in a fresh home."""
+    from roster_pipeline.demo import run_demo
+
+    run_demo(keep=keep)

@@ -28,6 +28,7 @@ class Code(StrEnum):
     NOT_UTF8 = "not_utf8"
     MISSING_COLUMN = "missing_column"
     DUPLICATE_COLUMN = "duplicate_column"
+    INTERNAL = "internal_error"  # a bug of ours; the batch is kept for reprocessing
     # Row-level: the row is rejected; the others load.
     FIELD_COUNT = "field_count"
     REQUIRED = "required"
@@ -56,6 +57,7 @@ _FATAL = frozenset(
         Code.NOT_UTF8,
         Code.MISSING_COLUMN,
         Code.DUPLICATE_COLUMN,
+        Code.INTERNAL,
     }
 )
 

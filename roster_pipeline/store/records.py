@@ -78,4 +78,5 @@ class BatchRecord:
     rejects: int = 0
     report_path: str = ""
     hold_reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # extra columns, files that matched no spec file, ...
     message: str = ""  # one line for people: why rejected/held, what happens next

@@ -1,0 +1,71 @@
+"""The home folder: where a deployment keeps its state, and the store it uses.
+
+::
+
+    <home>/roster.toml        settings (optional)
+    <home>/roster.db          the embedded SQLite database (default)
+    <home>/hostkeys/          SSH host keys, 0600, generated once
+    <home>/inbox/<district>/  complete uploads only
+    <home>/processing/<batch>/, archive/<batch>/, failed/<batch>/
+    <home>/staging/           partial uploads, never visible to districts
+    <home>/logs/audit.log     the receiver's audit trail
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from roster_pipeline.config import Settings
+from roster_pipeline.errors import StorageError
+from roster_pipeline.store import Store, open_store
+
+__all__ = ["Home"]
+
+_FOLDERS = ("inbox", "processing", "archive", "failed", "staging", "hostkeys", "logs", "work")
+
+
+@dataclass
+class Home:
+    """A deployment's home folder and database, opened lazily."""
+
+    settings: Settings
+    _store: Store | None = field(default=None, init=False, repr=False)
+
+    @property
+    def root(self) -> Path:
+        return self.settings.home
+
+    def folder(self, name: str, *parts: str) -> Path:
+        return self.settings.home.joinpath(name, *parts)
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings.db_url)
+        return self._store
+
+    def create(self) -> None:
+        """Create the folders and migrate the database; safe to run again."""
+        try:
+            for name in _FOLDERS:
+                self.folder(name).mkdir(parents=True, exist_ok=True)
+            self.folder("hostkeys").chmod(0o700)
+            self.folder("staging").chmod(0o700)
+        except OSError as exc:
+            raise StorageError(f"cannot create the home folder {self.root}: {exc}") from None
+        self.store.migrate()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Home:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,291 @@
+"""The pipeline: the one place where the stages are composed.
+
+``evaluate`` runs unpack → parse → validate → plan and concludes an Outcome
+without writing anything; ``process`` records it (reports on disk, one database
+transaction) for a district; ``check`` evaluates without a district's data.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from roster_pipeline import rejects, report
+from roster_pipeline.config import Settings
+from roster_pipeline.errors import TransientError
+from roster_pipeline.home import Home
+from roster_pipeline.parse import ParsedFile, parse
+from roster_pipeline.plan import Plan, Thresholds, plan
+from roster_pipeline.specs import Spec, load_spec
+from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord, Store
+from roster_pipeline.store.records import TableCounts
+from roster_pipeline.unpack import Unpacked, ZipLimits, unpack
+from roster_pipeline.validate import Validated, validate
+
+__all__ = ["BatchResult", "Context", "Outcome", "check", "evaluate", "new_batch_id", "process"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the stages need to know besides the files: the district's view."""
+
+    spec: Spec
+    limits: ZipLimits
+    thresholds: Thresholds
+    encoding: str
+    store: Store | None = None  # None: nothing is loaded (``roster check``)
+    district: str = ""
+
+    def rows(self, table: str, columns: Sequence[str]) -> pl.DataFrame | None:
+        """The Loaded protocol: the district's loaded rows, None when none."""
+        frame = self.current(table, tuple(columns))
+        return frame if frame.height else None
+
+    def current(self, table: str, columns: tuple[str, ...]) -> pl.DataFrame:
+        if self.store is None:
+            return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+        return self.store.snapshot(self.district, table, columns)
+
+    def last_hashes(self) -> dict[str, str]:
+        return self.store.last_hashes(self.district) if self.store else {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the stages concluded about a batch, before anything is recorded."""
+
+    status: BatchStatus
+    files: tuple[FileRecord, ...]
+    rejects: pl.DataFrame
+    warnings: tuple[str, ...]
+    plan: Plan | None
+    message: str
+
+    @property
+    def counts(self) -> dict[str, TableCounts]:
+        if self.plan is not None:
+            return {name: t.counts for name, t in self.plan.tables.items()}
+        return {f.file_spec: TableCounts(rejected=f.rejected) for f in self.files if f.file_spec}
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    batch: BatchRecord
+    rejects: pl.DataFrame
+    plan: Plan | None
+
+
+def new_batch_id(district: str, now: datetime | None = None) -> str:
+    """Sortable and readable: ``20261122T030012Z-lincoln-3fa2c1``."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{district}-{secrets.token_hex(3)}"
+
+
+def context_for(settings: Settings, district: DistrictRecord, store: Store | None) -> Context:
+    """The stage context for a district: its spec, limits and per-district overrides."""
+    spec = load_spec(district.spec)
+    knobs = {**vars(settings), **district.settings}
+    return Context(
+        spec=spec,
+        limits=ZipLimits(
+            max_unpacked_bytes=int(knobs["max_unpacked_bytes"]),
+            max_compression_ratio=float(knobs["max_compression_ratio"]),
+            max_members=int(knobs["max_zip_members"]),
+        ),
+        thresholds=Thresholds(
+            max_delete_pct=float(knobs["max_delete_pct"]),
+            max_update_pct=float(knobs["max_update_pct"]),
+        ),
+        encoding=str(knobs.get("encoding") or spec.encoding),
+        store=store,
+        district=district.slug,
+    )
+
+
+def evaluate(sources: Sequence[Path], ctx: Context, work: Path) -> Outcome:
+    """Run the stages on ``sources``; ``work`` receives extracted files."""
+    unpacked = unpack(sources, ctx.spec, work, ctx.limits)
+    warnings = _unpack_warnings(unpacked)
+    if rejects.has_fatal(unpacked.rejects):
+        files = _file_records(unpacked, (), unpacked.rejects)
+        return _rejected(files, unpacked.rejects, warnings)
+    if _is_duplicate(unpacked, ctx.last_hashes()):
+        files = _file_records(unpacked, (), unpacked.rejects)
+        message = "every file is identical to the last loaded one; nothing to do"
+        return Outcome(BatchStatus.DUPLICATE, files, unpacked.rejects, warnings, None, message)
+    parsed = tuple(
+        parse(f, ctx.spec.file(f.file_spec), ctx.encoding) for f in unpacked.matched if f.file_spec
+    )
+    warnings += tuple(w for p in parsed for w in p.warnings)
+    validated = validate(parsed, ctx.spec, ctx)
+    all_rejects = rejects.concat([unpacked.rejects, validated.rejects])
+    files = _file_records(unpacked, parsed, all_rejects)
+    if validated.fatal:
+        return _rejected(files, all_rejects, warnings)
+    return _planned(validated, ctx, files, all_rejects, warnings)
+
+
+def _planned(
+    validated: Validated,
+    ctx: Context,
+    files: tuple[FileRecord, ...],
+    all_rejects: pl.DataFrame,
+    warnings: tuple[str, ...],
+) -> Outcome:
+    the_plan = plan(validated, ctx.spec, ctx.current, ctx.thresholds)
+    if the_plan.hold_reasons:
+        message = (
+            "held for approval: " + "; ".join(the_plan.hold_reasons) + ". Nothing was applied;"
+            " approve with `roster batch approve` or discard it."
+        )
+        return Outcome(BatchStatus.HELD, files, all_rejects, warnings, the_plan, message)
+    if all_rejects.height:
+        rows = all_rejects.filter(pl.col("line").is_not_null()).select("file", "line").n_unique()
+        message = (
+            f"loaded; {rows:,} row(s) rejected (see the report): those rows were not applied"
+            " and their previously loaded versions stay as they were"
+        )
+        return Outcome(
+            BatchStatus.LOADED_WITH_REJECTS, files, all_rejects, warnings, the_plan, message
+        )
+    return Outcome(BatchStatus.LOADED, files, all_rejects, warnings, the_plan, "loaded")
+
+
+def _rejected(
+    files: tuple[FileRecord, ...], all_rejects: pl.DataFrame, warnings: tuple[str, ...]
+) -> Outcome:
+    fatal = all_rejects.filter(pl.col("code").is_in([str(c) for c in rejects.Code if c.fatal])).row(
+        0, named=True
+    )
+    message = (
+        f"rejected: {fatal['message']} Nothing was applied; the data loaded before stays loaded."
+    )
+    return Outcome(BatchStatus.REJECTED, files, all_rejects, warnings, None, message)
+
+
+def _unpack_warnings(unpacked: Unpacked) -> tuple[str, ...]:
+    found = []
+    if unpacked.unmatched:
+        found.append(
+            "files that match no file of the spec were kept but not loaded: "
+            + ", ".join(unpacked.unmatched)
+        )
+    if unpacked.ignored:
+        found.append("ignored: " + ", ".join(unpacked.ignored))
+    return tuple(found)
+
+
+def _is_duplicate(unpacked: Unpacked, last: dict[str, str]) -> bool:
+    matched = unpacked.matched
+    return bool(matched) and all(last.get(f.file_spec or "") == f.sha256 for f in matched)
+
+
+def _file_records(
+    unpacked: Unpacked, parsed: Sequence[ParsedFile], all_rejects: pl.DataFrame
+) -> tuple[FileRecord, ...]:
+    rows = {p.name: p.rows for p in parsed}
+    per_file = (
+        all_rejects.filter(pl.col("line").is_not_null())
+        .group_by("file")
+        .agg(pl.col("line").n_unique().alias("n"))
+    )
+    rejected = dict(per_file.iter_rows())
+    return tuple(
+        FileRecord(
+            name=f.name,
+            file_spec=f.file_spec,
+            sha256=f.sha256,
+            size=f.size,
+            rows=rows.get(f.name, 0),
+            rejected=int(rejected.get(f.name, 0)),
+        )
+        for f in unpacked.files
+    )
+
+
+def check(sources: Sequence[Path], spec_name: str, settings: Settings) -> Outcome:
+    """Parse and validate only, as a district admin testing an export would."""
+    probe = DistrictRecord(slug="check", spec=spec_name)
+    ctx = context_for(settings, probe, None)
+    with tempfile.TemporaryDirectory(prefix="roster-check-") as work:
+        return evaluate(sources, ctx, Path(work))
+
+
+def process(
+    home: Home,
+    district_slug: str,
+    sources: Sequence[Path],
+    *,
+    batch_id: str | None = None,
+    received_at: datetime | None = None,
+) -> BatchResult:
+    """Run the whole pipeline for a district and record the batch."""
+    store = home.store
+    district = store.district(district_slug)
+    batch_id = batch_id or new_batch_id(district.slug)
+    received = received_at or datetime.now(UTC)
+    ctx = context_for(home.settings, district, store)
+    archive = home.folder("archive", batch_id)
+    _keep_raw(sources, archive / "raw")
+    with tempfile.TemporaryDirectory(dir=home.folder("work"), prefix=f"{batch_id}-") as work:
+        outcome = _evaluate_guarded(sources, ctx, Path(work), batch_id)
+    batch = BatchRecord(
+        batch_id=batch_id,
+        district=district.slug,
+        status=outcome.status,
+        received_at=received,
+        finished_at=datetime.now(UTC),
+        source=", ".join(p.name for p in sources),
+        files=outcome.files,
+        counts=outcome.counts,
+        rejects=outcome.rejects.height,
+        hold_reasons=outcome.plan.hold_reasons if outcome.plan else (),
+        warnings=outcome.warnings,
+        message=outcome.message,
+    )
+    batch = replace(batch, report_path=str(report.write_all(batch, outcome.rejects, archive)))
+    applied = outcome.plan if outcome.status.name.startswith("LOADED") else None
+    store.save_batch(batch, outcome.rejects, applied)
+    log.info("batch %s for %s: %s", batch_id, district.slug, outcome.message)
+    return BatchResult(batch=batch, rejects=outcome.rejects, plan=outcome.plan)
+
+
+def _evaluate_guarded(sources: Sequence[Path], ctx: Context, work: Path, batch_id: str) -> Outcome:
+    """Evaluate; a bug of ours on some input ends as a rejected batch, not a crash.
+
+    The raw files are already archived, so the batch can be reprocessed once fixed.
+    Database trouble (TransientError) is not caught: the batch must be retried.
+    """
+    try:
+        return evaluate(sources, ctx, work)
+    except TransientError:
+        raise
+    except Exception as exc:
+        log.exception("batch %s: internal error while evaluating", batch_id)
+        problem = rejects.one(
+            ", ".join(p.name for p in sources),
+            rejects.Code.INTERNAL,
+            f"the pipeline failed on this batch ({type(exc).__name__}: {exc}); ops have been"
+            " told and will reprocess it once fixed.",
+        )
+        return _rejected((), problem, ())
+
+
+def _keep_raw(sources: Sequence[Path], target: Path) -> None:
+    """Archive the files exactly as received, so a batch can be reprocessed."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        if source.is_dir():
+            shutil.copytree(source, target / source.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target / source.name)
