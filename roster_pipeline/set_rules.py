@@ -24,6 +24,7 @@ _SHOWN_LINES = 10
 _KEY = "__target_key__"
 _FOUND = "__target_found__"
 _LINES = "__target_lines__"
+_COUNT = "__target_count__"
 
 
 @dataclass(frozen=True)
@@ -56,18 +57,20 @@ def reject_rows(
     )
 
 
-def duplicate_keys(frame: pl.DataFrame, key: Sequence[str], file: str) -> pl.DataFrame:
-    """Every row whose key another row shares (``duplicate_key``), naming all their lines.
+def duplicate_keys(
+    frame: pl.DataFrame, key: Sequence[str], file: str, skip: pl.Series
+) -> pl.DataFrame:
+    """Every row whose key another row shares (``duplicate_key``), naming their lines.
 
-    Rows with an empty key part are left out: they are already ``required`` rejects.
+    Rows with an empty key part are already ``required`` rejects, and rows in
+    ``skip`` have a malformed key (a spreadsheet folds distinct IDs into one
+    ``9.00001E+08``): neither is compared.
     """
-    keyed = frame.select(*key, LINE).drop_nulls(key)
-    copies = (
-        keyed.group_by(key)
-        .agg(pl.col(LINE).sort().alias(_LINES))
-        .filter(pl.col(_LINES).list.len() > 1)
-    )
-    hits = keyed.join(copies, on=list(key))
+    keyed = frame.select(*key, LINE).drop_nulls(key).filter(~pl.col(LINE).is_in(skip.implode()))
+    # Narrow to the shared keys first: grouping every key of 2M rows into lists is slow.
+    shared = keyed.filter(keyed.select(key).is_duplicated())
+    copies = shared.group_by(key).agg(*_line_list())
+    hits = shared.join(copies, on=list(key))
     named = [pl.concat_str(pl.lit(f"{k} '"), pl.col(k), pl.lit("'")) for k in key]
     return reject_rows(
         hits,
@@ -142,12 +145,17 @@ def _where_holds(ref: Reference) -> pl.Expr:
 
 def _rejected_lines(rejected: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     if ref.column not in rejected.columns:
-        return pl.DataFrame(schema={_KEY: pl.String, _LINES: pl.List(pl.Int64)})
+        schema: dict[str, pl.DataType] = {
+            _KEY: pl.String(),
+            _LINES: pl.List(pl.Int64()),
+            _COUNT: pl.UInt32(),
+        }
+        return pl.DataFrame(schema=schema)
     return (
         rejected.select(pl.col(ref.column).cast(pl.String).alias(_KEY), LINE)
         .drop_nulls(_KEY)
         .group_by(_KEY)
-        .agg(pl.col(LINE).sort().alias(_LINES))
+        .agg(*_line_list())
     )
 
 
@@ -155,7 +163,7 @@ def _reference_body(name: str, ref: Reference, label: str) -> pl.Expr:
     named = pl.concat_str(pl.lit(f"{name} '"), pl.col(name), pl.lit("'"))
     shown = [pl.col(_where_name(i)).fill_null("(empty)") for i in range(len(ref.where))]
     actual = pl.concat_str(shown, separator=", ") if shown else pl.lit("")
-    many = pl.col(_LINES).list.len() > 1
+    many = pl.col(_COUNT) > 1
     rejected = pl.concat_str(
         pl.lit(f" refers to {label} "),
         pl.when(many).then(pl.lit("lines ")).otherwise(pl.lit("line ")),
@@ -175,10 +183,19 @@ def _reference_body(name: str, ref: Reference, label: str) -> pl.Expr:
     )
 
 
+def _line_list() -> tuple[pl.Expr, pl.Expr]:
+    """Aggregations: the first ``_SHOWN_LINES`` lines of a group, and how many there are.
+
+    Only the first few are kept: a key shared by a million rows must not copy a
+    million-long list into each of them.
+    """
+    return pl.col(LINE).sort().head(_SHOWN_LINES).alias(_LINES), pl.len().alias(_COUNT)
+
+
 def _lines() -> pl.Expr:
-    """The sorted line list as text, cut after ``_SHOWN_LINES`` numbers."""
-    count = pl.col(_LINES).list.len()
-    shown = pl.col(_LINES).list.head(_SHOWN_LINES).list.eval(pl.element().cast(pl.String))
+    """The line list as text, "... and N more" past ``_SHOWN_LINES`` numbers."""
+    count = pl.col(_COUNT)
+    shown = pl.col(_LINES).list.eval(pl.element().cast(pl.String))
     more = pl.concat_str(pl.lit(" and "), (count - _SHOWN_LINES).cast(pl.String), pl.lit(" more"))
     return pl.concat_str(
         shown.list.join(", "),

@@ -142,14 +142,16 @@ class _Batch:
         frame = _conform(received.frame, file_spec)
         row = _row_rejects(frame, file_spec, received.name)
         frame = _canonical(frame, file_spec)
-        found = [row, duplicate_keys(frame, file_spec.key, received.name)]
+        # A key that failed a row rule is not compared, nor trusted to name a loaded row.
+        malformed = row.filter(pl.col("column").is_in(list(file_spec.key)))["line"]
+        found = [row, duplicate_keys(frame, file_spec.key, received.name, malformed)]
         for column in file_spec.columns:
             target = self.target(column.references)
             if target is not None:
                 skip = row.filter(pl.col("column") == column.name)["line"]
                 found.append(references(frame, skip, received.name, column, target))
         file_rejects = rejects.concat(found)
-        checked = _assemble(received, file_spec, frame, file_rejects, row)
+        checked = _assemble(received, file_spec, frame, file_rejects, malformed)
         self.checked[file_spec.name] = checked
         return checked
 
@@ -196,13 +198,11 @@ def _assemble(
     file_spec: FileSpec,
     frame: pl.DataFrame,
     file_rejects: pl.DataFrame,
-    row: pl.DataFrame,
+    malformed: pl.Series,
 ) -> _Checked:
     bad_lines = file_rejects["line"].unique()
     is_bad = pl.col(LINE).is_in(bad_lines.implode())
     valid, rejected = frame.filter(~is_bad), frame.filter(is_bad)
-    # A key that failed a row rule names no loaded row reliably: leave it out.
-    malformed = row.filter(pl.col("column").is_in(list(file_spec.key)))["line"]
     rejected_keys = (
         rejected.filter(~pl.col(LINE).is_in(malformed.implode()))
         .select(file_spec.key)

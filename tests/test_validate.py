@@ -177,6 +177,26 @@ def test_composite_duplicate_key_rejects_all_copies() -> None:
     assert result.files["enrollments"].frame[LINE].to_list() == [3, 4, 6]
 
 
+def test_spreadsheet_numbers_are_not_compared_as_duplicate_keys() -> None:
+    # Excel folds distinct IDs into one rounded number: "same key" would be false.
+    users = USERS + "9.00001E+08,Ann,One,Student,\n9.00001E+08,Bob,Two,Student,\n"
+    result = _run(**_batch(users=users))
+    assert _rows(result) == [
+        ("users.csv", line, "district_user_id", "9.00001E+08", "spreadsheet_number")
+        for line in (5, 6)
+    ]
+    assert result.files["users"].rejected_keys.height == 0
+
+
+def test_many_copies_list_ten_lines_and_count_the_rest() -> None:
+    result = _run(**_batch(enrollments=ENROLLMENTS + "C2,S2\n" * 12))
+    assert result.rejects["code"].to_list() == ["duplicate_key"] * 12
+    assert _message(result, 14, "class_id, student_id") == (
+        "enrollments.csv line 14: class_id 'C2' with student_id 'S2' appears on lines "
+        "5, 6, 7, 8, 9, 10, 11, 12, 13, 14 and 2 more"
+    )
+
+
 def test_reference_missing_in_batch() -> None:
     result = _run(**_batch(enrollments=ENROLLMENTS + "C1,S9\n"))
     assert _rows(result) == [("enrollments.csv", 5, "student_id", "S9", "reference_missing")]
