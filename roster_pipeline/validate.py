@@ -33,6 +33,7 @@ from typing import Protocol
 
 import pandera.polars as pa
 import polars as pl
+from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
 from roster_pipeline import rejects
@@ -241,8 +242,11 @@ _TEMPLATES: Mapping[Code, str] = {
 
 def _row_rejects(frame: pl.DataFrame, file_spec: FileSpec, file: str) -> pl.DataFrame:
     schema = compile_schema(file_spec)
+    # Rows are the point here: a PANDERA_VALIDATION_* setting must not switch checks off.
+    full = config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA)
     try:
-        schema.validate(frame, lazy=True)
+        with full:
+            schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
         cases: pl.DataFrame = exc.failure_cases
     else:

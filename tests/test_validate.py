@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import polars as pl
 import pytest
+from pandera.config import config_context
 
 from roster_pipeline import rejects
 from roster_pipeline.parse import LINE, ParsedFile
@@ -104,6 +105,12 @@ def test_required_value_missing() -> None:
     assert _message(result, 5, "first_name") == "users.csv line 5: first_name is required"
     assert result.files["users"].frame["district_user_id"].to_list() == ["T1", "S1", "S2"]
     assert (result.files["users"].rows, result.files["users"].rejected) == (4, 1)
+
+
+def test_row_rules_run_whatever_pandera_is_configured_to_do() -> None:
+    with config_context(validation_enabled=False, validation_depth="SCHEMA_ONLY"):
+        result = _run(**_batch(users=USERS + "S3,,Hamilton,Student,\n"))
+    assert _rows(result) == [("users.csv", 5, "first_name", None, "required")]
 
 
 def test_pattern() -> None:
@@ -307,6 +314,12 @@ def test_required_file_not_sent_but_loaded_is_fine() -> None:
     result = _run(FrameLoaded(classes=CLASSES), users=USERS, enrollments=ENROLLMENTS)
     assert result.rejects.height == 0
     assert set(result.files) == {"users", "enrollments"}
+
+
+def test_loaded_table_without_rows_counts_as_not_loaded() -> None:
+    empty = FrameLoaded(classes="class_id,class_name,school_id,course_id,teacher_id\n")
+    result = _run(empty, users=USERS, enrollments=ENROLLMENTS)
+    assert _rows(result) == [("classes.csv", None, None, None, "missing_file")]
 
 
 def test_fatal_parse_rejects_file_contributes_no_rows() -> None:
