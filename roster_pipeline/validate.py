@@ -276,8 +276,9 @@ def _codes(schema: pa.DataFrameSchema, file_spec: FileSpec) -> pl.DataFrame:
         checks = schema.columns[column.name].checks
         numbered = [(_NOT_NULL, Code.REQUIRED)] + [(i, Code(c.name)) for i, c in enumerate(checks)]
         rows += [(column.name, n, str(code), _template(column, code)) for n, code in numbered]
-    schema_ = {"column": pl.String, "check_number": pl.Int32, "code": pl.String}
-    return pl.DataFrame(rows, schema={**schema_, "template": pl.String}, orient="row")
+    names = ["column", "check_number", "code", "template"]
+    types = [pl.String(), pl.Int32(), pl.String(), pl.String()]
+    return pl.DataFrame(rows, schema=list(zip(names, types, strict=True)), orient="row")
 
 
 def _template(column: ColumnSpec, code: Code) -> str:
