@@ -100,10 +100,10 @@ def references(
     unchecked = pl.col(LINE).is_in(skip.implode())
     candidates = frame.select(LINE, name).drop_nulls(name).filter(~unchecked)
     found = _found(target.valid, ref)
-    good = found.filter(_where_holds(ref)).select(_KEY)
+    good = found.filter(_where_holds(ref)).select(_KEY).unique()
     bad = (
         candidates.join(good, left_on=name, right_on=_KEY, how="anti")
-        .join(found, left_on=name, right_on=_KEY, how="left")
+        .join(found.unique(_KEY, keep="first"), left_on=name, right_on=_KEY, how="left")
         .join(_rejected_lines(target.rejected, ref), left_on=name, right_on=_KEY, how="left")
     )
     code = (
@@ -124,12 +124,11 @@ def references(
 
 
 def _found(valid: pl.DataFrame, ref: Reference) -> pl.DataFrame:
-    """Distinct referenced values with their ``where`` columns (renamed out of the way)."""
+    """Referenced values with their ``where`` columns (renamed out of the way)."""
     where = [pl.col(c).cast(pl.String).alias(_where_name(i)) for i, c in enumerate(ref.where)]
     return (
         valid.select(pl.col(ref.column).cast(pl.String).alias(_KEY), *where)
         .drop_nulls(_KEY)
-        .unique(_KEY, keep="first", maintain_order=True)
         .with_columns(pl.lit(True).alias(_FOUND))
     )
 

@@ -269,6 +269,12 @@ def test_enrollments_alone_resolve_against_loaded_users_and_classes() -> None:
     assert result.files["enrollments"].frame.rows() == [("C1", "S2", 2)]
 
 
+def test_loaded_value_repeated_resolves_when_any_copy_satisfies_where() -> None:
+    loaded = FrameLoaded(users="district_user_id,role\nT1,Student\nT1,Teacher\n", classes=CLASSES)
+    result = _run(loaded, classes=CLASSES, enrollments="class_id,student_id\n")
+    assert result.rejects.height == 0
+
+
 def test_batch_file_wins_over_loaded_table() -> None:
     loaded = FrameLoaded(users="district_user_id,role\nS9,Student\n")
     result = _run(loaded, **_batch(enrollments=ENROLLMENTS + "C1,S9\n"))
