@@ -88,16 +88,19 @@ def diff_table(
     valid: ValidFile,
     loaded: pl.DataFrame,
 ) -> TablePlan:
-    """One table's diff, all joins: added, updated (nulls equal), deleted, unchanged."""
-    new = _as_text(valid.frame, columns)
-    added = new.join(loaded, on=key, how="anti")
-    both = new.join(loaded, on=key, how="inner", suffix=_OLD)
+    """One table's diff from one full join: added, updated (nulls equal), deleted, unchanged."""
+    new = _as_text(valid.frame, columns).with_columns(pl.lit(value=True).alias(_IN_NEW))
+    old = loaded.with_columns(pl.lit(value=True).alias(_IN_LOADED))
+    joined = new.join(old, on=key, how="full", coalesce=True, suffix=_OLD)
+    sent, had = pl.col(_IN_NEW).is_not_null(), pl.col(_IN_LOADED).is_not_null()
+    added = joined.filter(sent & pl.col(_IN_LOADED).is_null()).select(columns)
+    both = joined.filter(sent & had)
     differs = pl.any_horizontal(
         [pl.col(c).ne_missing(pl.col(c + _OLD)) for c in columns if c not in key]
         or [pl.lit(value=False)]
     )
     updated = both.filter(differs).select(columns)
-    gone = loaded.select(key).join(new.select(key), on=key, how="anti")
+    gone = joined.filter(pl.col(_IN_NEW).is_null()).select(key)
     kept = _rejected_keys(valid.rejected_keys, key)
     deleted = gone.join(kept, on=key, how="anti") if kept is not None else gone
     return TablePlan(
@@ -132,7 +135,8 @@ def hold_reasons(table: TablePlan, thresholds: Thresholds) -> list[str]:
     return reasons
 
 
-_OLD = "__loaded"
+_OLD = "__loaded"  # suffix of the loaded values in the joined frame
+_IN_NEW, _IN_LOADED = "__in_batch", "__in_loaded"
 
 
 def _as_text(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:

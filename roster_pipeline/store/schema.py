@@ -52,14 +52,14 @@ ROSTER_TABLES: Mapping[str, RosterTable] = {
 }
 
 
-def _roster_ddl(table: RosterTable) -> str:
+def _roster_ddl(table: RosterTable, d: Dialect) -> str:
     columns = ", ".join(f'"{c}" TEXT' for c in table.columns if c not in table.key)
     keys = ", ".join(f'"{k}" TEXT NOT NULL' for k in table.key)
     pk = ", ".join(f'"{k}"' for k in ("district_id", *table.key))
     rest = f"{columns}, " if columns else ""
     return (
         f"CREATE TABLE {table.name} (district_id TEXT NOT NULL, {keys}, {rest}"
-        f"batch_id TEXT, PRIMARY KEY ({pk}))"
+        f"batch_id TEXT, PRIMARY KEY ({pk})){d.keyed_table_suffix}"
     )
 
 
@@ -69,7 +69,7 @@ def _v1(d: Dialect) -> list[str]:
         " username TEXT UNIQUE, password_hash TEXT NOT NULL, public_keys TEXT NOT NULL,"
         " allow_ips TEXT NOT NULL, enabled INTEGER NOT NULL, paused INTEGER NOT NULL,"
         " settings TEXT NOT NULL, created_at TEXT NOT NULL)",
-        *(_roster_ddl(t) for t in ROSTER_TABLES.values()),
+        *(_roster_ddl(t, d) for t in ROSTER_TABLES.values()),
         "CREATE TABLE batches (batch_id TEXT PRIMARY KEY, district_id TEXT NOT NULL,"
         " status TEXT NOT NULL, received_at TEXT NOT NULL, finished_at TEXT,"
         " source TEXT NOT NULL, counts TEXT NOT NULL, rejects BIGINT NOT NULL,"
