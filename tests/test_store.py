@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
@@ -336,3 +338,28 @@ def test_sqlite_in_a_missing_folder_says_what_to_do(tmp_path: object) -> None:
 def test_unknown_url_scheme_is_refused() -> None:
     with pytest.raises(DatabaseUnavailableError, match="unsupported database URL"):
         open_store("mysql://root:pw@localhost/x")
+
+
+def test_a_username_taken_by_another_district_is_a_conflict(store: Store) -> None:
+    store.put_district(DistrictRecord(slug="north", username="shared"))
+    store.put_district(DistrictRecord(slug="south"))  # no username: several may have none
+    store.put_district(DistrictRecord(slug="east"))
+    with pytest.raises(ConflictError, match="district west could not be saved"):
+        store.put_district(DistrictRecord(slug="west", username="shared"))
+    assert [d.slug for d in store.districts()] == ["east", "north", "south"]
+
+
+def test_a_missing_postgres_driver_says_how_to_install_it() -> None:
+    # A real missing module: None in sys.modules makes the import fail.
+    code = (
+        "import sys; sys.modules['adbc_driver_postgresql'] = None\n"
+        "from roster_pipeline.errors import DatabaseUnavailableError\n"
+        "from roster_pipeline.store import open_store\n"
+        "try:\n"
+        "    open_store('postgresql://u:pw@127.0.0.1/x')\n"
+        "except DatabaseUnavailableError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install adbc-driver-postgresql" in out.stdout
+    assert "postgresql://u:***@127.0.0.1/x" in out.stdout

@@ -9,7 +9,7 @@ a transaction (journal_mode) can run at connect time.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import polars as pl
@@ -39,14 +39,18 @@ class Engine:
         self.url = url
         self.dialect: Dialect = dialect_for(url)
         self._conn = self.dialect.connect(url)
-        self._cursor = self._conn.cursor()
-        self._depth = 0
+        self._cursor = self._new_cursor()
         if self.dialect.name == "sqlite":
-            self._cursor.adbc_statement.set_options(
-                **{"adbc.sqlite.query.batch_rows": _SQLITE_BATCH_ROWS}
-            )
             for pragma in _SQLITE_PRAGMAS:
                 self._run(pragma)
+
+    def _new_cursor(self) -> Any:
+        cursor = self._conn.cursor()
+        if self.dialect.name == "sqlite":
+            cursor.adbc_statement.set_options(
+                **{"adbc.sqlite.query.batch_rows": _SQLITE_BATCH_ROWS}
+            )
+        return cursor
 
     @property
     def display_url(self) -> str:
@@ -75,7 +79,7 @@ class Engine:
 
     def ingest(self, table: str, frame: pl.DataFrame, *, temporary: bool = False) -> None:
         """Bulk-append ``frame`` to ``table`` (or create it as a temporary staging table)."""
-        with self.unavailable_on_lost_connection():
+        with self.driver_errors():
             if temporary:
                 self._cursor.adbc_ingest(table, _to_arrow(frame), mode="create", temporary=True)
             elif frame.height:
@@ -84,43 +88,43 @@ class Engine:
     # transactions
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One transaction; nested uses join the outer one. Any error rolls it back."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-            return
+        """One transaction: committed when the block ends, rolled back on any error."""
         self._run("BEGIN")
-        self._depth = 1
         try:
             yield
         except BaseException:
-            self._depth = 0
-            self._run("ROLLBACK")
+            # The first error is the one worth reporting; a failed rollback on a
+            # dead connection would only hide it (the server rolls back anyway).
+            with suppress(DatabaseUnavailableError):
+                self._run("ROLLBACK")
             raise
-        self._depth = 0
         self._run("COMMIT")
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        with self.unavailable_on_lost_connection():
+        with self.driver_errors():
             if params:
                 self._cursor.execute(sql, list(params))
             else:
                 self._cursor.execute(sql)
 
     @contextmanager
-    def unavailable_on_lost_connection(self) -> Iterator[None]:
-        """Turn the driver's I/O failures into DatabaseUnavailableError (transient)."""
+    def driver_errors(self) -> Iterator[None]:
+        """Reset the cursor after any driver error; I/O failures become DatabaseUnavailableError."""
         import adbc_driver_manager
 
         try:
             yield
-        except adbc_driver_manager.OperationalError as exc:
-            raise DatabaseUnavailableError(
-                f"database {self.display_url} failed: {str(exc).splitlines()[0]}"
-            ) from exc
+        except adbc_driver_manager.Error as exc:
+            # A failed statement leaves its parameters bound to the cursor, and
+            # the next statement (the ROLLBACK) would fail on them: start afresh.
+            with suppress(adbc_driver_manager.Error):
+                self._cursor.close()
+            self._cursor = self._new_cursor()
+            if isinstance(exc, adbc_driver_manager.OperationalError):
+                raise DatabaseUnavailableError(
+                    f"database {self.display_url} failed: {str(exc).splitlines()[0]}"
+                ) from exc
+            raise
 
 
 def _to_arrow(frame: pl.DataFrame) -> pa.Table:

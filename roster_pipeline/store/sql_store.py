@@ -6,7 +6,8 @@ polars frames of String columns, straight from Arrow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -71,7 +72,7 @@ class SqlStore:
 
     # districts
     def put_district(self, district: DistrictRecord) -> None:
-        with self.engine.transaction():
+        with _refused(f"district {district.slug}"), self.engine.transaction():
             self.engine.execute(
                 _upsert("districts", DISTRICT_COLUMNS, "slug"), district_to_row(district)
             )
@@ -153,17 +154,9 @@ class SqlStore:
     def save_batch(
         self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None = None
     ) -> None:
-        import adbc_driver_manager
-
-        try:
-            with self.engine.transaction():
-                self._write_batch(batch, rejects, plan)
-        except adbc_driver_manager.DatabaseError as exc:
-            # A constraint the plan broke (a key twice): a bug upstream, not the database's.
-            raise ConflictError(
-                f"batch {batch.batch_id} of district {batch.district} could not be saved "
-                f"({str(exc).splitlines()[0]}); nothing was changed"
-            ) from exc
+        what = f"batch {batch.batch_id} of district {batch.district}"
+        with _refused(what), self.engine.transaction():
+            self._write_batch(batch, rejects, plan)
 
     def _write_batch(self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None) -> None:
         engine = self.engine
@@ -226,6 +219,19 @@ class DistrictSnapshot:
     def rows(self, table: str, columns: Sequence[str]) -> pl.DataFrame | None:
         frame = self.store.snapshot(self.district, table, columns)
         return frame if frame.height else None
+
+
+@contextmanager
+def _refused(what: str) -> Iterator[None]:
+    """A constraint the database enforced (a key twice, a username taken) -> ConflictError."""
+    import adbc_driver_manager
+
+    try:
+        yield
+    except adbc_driver_manager.DatabaseError as exc:
+        raise ConflictError(
+            f"{what} could not be saved ({str(exc).splitlines()[0]}); nothing was changed"
+        ) from exc
 
 
 def _roster(table: str) -> str:
