@@ -6,6 +6,8 @@ from collections.abc import Mapping
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from roster_pipeline import rejects
 from roster_pipeline.parse import LINE
@@ -156,3 +158,39 @@ def test_the_delete_limit_is_exclusive(deleted: int, held: bool) -> None:
     result = run({"users": users(range(100))}, valid("users", users(range(deleted, 100))))
     assert bool(result.hold_reasons) is held
     assert result.tables["users"].deleted.height == deleted
+
+
+def _users_from(rows: dict[str, tuple[str | None, str | None]]) -> pl.DataFrame:
+    frame = users(sorted(rows))
+    values = [rows[k] for k in sorted(rows)]
+    return frame.with_columns(
+        last_name=pl.Series([v[0] for v in values], dtype=pl.String),
+        email=pl.Series([v[1] for v in values], dtype=pl.String),
+    )
+
+
+_VALUES = st.tuples(st.sampled_from(["Doe", "Roe"]), st.sampled_from([None, "a@x.org", ""]))
+_ROWS = st.dictionaries(st.sampled_from([f"u{i}" for i in range(12)]), _VALUES, max_size=12)
+
+
+@given(before=_ROWS, tonight=_ROWS, rejected=st.sets(st.sampled_from([f"u{i}" for i in range(12)])))
+def test_applying_the_plan_to_the_snapshot_gives_tonights_rows(
+    before: dict[str, tuple[str | None, str | None]],
+    tonight: dict[str, tuple[str | None, str | None]],
+    rejected: set[str],
+) -> None:
+    rejected -= set(tonight)  # a rejected row is not also a valid row of the same file
+    loaded, new = _users_from(before), _users_from(tonight)
+    keys = pl.DataFrame(
+        {"district_user_id": sorted(rejected)}, schema={"district_user_id": pl.String}
+    )
+    table = run(
+        {"users": loaded}, valid("users", new, keys), thresholds=Thresholds(100, 100)
+    ).tables["users"]
+    replaced = pl.concat([table.deleted, table.updated.select("district_user_id")])
+    after = pl.concat(
+        [loaded.join(replaced, on="district_user_id", how="anti"), table.added, table.updated]
+    )
+    expected = pl.concat([new, loaded.filter(pl.col("district_user_id").is_in(sorted(rejected)))])
+    assert after.sort("district_user_id").rows() == expected.sort("district_user_id").rows()
+    assert table.added.height + table.updated.height + table.unchanged == new.height

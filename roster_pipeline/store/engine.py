@@ -65,12 +65,14 @@ class Engine:
         self._run(self.dialect.sql(sql), params)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._run(self.dialect.sql(sql), params)
-        return list(self._cursor.fetchall())
+        with self.driver_errors():
+            self._execute(self.dialect.sql(sql), params)
+            return list(self._cursor.fetchall())
 
     def arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        self._run(self.dialect.sql(sql), params)
-        return self._cursor.fetch_arrow_table()
+        with self.driver_errors():
+            self._execute(self.dialect.sql(sql), params)
+            return self._cursor.fetch_arrow_table()
 
     def frame(self, sql: str, params: Sequence[Any] = ()) -> pl.DataFrame:
         table = pl.from_arrow(self.arrow(sql, params))
@@ -102,10 +104,13 @@ class Engine:
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self.driver_errors():
-            if params:
-                self._cursor.execute(sql, list(params))
-            else:
-                self._cursor.execute(sql)
+            self._execute(sql, params)
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> None:
+        if params:
+            self._cursor.execute(sql, list(params))
+        else:
+            self._cursor.execute(sql)
 
     @contextmanager
     def driver_errors(self) -> Iterator[None]:
