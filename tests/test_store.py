@@ -14,6 +14,7 @@ from roster_pipeline import rejects
 from roster_pipeline.errors import (
     ConflictError,
     DatabaseUnavailableError,
+    NotFoundError,
     UnknownBatchError,
     UnknownDistrictError,
 )
@@ -363,3 +364,10 @@ def test_a_missing_postgres_driver_says_how_to_install_it() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install adbc-driver-postgresql" in out.stdout
     assert "postgresql://u:***@127.0.0.1/x" in out.stdout
+
+
+def test_tables_and_columns_outside_the_schema_are_refused(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="no roster table 'teachers'"):
+        store.snapshot("north", "teachers", ["id"])
+    with pytest.raises(NotFoundError, match="with column\\(s\\) nickname"):
+        store.snapshot("north", "users", ["district_user_id", "nickname"])

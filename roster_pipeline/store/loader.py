@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from roster_pipeline.store.engine import Engine
+from roster_pipeline.store.schema import roster_table
 
 if TYPE_CHECKING:
     from roster_pipeline.plan import Plan, TablePlan
@@ -32,6 +33,7 @@ def change_key(key: tuple[str, ...]) -> pl.Expr:
 def apply_plan(engine: Engine, district: str, batch_id: str, plan: Plan) -> None:
     """Write the plan's rows and change log; the caller owns the transaction."""
     for table in plan.tables.values():
+        roster_table(table.table, table.columns)
         _delete_keys(engine, district, table)
         rows = pl.concat(
             [f.select(table.columns).cast(pl.String) for f in (table.added, table.updated)]

@@ -8,14 +8,22 @@ released migration; append a new one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from roster_pipeline.errors import NotFoundError
 from roster_pipeline.store.dialect import Dialect
 from roster_pipeline.store.engine import Engine
 
-__all__ = ["MIGRATIONS", "ROSTER_TABLES", "RosterTable", "current_version", "migrate"]
+__all__ = [
+    "MIGRATIONS",
+    "ROSTER_TABLES",
+    "RosterTable",
+    "current_version",
+    "migrate",
+    "roster_table",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,21 @@ ROSTER_TABLES: Mapping[str, RosterTable] = {
         RosterTable("enrollments", ("class_id", "student_id"), ("class_id", "student_id")),
     )
 }
+
+
+def roster_table(name: str, columns: Sequence[str] = ()) -> RosterTable:
+    """The schema's table of that name having those columns; names reach SQL text only
+    through here, so a spec naming anything else is refused with a clear message."""
+    table = ROSTER_TABLES.get(name)
+    unknown = [c for c in columns if table is None or c not in table.columns]
+    if table is None or unknown:
+        known = ", ".join(ROSTER_TABLES)
+        raise NotFoundError(
+            f"the database has no roster table {name!r}"
+            + (f" with column(s) {', '.join(unknown)}" if table else f" (known: {known})")
+            + "; the spec and the database schema disagree"
+        )
+    return table
 
 
 def _roster_ddl(table: RosterTable, d: Dialect) -> str:

@@ -15,7 +15,6 @@ import polars as pl
 from roster_pipeline import rejects as rejects_mod
 from roster_pipeline.errors import (
     ConflictError,
-    NotFoundError,
     UnknownBatchError,
     UnknownDistrictError,
 )
@@ -114,7 +113,8 @@ class SqlStore:
             return pl.DataFrame()
         names = ", ".join(f'"{c}"' for c in columns)
         frame = self.engine.frame(
-            f"SELECT {names} FROM {_roster(table)} WHERE district_id = ?", (district,)
+            f"SELECT {names} FROM {schema.roster_table(table, columns).name} WHERE district_id = ?",
+            (district,),
         )
         return frame.select(pl.col(c).cast(pl.String) for c in columns)
 
@@ -232,13 +232,6 @@ def _refused(what: str) -> Iterator[None]:
         raise ConflictError(
             f"{what} could not be saved ({str(exc).splitlines()[0]}); nothing was changed"
         ) from exc
-
-
-def _roster(table: str) -> str:
-    # Table names reach SQL text, so only the schema's own names are allowed.
-    if table not in schema.ROSTER_TABLES:
-        raise NotFoundError(f"no roster table {table!r} in the database schema")
-    return table
 
 
 def _rejects_frame(batch_id: str, rejects: pl.DataFrame) -> pl.DataFrame:
