@@ -51,6 +51,8 @@ def _delete_keys(engine: Engine, district: str, table: TablePlan) -> None:
         return
     engine.execute(f"DROP TABLE IF EXISTS {_STAGE}")
     engine.ingest(_STAGE, keys.cast(pl.String), temporary=True)
+    if engine.dialect.analyze_staging:
+        engine.execute(f"ANALYZE {_STAGE}")
     cols = ", ".join(f'"{k}"' for k in table.key)
     engine.execute(
         f"DELETE FROM {table.table} WHERE district_id = ? AND ({cols}) IN"
