@@ -30,6 +30,7 @@ from roster_pipeline.store import (
     TableCounts,
     open_store,
 )
+from roster_pipeline.store.dialect import mask_url
 from roster_pipeline.validate import Validated, ValidFile
 
 SPEC = load_spec()
@@ -371,3 +372,17 @@ def test_tables_and_columns_outside_the_schema_are_refused(store: Store) -> None
         store.snapshot("north", "teachers", ["id"])
     with pytest.raises(NotFoundError, match="with column\\(s\\) nickname"):
         store.snapshot("north", "users", ["district_user_id", "nickname"])
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@db:5432/x", "postgresql://u:***@db:5432/x"),
+        ("postgresql://db/x?user=u&password=pw&sslmode=require",
+         "postgresql://db/x?user=u&password=***&sslmode=require"),
+        ("postgresql://u@db/x", "postgresql://u@db/x"),
+        ("sqlite:////var/roster/roster.db", "sqlite:////var/roster/roster.db"),
+    ],
+)  # fmt: skip
+def test_urls_in_messages_never_show_a_password(url: str, shown: str) -> None:
+    assert mask_url(url) == shown

@@ -17,6 +17,7 @@ from roster_pipeline.errors import DatabaseUnavailableError
 __all__ = ["POSTGRESQL", "SQLITE", "Dialect", "dialect_for", "mask_url", "sqlite_path"]
 
 _PLACEHOLDER = re.compile(r"\?")
+_QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,15 @@ def dialect_for(url: str) -> Dialect:
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe for messages and logs)."""
+    """The URL with any password (in the user part or a ``password=`` parameter)
+    replaced by ``***``: safe for messages and logs."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    if parts.password is None and not _QUERY_PASSWORD.search(parts.query):
+        return url  # untouched: urlunsplit would also rewrite sqlite:////abs paths
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    return urlunsplit(parts._replace(query=_QUERY_PASSWORD.sub(r"\1***", parts.query)))
 
 
 def sqlite_path(url: str) -> Path:
