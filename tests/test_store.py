@@ -94,7 +94,10 @@ def load(store: Store, district: str, batch_id: str, *files: ValidFile, day: int
 
 
 def changes(store: Store, batch_id: str) -> set[tuple[str, str, str]]:
-    return set(store.changes(batch_id).iter_rows())
+    """The batch's change log as a set, after checking it logs nothing twice."""
+    rows = list(store.changes(batch_id).iter_rows())
+    assert len(rows) == len(set(rows))
+    return set(rows)
 
 
 def loaded_users(store: Store, district: str) -> pl.DataFrame:
