@@ -20,7 +20,6 @@ import pytest
 from click.testing import CliRunner, Result
 
 from roster_pipeline.cli import main
-
 from roster_pipeline.errors import DatabaseUnavailableError
 from roster_pipeline.store import Store, open_store
 from roster_pipeline.store.engine import Engine
