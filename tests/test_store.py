@@ -150,6 +150,7 @@ def test_save_batch_without_plan_then_again_replaces_files_and_rejects(store: St
                FileRecord("notes.txt", None, "bb", 5)),
         counts={"users": TableCounts(added=2, rejected=1)}, rejects=1,
         hold_reasons=("users: too many deletes",), message="held for approval",
+        warnings=("users.csv: extra columns ignored: nickname",),
     )  # fmt: skip
     found = rejects.one(
         "users.csv",

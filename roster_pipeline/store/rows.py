@@ -39,7 +39,7 @@ DISTRICT_COLUMNS = (
 )  # fmt: skip
 BATCH_COLUMNS = (
     "batch_id", "district_id", "status", "received_at", "finished_at", "source", "counts",
-    "rejects", "report_path", "hold_reasons", "message",
+    "rejects", "report_path", "hold_reasons", "warnings", "message",
 )  # fmt: skip
 FILE_SCHEMA: dict[str, pl.DataType] = {
     "batch_id": pl.String(),
@@ -92,7 +92,7 @@ def batch_to_row(b: BatchRecord) -> tuple[Any, ...]:
     return (
         b.batch_id, b.district, str(b.status), _time(b.received_at), _time(b.finished_at),
         b.source, json.dumps(counts), b.rejects, b.report_path,
-        json.dumps(list(b.hold_reasons)), b.message,
+        json.dumps(list(b.hold_reasons)), json.dumps(list(b.warnings)), b.message,
     )  # fmt: skip
 
 
@@ -113,6 +113,7 @@ def batch_from_row(row: Sequence[Any], files: Sequence[FileRecord]) -> BatchReco
         rejects=int(v["rejects"]),
         report_path=v["report_path"],
         hold_reasons=tuple(json.loads(v["hold_reasons"])),
+        warnings=tuple(json.loads(v["warnings"])),
         message=v["message"],
     )
 

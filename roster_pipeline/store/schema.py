@@ -96,7 +96,8 @@ def _v1(d: Dialect) -> list[str]:
         "CREATE TABLE batches (batch_id TEXT PRIMARY KEY, district_id TEXT NOT NULL,"
         " status TEXT NOT NULL, received_at TEXT NOT NULL, finished_at TEXT,"
         " source TEXT NOT NULL, counts TEXT NOT NULL, rejects BIGINT NOT NULL,"
-        " report_path TEXT NOT NULL, hold_reasons TEXT NOT NULL, message TEXT NOT NULL)",
+        " report_path TEXT NOT NULL, hold_reasons TEXT NOT NULL, warnings TEXT NOT NULL,"
+        " message TEXT NOT NULL)",
         "CREATE INDEX batches_district ON batches (district_id, received_at)",
         'CREATE TABLE batch_files (batch_id TEXT NOT NULL, "name" TEXT NOT NULL,'
         ' file_spec TEXT, sha256 TEXT NOT NULL, "size" BIGINT NOT NULL,'
