@@ -80,12 +80,12 @@ class Records:
     def __len__(self) -> int:
         return len(self.starts)
 
-    @property
+    @cached_property
     def first_lines(self) -> Ints:
         """Physical line where each record starts (1 + newlines before it)."""
         return 1 + np.searchsorted(self._newlines, self.starts).astype(np.int64)
 
-    @property
+    @cached_property
     def last_lines(self) -> Ints:
         """Physical line where each record ends (differs for quoted newlines)."""
         return 1 + np.searchsorted(self._newlines, self.ends).astype(np.int64)
@@ -127,6 +127,10 @@ class Records:
 
     def select(self, keep: Bools) -> bytes:
         """The kept records, each ending in LF, as one buffer for polars."""
+        first = int(np.argmax(keep)) if keep.any() else len(self)
+        if keep[first:].all():  # the usual case: everything after the header
+            tail = self.buf[self.starts[first] :] if first < len(self) else b""
+            return tail if not tail or tail.endswith(b"\n") else tail + b"\n"
         lengths = np.diff(np.append(self.starts, len(self.buf)))
         kept = self._array[np.repeat(keep, lengths)].tobytes()
         return kept if not kept or kept.endswith(b"\n") else kept + b"\n"

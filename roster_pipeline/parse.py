@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,7 @@ LINE = "__line__"
 _REJECTED = "The batch was rejected; the data loaded before stays loaded."
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
+_BLANK = " \t\n\x0b\x0c"  # what csvscan counts as whitespace
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,8 @@ def _field_count_rejects(
     name: str, records: Records, bad: np.ndarray, found: np.ndarray, expected: int
 ) -> pl.DataFrame:
     """One ``field_count`` reject per ragged record, built without a Python loop."""
+    if not len(bad):
+        return rejects.empty()
     first, last = records.first_lines[bad], records.last_lines[bad]
     frame = pl.DataFrame({"line": first, "last": last, "found": found})
     lines = pl.when(pl.col("last") > pl.col("line"))
@@ -290,29 +294,15 @@ def _polars_read(
 
 def _read_exact(name: str, records: Records, head: int, delimiter: str, layout: Layout) -> _Rows:
     """The slow, literal path: the stdlib csv module, one record at a time."""
-    text = records.buf[records.offset_after(head) :].decode("utf-8")
-    base = int(records.last_lines[head])
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=False
-    )
     width, wanted = len(layout.header), sorted(layout.columns)
     values: list[list[str]] = [[] for _ in wanted]
     lines: list[int] = []
-    bad_rows: list[pl.DataFrame] = []
-    seen, before = 0, 0
-    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    for fields in reader:
-        line, before = base + before + 1, reader.line_num
-        if not any(f.strip(" \t\x0b\x0c\n") for f in fields):
-            continue
-        seen += 1
+    bad: dict[str, list[object]] = {"line": [], "found": [], "value": []}
+    for line, fields in _literal_records(records, head, delimiter):
         if len(fields) != width:
-            msg = (
-                f"{name} line {line}: expected {width} fields as in the header, found "
-                f"{len(fields)}; the row was rejected, the other rows load."
-            )
-            value = delimiter.join(fields)[:200]
-            bad_rows.append(rejects.one(name, Code.FIELD_COUNT, msg, line=line, value=value))
+            bad["line"].append(line)
+            bad["found"].append(len(fields))
+            bad["value"].append(delimiter.join(fields)[:200])
             continue
         lines.append(line)
         for column, index in zip(values, wanted, strict=True):
@@ -322,9 +312,40 @@ def _read_exact(name: str, records: Records, head: int, delimiter: str, layout: 
             layout.columns[i]: pl.Series(v, dtype=pl.String)
             for i, v in zip(wanted, values, strict=True)
         }
+    ).with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
+    problems = pl.DataFrame(bad, schema={"line": pl.Int64, "found": pl.Int64, "value": pl.String})
+    message = pl.format(
+        f"{name} line {{}}: expected {width} fields as in the header, found {{}}; "
+        "the row was rejected, the other rows load.",
+        "line",
+        "found",
     )
-    frame = frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
-    return _Rows(frame, rejects.concat(bad_rows), seen)
+    problems = problems.select(
+        file=pl.lit(name),
+        line="line",
+        column=pl.lit(None, dtype=pl.String),
+        value="value",
+        code=pl.lit(str(Code.FIELD_COUNT)),
+        message=message,
+    )
+    return _Rows(frame, problems, len(lines) + len(bad["line"]))
+
+
+def _literal_records(
+    records: Records, head: int, delimiter: str
+) -> Iterator[tuple[int, list[str]]]:
+    """(first physical line, fields) of each non-blank record after the header."""
+    text = records.buf[records.offset_after(head) :].decode("utf-8")
+    # One quoted field may be the whole rest of the file; the default limit is 128 KiB.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=False
+    )
+    base, before = int(records.last_lines[head]), 0
+    for fields in reader:
+        line, before = base + before + 1, reader.line_num
+        if any(f.strip(_BLANK) for f in fields):
+            yield line, fields
 
 
 def _tidy(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
