@@ -260,11 +260,13 @@ def _read_fast(
     good = kept & ~ragged
     bad = np.flatnonzero(ragged)
     problems = _field_count_rejects(name, records, bad, counts[bad], width)
-    lines = records.first_lines[good]
-    frame = _polars_read(records.select(good), delimiter, layout, len(lines))
-    if frame is None:
-        return None
-    return _Rows(frame.with_columns(pl.Series(LINE, lines)), problems, int(kept.sum()))
+    lines = pl.DataFrame({LINE: records.first_lines[good]})
+    if layout.columns:  # polars cannot read zero columns; there is nothing to read then
+        frame = _polars_read(records.select(good), delimiter, layout, lines.height)
+        if frame is None:
+            return None
+        lines = lines.hstack(frame)
+    return _Rows(lines, problems, int(kept.sum()))
 
 
 def _polars_read(
@@ -307,12 +309,9 @@ def _read_exact(name: str, records: Records, head: int, delimiter: str, layout: 
         lines.append(line)
         for column, index in zip(values, wanted, strict=True):
             column.append(fields[index])
-    frame = pl.DataFrame(
-        {
-            layout.columns[i]: pl.Series(v, dtype=pl.String)
-            for i, v in zip(wanted, values, strict=True)
-        }
-    ).with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
+    texts = {layout.columns[i]: v for i, v in zip(wanted, values, strict=True)}
+    schema = {LINE: pl.Int64(), **dict.fromkeys(texts, pl.String())}
+    frame = pl.DataFrame({LINE: lines, **texts}, schema=schema)
     problems = pl.DataFrame(bad, schema={"line": pl.Int64, "found": pl.Int64, "value": pl.String})
     message = pl.format(
         f"{name} line {{}}: expected {width} fields as in the header, found {{}}; "

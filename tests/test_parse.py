@@ -293,3 +293,17 @@ def test_arbitrary_bytes_never_raise(spec: Spec, tmp_path: Path, data: bytes, he
         assert parsed.frame[LINE].is_sorted()
         assert parsed.frame[LINE].min() >= 2
     assert parsed.frame.height <= parsed.rows
+
+
+def test_aliases_and_a_file_with_no_spec_column(tmp_path: Path) -> None:
+    yaml = "name: t\nfiles:\n  things:\n    key: [id]\n    columns:\n"
+    yaml += "      id: {aliases: [Thing Number]}\n      label: {}\n"
+    (tmp_path / "t.yaml").write_text(yaml)
+    spec = load_spec(str(tmp_path / "t.yaml"))
+    aliased = parse_bytes(spec, tmp_path, b"Things.THING-NUMBER,x\n1,2\n\n3,4\n", "things")
+    assert aliased.frame.rows() == [(2, "1"), (4, "3")]
+    assert aliased.frame.columns == [LINE, "id"]
+    nothing = parse_bytes(spec, tmp_path, b"other\n1\n2,3\n", "things")
+    assert nothing.frame.rows() == [(2,)]
+    assert nothing.rejects.select("line", "code").rows() == [(3, "field_count")]
+    assert nothing.warnings == ("users.csv: extra columns ignored: other",)
