@@ -171,7 +171,7 @@ class _Batch:
         self.files.append(ReceivedFile(name, path, file_spec, size, digest))
 
     def reject(self, name: str, code: Code, problem: str) -> None:
-        again = " re-send the zip." if code is Code.BAD_ZIP else ""
+        again = " Re-send the zip." if code is Code.BAD_ZIP else ""
         msg = f"{problem}. {_REJECTED}{again}"
         self.problems.append(rejects.one(name, code, msg))
 

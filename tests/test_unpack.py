@@ -161,7 +161,7 @@ def test_truncated_zip_is_bad_zip(spec: Spec, tmp_path: Path) -> None:
     message = result.rejects["message"][0]
     assert message.startswith("half.zip is damaged or truncated")
     assert "the data loaded before stays loaded" in message
-    assert message.endswith("re-send the zip.")
+    assert message.endswith("Re-send the zip.")
     assert has_fatal(result.rejects)
 
 

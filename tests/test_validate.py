@@ -313,7 +313,7 @@ def test_missing_required_file_rejects_the_batch() -> None:
     assert result.fatal
     message = str(result.rejects["message"][0])
     assert "classes*.csv or classes*.txt or sections*.csv" in message
-    assert "the batch was rejected" in message
+    assert "The batch was rejected; the data loaded before stays loaded." in message
 
 
 def test_required_file_not_sent_but_loaded_is_fine() -> None:
