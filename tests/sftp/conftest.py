@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from sftp_server import (
 )
 
 PASSWORD = "correct horse battery staple"
-FAST = Limits(auth_failure_delay=0.01, shutdown_grace=2.0, login_timeout=10, idle_timeout=30)
+FAST = Limits(auth_failure_delay=0.01, shutdown_grace=2.0, login_timeout=60, idle_timeout=60)
 
 
 class DictAccounts:
@@ -74,6 +75,13 @@ class Running:
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [e for e in self.audit() if e["event"] == name]
+
+    def wait_for(self, name: str, count: int = 1, timeout: float = 15.0) -> list[dict[str, Any]]:
+        """The ``name`` events once at least ``count`` were logged (the server is async)."""
+        deadline = time.monotonic() + timeout
+        while len(found := self.events(name)) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return found
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.receiver.close(), self.loop).result(30)
@@ -149,13 +157,24 @@ def start(
             running.stop()
 
 
-def connect(
-    port: int, username: str, password: str | None = PASSWORD, **kwargs: Any
-) -> paramiko.SFTPClient:
+class Client(paramiko.SFTPClient):
+    """paramiko's SFTP client whose close also hangs up the connection."""
+
+    def close(self) -> None:
+        transport = self.get_channel().get_transport()  # type: ignore[no-untyped-call]
+        super().close()
+        transport.close()
+
+
+def connect(port: int, username: str, password: str | None = PASSWORD, **kwargs: Any) -> Client:
     """A paramiko SFTP client logged in with a password (or ``pkey=`` in kwargs)."""
     transport = paramiko.Transport(("127.0.0.1", port))
-    transport.connect(username=username, password=password, **kwargs)
-    sftp = paramiko.SFTPClient.from_transport(transport)
+    try:
+        transport.connect(username=username, password=password, **kwargs)
+    except BaseException:
+        transport.close()
+        raise
+    sftp = Client.from_transport(transport)
     assert sftp is not None
     return sftp
 
