@@ -133,7 +133,9 @@ def start(
     """Start a receiver with districts ``alpha`` and ``beta``; keyword args override limits."""
     started: list[Running] = []
 
-    def _start(accounts: DictAccounts | None = None, **limits: Any) -> Running:
+    def _start(
+        accounts: DictAccounts | None = None, legacy: bool = False, **limits: Any
+    ) -> Running:
         home = tmp_path / "home"
         if not (home / "hostkeys").exists():
             shutil.copytree(host_keys_template, home / "hostkeys")
@@ -142,7 +144,11 @@ def start(
             for name in ("alpha", "beta"):
                 accounts.add(Account(username=name, district=name, password_hash=password_hash))
         config = ReceiverConfig.under(
-            home, host="127.0.0.1", port=0, limits=dataclasses.replace(FAST, **limits)
+            home,
+            host="127.0.0.1",
+            port=0,
+            limits=dataclasses.replace(FAST, **limits),
+            legacy_algorithms=legacy,
         )
         future = asyncio.run_coroutine_threadsafe(
             start_receiver(config, accounts), event_loop_thread
