@@ -136,7 +136,7 @@ def test_shell_exec_and_forwarding_are_refused(start: StartFn) -> None:
     running = start()
     transport = paramiko.Transport(("127.0.0.1", running.port))
     transport.connect(username="alpha", password=PASSWORD)
-    for attempt in ("invoke_shell", "exec_command", "get_pty"):
+    for attempt in ("invoke_shell", "exec_command", "get_pty", "request_x11"):
         channel = transport.open_session()
         call = getattr(channel, attempt)
         args = ("id",) if attempt == "exec_command" else ()
