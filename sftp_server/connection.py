@@ -62,6 +62,7 @@ class ReceiverConnection(asyncssh.SSHServer):
         self._tries = 0
         self._method = ""
         self._watchdog: asyncio.Task[None] | None = None
+        self._hung_up = ""  # why we disconnected, when it was us
         self.session: Session | None = None
 
     # ---- admission -------------------------------------------------------------
@@ -93,7 +94,7 @@ class ReceiverConnection(asyncssh.SSHServer):
         if self._watchdog is not None:
             self._watchdog.cancel()
         user = self._account.username if self._account else ""
-        reason = str(exc) if exc else "closed by client"
+        reason = self._hung_up or (str(exc) if exc else "closed by client")
         self._receiver.audit.write(
             "disconnect", address=self._address, username=user, reason=reason
         )
@@ -102,10 +103,11 @@ class ReceiverConnection(asyncssh.SSHServer):
         """True when ``chan`` runs on this connection."""
         return chan.get_connection() is self._conn
 
-    def close(self, reason: str) -> None:
-        """Disconnect this client (shutdown, idle timeout)."""
+    def close(self, reason: str, code: int = asyncssh.DISC_BY_APPLICATION) -> None:
+        """Disconnect this client (shutdown, idle timeout, too many failures)."""
         if self._conn is not None:
-            self._conn.disconnect(asyncssh.DISC_BY_APPLICATION, reason)
+            self._hung_up = self._hung_up or reason
+            self._conn.disconnect(code, reason)
 
     # ---- authentication ----------------------------------------------------------
 
@@ -178,9 +180,9 @@ class ReceiverConnection(asyncssh.SSHServer):
             receiver.audit.write("banned", address=self._address)
         await asyncio.sleep(receiver.config.limits.auth_failure_delay)
         too_many = self._tries >= receiver.config.limits.max_auth_tries
-        if (too_many or receiver.addresses.is_banned(self._address)) and self._conn:
-            self._conn.disconnect(
-                asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, "too many authentication failures"
+        if too_many or receiver.addresses.is_banned(self._address):
+            self.close(
+                "too many authentication failures", asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE
             )
 
     def auth_completed(self) -> None:

@@ -117,6 +117,8 @@ def test_six_tries_per_connection_then_disconnect(start: StartFn) -> None:
     guesses = asyncio.run(_guess_until_disconnected(running.port))
     assert guesses == 6  # the client would go on forever; we hang up after six
     assert len(running.events("auth_fail")) == 6
+    (event,) = running.wait_for("disconnect")
+    assert event["reason"] == "too many authentication failures"
 
 
 def test_brute_force_gets_the_address_banned(start: StartFn) -> None:

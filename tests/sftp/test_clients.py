@@ -99,9 +99,11 @@ def test_openssh_sftp_with_key(
     local.write_bytes(b"class_id\nC1\n")
     batch = f"put {local}\nls\n-get classes.csv {tmp_path / 'back.csv'}\n-mkdir sub\n"
     auth = ("-i", str(path), "-o", "IdentitiesOnly=yes", "-o", "PasswordAuthentication=no")
-    command = [*_sftp_command(running, tmp_path, batch, *auth), "keyed@127.0.0.1"]
+    command = [*_sftp_command(running, tmp_path, batch, "-v", *auth), "keyed@127.0.0.1"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
+    assert "kex: algorithm: curve25519-sha256" in done.stderr  # OpenSSH 9.2 has no mlkem
+    assert "resetting send seqnr" in done.stderr  # strict kex (Terrapin) is in force
     assert not (tmp_path / "back.csv").exists() or (tmp_path / "back.csv").stat().st_size == 0
     (published,) = running.inbox("keyed").iterdir()
     assert published.read_bytes() == b"class_id\nC1\n"

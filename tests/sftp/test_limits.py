@@ -117,6 +117,7 @@ def test_idle_timeout(start: StartFn) -> None:
     alpha = connect(running.port, "alpha")
     (event,) = running.wait_for("idle_timeout")
     assert event["username"] == "alpha"
+    assert running.wait_for("disconnect")[0]["reason"] == "idle timeout"
     transport = alpha.get_channel().get_transport()  # type: ignore[no-untyped-call]
     deadline = time.monotonic() + 10
     while transport.is_active() and time.monotonic() < deadline:
