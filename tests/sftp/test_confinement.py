@@ -126,3 +126,13 @@ def test_setstat_with_permissions_is_chmod_and_refused_fsetstat_is_ignored(
     with pytest.raises(PermissionError, match="permissions or owner"):
         alpha.chmod("users.csv", 0o600)
     alpha.close()
+
+
+@pytest.mark.parametrize("name", [".hidden.csv", "tab\there.csv", "x" * 201, "sub/dir.csv"])
+def test_unacceptable_names_get_a_clean_error(running: Running, name: str) -> None:
+    alpha = connect(running.port, "alpha")
+    with pytest.raises(OSError, match=r"acceptable file name|no such folder"):
+        alpha.open(name, "w")
+    alpha.listdir("/")  # the session is still fine
+    alpha.close()
+    assert not any(running.inbox("alpha").iterdir())
