@@ -56,7 +56,7 @@ _DAMAGED = (
     zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, struct.error,
     zlib.error, lzma.LZMAError, NotImplementedError, RuntimeError,
 )  # fmt: skip
-_REJECTED = "The batch was rejected; the data loaded before stays loaded."
+_REJECTED = "The batch was rejected; the data loaded before stays loaded"
 
 
 @dataclass(frozen=True)
@@ -181,8 +181,8 @@ class _Batch:
         self.files.append(ReceivedFile(name, path, file_spec, size, digest))
 
     def reject(self, name: str, code: Code, problem: str) -> None:
-        again = " re-send the zip." if code is Code.BAD_ZIP else ""
-        msg = f"{problem}. {_REJECTED}{again}"
+        then = f"{_REJECTED}; re-send the zip." if code is Code.BAD_ZIP else f"{_REJECTED}."
+        msg = f"{problem}. {then}"
         self.problems.append(rejects.one(name, code, msg))
 
     def add_zip(self, path: Path) -> None:
@@ -278,7 +278,7 @@ class _Batch:
                 names[1],
                 Code.AMBIGUOUS_FILE,
                 f"{' and '.join(names)} each match the {spec_file} file; send only one. "
-                f"{_REJECTED}",
+                f"{_REJECTED}.",
             )
             for spec_file, names in by_spec.items()
             if len(names) > 1

@@ -163,8 +163,9 @@ def test_truncated_zip_is_bad_zip(spec: Spec, tmp_path: Path) -> None:
     assert codes(result) == [Code.BAD_ZIP]
     message = result.rejects["message"][0]
     assert message.startswith("half.zip: the zip is damaged or truncated")
-    assert "the data loaded before stays loaded" in message
-    assert message.endswith("re-send the zip.")
+    assert message.endswith(
+        "The batch was rejected; the data loaded before stays loaded; re-send the zip."
+    )
     assert has_fatal(result.rejects)
 
 
@@ -208,7 +209,10 @@ def test_two_files_for_one_spec_file_are_ambiguous(spec: Spec, tmp_path: Path) -
     result = run(spec, tmp_path, make_zip(tmp_path / "b.zip", members))
     assert codes(result) == [Code.AMBIGUOUS_FILE]
     message = result.rejects["message"][0]
-    assert "users.csv and export/users_2026.csv each match the users file" in message
+    assert message == (
+        "users.csv and export/users_2026.csv each match the users file; send only one. "
+        "The batch was rejected; the data loaded before stays loaded."
+    )
 
 
 def test_missing_source_is_an_input_error(spec: Spec, tmp_path: Path) -> None:
