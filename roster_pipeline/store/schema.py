@@ -110,6 +110,12 @@ def _v1(d: Dialect) -> list[str]:
         f"CREATE TABLE changes (change_id {d.serial_pk}, batch_id TEXT NOT NULL,"
         ' table_name TEXT NOT NULL, "key" TEXT NOT NULL, op TEXT NOT NULL)',
         "CREATE INDEX changes_batch ON changes (batch_id)",
+        f"CREATE TABLE uploads (upload_id {d.serial_pk}, district_id TEXT NOT NULL,"
+        " username TEXT NOT NULL, original_name TEXT NOT NULL, published_name TEXT NOT NULL,"
+        ' "size" BIGINT NOT NULL, sha256 TEXT NOT NULL, client_address TEXT NOT NULL,'
+        " client_version TEXT NOT NULL, algorithms TEXT NOT NULL, started_at TEXT NOT NULL,"
+        " finished_at TEXT NOT NULL)",
+        "CREATE INDEX uploads_district ON uploads (district_id, finished_at)",
     ]
 
 

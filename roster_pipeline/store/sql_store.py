@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -30,7 +31,9 @@ from roster_pipeline.store.rows import (
     district_from_row,
     district_to_row,
     files_frame,
+    upload_to_row,
 )
+from sftp_server import UploadRecord
 
 if TYPE_CHECKING:
     from roster_pipeline.plan import Plan
@@ -106,6 +109,22 @@ class SqlStore:
                 (slug,),
             )
         self.engine.execute("DELETE FROM batches WHERE district_id = ?", (slug,))
+
+    # uploads the receiver published
+    def record_upload(self, upload: UploadRecord) -> None:
+        with self.engine.transaction():
+            self.engine.execute(
+                "INSERT INTO uploads (district_id, username, original_name, published_name,"
+                ' "size", sha256, client_address, client_version, algorithms, started_at,'
+                " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                upload_to_row(upload),
+            )
+
+    def last_upload(self, district: str) -> datetime | None:
+        rows = self.engine.rows(
+            "SELECT MAX(finished_at) FROM uploads WHERE district_id = ?", (district,)
+        )
+        return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 
     # the loaded snapshot
     def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:
