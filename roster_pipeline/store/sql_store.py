@@ -185,7 +185,15 @@ class SqlStore:
         engine.ingest("batch_files", files_frame(batch.batch_id, batch.files))
         engine.ingest("rejects", _rejects_frame(batch.batch_id, rejects))
         if plan is not None:
+            first = self._last_change_id() + 1
             apply_plan(engine, batch.district, batch.batch_id, plan)
+            engine.execute(
+                "UPDATE batches SET first_change = ?, last_change = ? WHERE batch_id = ?",
+                (first, self._last_change_id(), batch.batch_id),
+            )
+
+    def _last_change_id(self) -> int:
+        return int(self.engine.rows("SELECT COALESCE(MAX(change_id), 0) FROM changes")[0][0])
 
     def batch(self, batch_id: str) -> BatchRecord:
         rows = self.engine.rows(f"{_BATCH_SELECT} WHERE batch_id = ?", (batch_id,))
@@ -217,9 +225,18 @@ class SqlStore:
         return frame.cast(rejects_mod.SCHEMA)  # type: ignore[arg-type]
 
     def changes(self, batch_id: str) -> pl.DataFrame:
-        frame = self.engine.frame(
-            'SELECT table_name, "key", op FROM changes WHERE batch_id = ? ORDER BY change_id',
+        """The batch's change log; found through its id range (other workers' batches
+        may interleave on PostgreSQL, hence the batch_id filter inside the range)."""
+        span = self.engine.rows(
+            "SELECT COALESCE(first_change, 0), COALESCE(last_change, -1) FROM batches"
+            " WHERE batch_id = ?",
             (batch_id,),
+        )
+        first, last = span[0] if span else (0, -1)
+        frame = self.engine.frame(
+            'SELECT table_name, "key", op FROM changes WHERE change_id BETWEEN ? AND ?'
+            " AND batch_id = ? ORDER BY change_id",
+            (int(first), int(last), batch_id),
         )
         return frame.select(
             table=pl.col("table_name").cast(pl.String),
