@@ -8,6 +8,7 @@ transaction) for a district; ``check`` evaluates without a district's data.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import shutil
 import tempfile
@@ -27,7 +28,7 @@ from roster_pipeline.plan import Plan, Thresholds, plan
 from roster_pipeline.specs import Spec, load_spec
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord, Store
 from roster_pipeline.store.records import TableCounts
-from roster_pipeline.unpack import Unpacked, ZipLimits, unpack
+from roster_pipeline.unpack import ReceivedFile, Unpacked, ZipLimits, unpack
 from roster_pipeline.validate import Validated, validate
 
 __all__ = ["BatchResult", "Context", "Outcome", "check", "evaluate", "new_batch_id", "process"]
@@ -119,13 +120,14 @@ def evaluate(sources: Sequence[Path], ctx: Context, work: Path) -> Outcome:
     if rejects.has_fatal(unpacked.rejects):
         files = _file_records(unpacked, (), unpacked.rejects)
         return _rejected(files, unpacked.rejects, warnings)
-    if _is_duplicate(unpacked, ctx.last_hashes()):
+    last = ctx.last_hashes()
+    if _is_duplicate(unpacked, last):
         files = _file_records(unpacked, (), unpacked.rejects)
         message = "every file is identical to the last loaded one; nothing to do"
         return Outcome(BatchStatus.DUPLICATE, files, unpacked.rejects, warnings, None, message)
-    parsed = tuple(
-        parse(f, ctx.spec.file(f.file_spec), ctx.encoding) for f in unpacked.matched if f.file_spec
-    )
+    fresh = tuple(f for f in unpacked.matched if last.get(f.file_spec or "") != f.sha256)
+    warnings += _duplicate_warnings(unpacked, fresh)
+    parsed = tuple(parse(f, ctx.spec.file(f.file_spec), ctx.encoding) for f in fresh if f.file_spec)
     warnings += tuple(w for p in parsed for w in p.warnings)
     validated = validate(parsed, ctx.spec, ctx)
     all_rejects = rejects.concat([unpacked.rejects, validated.rejects])
@@ -185,6 +187,15 @@ def _unpack_warnings(unpacked: Unpacked) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _duplicate_warnings(unpacked: Unpacked, fresh: Sequence[ReceivedFile]) -> tuple[str, ...]:
+    """Files identical to the last loaded file of their table are recorded, not reprocessed:
+    their table stays as it is loaded."""
+    same = [f.name for f in unpacked.matched if f not in fresh]
+    if not same:
+        return ()
+    return ("identical to the last loaded file, not processed again: " + ", ".join(same),)
+
+
 def _is_duplicate(unpacked: Unpacked, last: dict[str, str]) -> bool:
     matched = unpacked.matched
     return bool(matched) and all(last.get(f.file_spec or "") == f.sha256 for f in matched)
@@ -228,15 +239,25 @@ def process(
     *,
     batch_id: str | None = None,
     received_at: datetime | None = None,
+    archive_raw: bool = True,
+    lift_holds: bool = False,
 ) -> BatchResult:
-    """Run the whole pipeline for a district and record the batch."""
+    """Run the whole pipeline for a district and record the batch.
+
+    ``archive_raw=False``: the caller keeps the raw files itself (the service moves
+    the batch folder to ``archive/<batch>/raw`` after the commit). ``lift_holds``:
+    an approved batch is applied whatever its change counts.
+    """
     store = home.store
     district = store.district(district_slug)
     batch_id = batch_id or new_batch_id(district.slug)
     received = received_at or datetime.now(UTC)
     ctx = context_for(home.settings, district, store)
+    if lift_holds:
+        ctx = replace(ctx, thresholds=Thresholds(math.inf, math.inf))
     archive = home.folder("archive", batch_id)
-    _keep_raw(sources, archive / "raw")
+    if archive_raw:
+        _keep_raw(sources, archive / "raw")
     with tempfile.TemporaryDirectory(dir=home.folder("work"), prefix=f"{batch_id}-") as work:
         outcome = _evaluate_guarded(sources, ctx, Path(work), batch_id)
     batch = BatchRecord(
