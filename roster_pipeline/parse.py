@@ -17,20 +17,45 @@ Contract (stage 2 of pipeline.py):
   several lines counts all of them) in the ``__line__`` column. A row whose field
   count differs from the header's is rejected (``field_count``) and not kept.
 - Never raises for anything in the file's bytes.
+
+Blank lines are those holding only whitespace or delimiters (spreadsheets save
+emptied rows as ``,,,``). The record boundaries come from ``csvscan``; polars
+reads the clean remainder. If polars disagrees with the scanner (it fails, or
+returns another row count), the file is re-read with the stdlib ``csv`` module
+rather than risk numbering rows wrongly.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
+from roster_pipeline import rejects
+from roster_pipeline.csvscan import (
+    Records,
+    detect_delimiter,
+    line_of_offset,
+    normalise_newlines,
+    scan,
+)
+from roster_pipeline.rejects import Code
 from roster_pipeline.specs import FileSpec
 from roster_pipeline.unpack import ReceivedFile
 
-__all__ = ["LINE", "ParsedFile", "normalise_header", "parse"]
+__all__ = ["LINE", "Layout", "ParsedFile", "map_columns", "normalise_header", "parse"]
 
 LINE = "__line__"
+
+_REJECTED = "The batch was rejected; the data loaded before stays loaded."
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_BLANK = " \t\n\x0b\x0c"  # what csvscan counts as whitespace
 
 
 @dataclass(frozen=True)
@@ -44,9 +69,292 @@ class ParsedFile:
     rows: int = 0  # data rows seen (blank lines excluded), rejected ones included
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a header maps onto a file spec."""
+
+    header: tuple[str, ...]  # the header fields as sent
+    columns: dict[int, str]  # header position -> spec column, for the columns kept
+    ordered: tuple[str, ...]  # the kept spec columns in spec order
+    warnings: tuple[str, ...] = ()
+    rejects: pl.DataFrame = field(default_factory=rejects.empty)
+
+
+_INDEX_PREFIX = re.compile(r"^\[\d+\]\s*")
+_TABLE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.\s*")
+_SEPARATORS = re.compile(r"[\s_-]+")
+
+
 def normalise_header(raw: str) -> str:
-    raise NotImplementedError
+    """``' USERS.First Name'`` -> ``first_name``; ``[39]Student-Number`` -> ``student_number``."""
+    name = raw.replace("\ufeff", "").strip().strip('"').strip()
+    while True:
+        stripped = _TABLE_PREFIX.sub("", _INDEX_PREFIX.sub("", name), count=1)
+        if stripped == name or not stripped:
+            break
+        name = stripped
+    return _SEPARATORS.sub("_", name.lower()).strip("_")
+
+
+def map_columns(name: str, header: list[str], file_spec: FileSpec, line: int) -> Layout:
+    """Match header fields to spec columns by name or alias; report what does not fit."""
+    known = {normalise_header(a): c.name for c in file_spec.columns for a in (c.name, *c.aliases)}
+    columns: dict[int, str] = {}
+    extra: list[str] = []
+    problems: list[pl.DataFrame] = []
+    for index, raw in enumerate(header):
+        target = known.get(normalise_header(raw))
+        if target is None:
+            extra.append(raw.strip() or f"(column {index + 1}, no name)")
+        elif target in columns.values():
+            first = next(i for i, c in columns.items() if c == target)
+            msg = (
+                f"{name} line {line}: columns {first + 1} ({header[first].strip()}) and "
+                f"{index + 1} ({raw.strip()}) both mean {target}; send it once. {_REJECTED}"
+            )
+            problems.append(rejects.one(name, Code.DUPLICATE_COLUMN, msg, line=line, column=target))
+        else:
+            columns[index] = target
+    found = ", ".join(h.strip() for h in header)
+    for spec_column in file_spec.columns:
+        if spec_column.required and spec_column.name not in columns.values():
+            msg = (
+                f"{name} line {line}: required column {spec_column.name} is missing "
+                f"(headers found: {found}). {_REJECTED}"
+            )
+            column = spec_column.name
+            problems.append(rejects.one(name, Code.MISSING_COLUMN, msg, line=line, column=column))
+    warnings = (f"{name}: extra columns ignored: {', '.join(extra)}",) if extra else ()
+    ordered = tuple(c for c in file_spec.column_names if c in columns.values())
+    return Layout(tuple(header), columns, ordered, warnings, rejects.concat(problems))
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Data rows as read: raw text columns named by spec column, plus their lines."""
+
+    frame: pl.DataFrame
+    rejects: pl.DataFrame
+    seen: int
 
 
 def parse(file: ReceivedFile, file_spec: FileSpec, encoding: str = "utf-8") -> ParsedFile:
-    raise NotImplementedError
+    name = file.name
+    data, problem = _utf8_lines(file.path.read_bytes(), name, encoding)
+    if problem is not None:
+        return _failed(name, file_spec, problem)
+    records = scan(data)
+    content = np.flatnonzero(records.has_content())
+    if not len(content):
+        msg = f"{name}: the file is empty (no header row). {_REJECTED}"
+        return _failed(name, file_spec, rejects.one(name, Code.EMPTY_FILE, msg))
+    head = int(content[0])
+    delimiter = detect_delimiter(records.text(head))
+    header = _split_one(records.text(head), delimiter)
+    layout = map_columns(name, header, file_spec, int(records.first_lines[head]))
+    if rejects.has_fatal(layout.rejects):
+        return _failed(name, file_spec, layout.rejects, layout.warnings, delimiter)
+    rows = _read_fast(name, records, head, delimiter, layout)
+    if rows is None:
+        rows = _read_exact(name, records, head, delimiter, layout)
+    return ParsedFile(
+        name=name,
+        file_spec=file_spec.name,
+        frame=_tidy(rows.frame, layout),
+        rejects=rows.rejects,
+        warnings=layout.warnings,
+        delimiter=delimiter,
+        rows=rows.seen,
+    )
+
+
+def _utf8_lines(raw: bytes, name: str, encoding: str) -> tuple[bytes, pl.DataFrame | None]:
+    """The bytes as UTF-8 with LF endings, or the reject saying why they cannot be."""
+    how = "export the file as UTF-8 (in PowerSchool: Character Set UTF-8)"
+    if raw.startswith(_UTF16_BOMS) or _looks_utf16(raw[:256]):
+        msg = f"{name}: the file is UTF-16, not UTF-8; {how}. {_REJECTED}"
+        return b"", rejects.one(name, Code.NOT_UTF8, msg, line=1)
+    raw = raw.removeprefix(_UTF8_BOM)
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = line_of_offset(raw, exc.start)
+        byte, label = raw[exc.start], "UTF-8" if _is_utf8(encoding) else encoding
+        msg = f"{name} line {line}: byte 0x{byte:02X} is not valid {label}; {how}. {_REJECTED}"
+        return b"", rejects.one(name, Code.NOT_UTF8, msg, line=line, value=f"0x{byte:02X}")
+    except LookupError:
+        msg = f"{name}: unknown character set {encoding!r}; {how}. {_REJECTED}"
+        return b"", rejects.one(name, Code.NOT_UTF8, msg)
+    if not _is_utf8(encoding):
+        raw = text.encode("utf-8")
+    return normalise_newlines(raw), None
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a BOM: ASCII text where every other byte is NUL."""
+    return len(head) >= 8 and head.count(0) * 3 >= len(head)
+
+
+def _is_utf8(encoding: str) -> bool:
+    return encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig")
+
+
+def _split_one(text: str, delimiter: str) -> list[str]:
+    """The fields of one record (the header), quotes resolved."""
+    lines = io.StringIO(text, newline="")
+    return next(csv.reader(lines, delimiter=delimiter, skipinitialspace=True), [])
+
+
+def _failed(
+    name: str,
+    file_spec: FileSpec,
+    problems: pl.DataFrame,
+    warnings: tuple[str, ...] = (),
+    delimiter: str = ",",
+) -> ParsedFile:
+    frame = pl.DataFrame(schema={LINE: pl.Int64()})
+    return ParsedFile(name, file_spec.name, frame, problems, warnings, delimiter)
+
+
+def _field_count_rejects(
+    name: str, records: Records, bad: np.ndarray, found: np.ndarray, expected: int
+) -> pl.DataFrame:
+    """One ``field_count`` reject per ragged record, built without a Python loop."""
+    if not len(bad):
+        return rejects.empty()
+    first, last = records.first_lines[bad], records.last_lines[bad]
+    frame = pl.DataFrame({"line": first, "last": last, "found": found})
+    lines = pl.when(pl.col("last") > pl.col("line"))
+    where = lines.then(pl.format("lines {}-{}", "line", "last")).otherwise(
+        pl.format("line {}", "line")
+    )
+    hint = lines.then(pl.lit(' (a quote " may be missing)')).otherwise(pl.lit(""))
+    message = pl.format(
+        f"{name} {{}}: expected {expected} fields as in the header, found {{}}{{}}; "
+        "the row was rejected, the other rows load.",
+        where,
+        "found",
+        hint,
+    )
+    return frame.select(
+        file=pl.lit(name),
+        line=pl.col("line").cast(pl.Int64),
+        column=pl.lit(None, dtype=pl.String),
+        value=records.excerpts(bad),
+        code=pl.lit(str(Code.FIELD_COUNT)),
+        message=message,
+    )
+
+
+def _read_fast(
+    name: str, records: Records, head: int, delimiter: str, layout: Layout
+) -> _Rows | None:
+    """Scanner boundaries + one polars read; None when polars disagrees with the scanner."""
+    data = np.arange(len(records)) > head
+    kept = data & records.has_content(delimiter)
+    counts = records.field_counts(delimiter)
+    width = len(layout.header)
+    ragged = kept & (counts != width)
+    if ragged.any() and (records.last_lines[ragged] > records.first_lines[ragged]).any():
+        return None  # a stray quote probably joined lines; the csv module reads it literally
+    good = kept & ~ragged
+    bad = np.flatnonzero(ragged)
+    problems = _field_count_rejects(name, records, bad, counts[bad], width)
+    lines = pl.DataFrame({LINE: records.first_lines[good]})
+    if layout.columns:  # polars cannot read zero columns; there is nothing to read then
+        frame = _polars_read(records.select(good), delimiter, layout, lines.height)
+        if frame is None:
+            return None
+        lines = lines.hstack(frame)
+    return _Rows(lines, problems, int(kept.sum()))
+
+
+def _polars_read(
+    buffer: bytes, delimiter: str, layout: Layout, expected: int
+) -> pl.DataFrame | None:
+    if expected == 0:
+        return pl.DataFrame(schema=dict.fromkeys(layout.columns.values(), pl.String()))
+    positional = [f"_{i}" for i in range(len(layout.header))]
+    try:
+        frame = pl.read_csv(
+            buffer,
+            has_header=False,
+            new_columns=positional,
+            columns=sorted(layout.columns),
+            separator=delimiter,
+            quote_char='"',
+            infer_schema=False,
+            eol_char="\n",
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError:
+        return None
+    if frame.height != expected:
+        return None
+    return frame.rename({f"_{i}": c for i, c in layout.columns.items()})
+
+
+def _read_exact(name: str, records: Records, head: int, delimiter: str, layout: Layout) -> _Rows:
+    """The slow, literal path: the stdlib csv module, one record at a time."""
+    width, wanted = len(layout.header), sorted(layout.columns)
+    values: list[list[str]] = [[] for _ in wanted]
+    lines: list[int] = []
+    bad: dict[str, list[object]] = {"line": [], "found": [], "value": []}
+    for line, fields in _literal_records(records, head, delimiter):
+        if len(fields) != width:
+            bad["line"].append(line)
+            bad["found"].append(len(fields))
+            bad["value"].append(delimiter.join(fields)[:200])
+            continue
+        lines.append(line)
+        for column, index in zip(values, wanted, strict=True):
+            column.append(fields[index])
+    texts = {layout.columns[i]: v for i, v in zip(wanted, values, strict=True)}
+    schema = {LINE: pl.Int64(), **dict.fromkeys(texts, pl.String())}
+    frame = pl.DataFrame({LINE: lines, **texts}, schema=schema)
+    problems = pl.DataFrame(bad, schema={"line": pl.Int64, "found": pl.Int64, "value": pl.String})
+    message = pl.format(
+        f"{name} line {{}}: expected {width} fields as in the header, found {{}}; "
+        "the row was rejected, the other rows load.",
+        "line",
+        "found",
+    )
+    problems = problems.select(
+        file=pl.lit(name),
+        line="line",
+        column=pl.lit(None, dtype=pl.String),
+        value="value",
+        code=pl.lit(str(Code.FIELD_COUNT)),
+        message=message,
+    )
+    return _Rows(frame, problems, len(lines) + len(bad["line"]))
+
+
+def _literal_records(
+    records: Records, head: int, delimiter: str
+) -> Iterator[tuple[int, list[str]]]:
+    """(first physical line, fields) of each non-blank record after the header."""
+    text = records.buf[records.offset_after(head) :].decode("utf-8")
+    # One quoted field may be the whole rest of the file; the default limit is 128 KiB.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=False
+    )
+    base, before = int(records.last_lines[head]), 0
+    for fields in reader:
+        line, before = base + before + 1, reader.line_num
+        if any(f.strip(_BLANK) for f in fields):
+            yield line, fields
+
+
+def _tidy(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
+    """LINE first, spec order, values trimmed, empty strings null."""
+    names = layout.ordered
+    trimmed = [pl.col(c).str.strip_chars() for c in names]
+    return frame.select(
+        pl.col(LINE).cast(pl.Int64),
+        *[
+            pl.when(t.str.len_bytes() > 0).then(t).alias(c)
+            for t, c in zip(trimmed, names, strict=True)
+        ],
+    )

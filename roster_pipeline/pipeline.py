@@ -169,9 +169,7 @@ def _rejected(
     fatal = all_rejects.filter(pl.col("code").is_in([str(c) for c in rejects.Code if c.fatal])).row(
         0, named=True
     )
-    message = (
-        f"rejected: {fatal['message']} Nothing was applied; the data loaded before stays loaded."
-    )
+    message = f"rejected: {fatal['message']}"  # stage messages say what happens next
     return Outcome(BatchStatus.REJECTED, files, all_rejects, warnings, None, message)
 
 

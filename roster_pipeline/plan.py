@@ -21,9 +21,9 @@ import polars as pl
 
 from roster_pipeline.specs import Spec
 from roster_pipeline.store.records import TableCounts
-from roster_pipeline.validate import Validated
+from roster_pipeline.validate import Validated, ValidFile
 
-__all__ = ["Plan", "TablePlan", "Thresholds", "plan"]
+__all__ = ["Plan", "TablePlan", "Thresholds", "diff_table", "hold_reasons", "plan"]
 
 
 @dataclass(frozen=True)
@@ -67,4 +67,87 @@ def plan(
     current: Callable[[str, tuple[str, ...]], pl.DataFrame],
     thresholds: Thresholds,
 ) -> Plan:
-    raise NotImplementedError
+    """Diff every file of the batch against ``current(table, columns)`` (the loaded rows)."""
+    tables: dict[str, TablePlan] = {}
+    for name, valid in validated.files.items():
+        file_spec = spec.file(name)
+        table = file_spec.table or file_spec.name
+        key = file_spec.key
+        columns = (*key, *(c for c in file_spec.column_names if c not in key))
+        tables[table] = diff_table(
+            table, key, columns, valid, _as_text(current(table, columns), columns)
+        )
+    reasons = tuple(r for t in tables.values() for r in hold_reasons(t, thresholds))
+    return Plan(tables=tables, hold_reasons=reasons)
+
+
+def diff_table(
+    table: str,
+    key: tuple[str, ...],
+    columns: tuple[str, ...],
+    valid: ValidFile,
+    loaded: pl.DataFrame,
+) -> TablePlan:
+    """One table's diff from one full join: added, updated (nulls equal), deleted, unchanged."""
+    new = _as_text(valid.frame, columns).with_columns(pl.lit(value=True).alias(_IN_NEW))
+    old = loaded.with_columns(pl.lit(value=True).alias(_IN_LOADED))
+    joined = new.join(old, on=key, how="full", coalesce=True, suffix=_OLD)
+    sent, had = pl.col(_IN_NEW).is_not_null(), pl.col(_IN_LOADED).is_not_null()
+    added = joined.filter(sent & pl.col(_IN_LOADED).is_null()).select(columns)
+    both = joined.filter(sent & had)
+    differs = pl.any_horizontal(
+        [pl.col(c).ne_missing(pl.col(c + _OLD)) for c in columns if c not in key]
+        or [pl.lit(value=False)]
+    )
+    updated = both.filter(differs).select(columns)
+    gone = joined.filter(pl.col(_IN_NEW).is_null()).select(key)
+    kept = _rejected_keys(valid.rejected_keys, key)
+    deleted = gone.join(kept, on=key, how="anti") if kept is not None else gone
+    return TablePlan(
+        table=table,
+        key=key,
+        columns=columns,
+        added=added,
+        updated=updated,
+        deleted=deleted,
+        unchanged=both.height - updated.height,
+        rejected=valid.rejected,
+        loaded_before=loaded.height,
+    )
+
+
+def hold_reasons(table: TablePlan, thresholds: Thresholds) -> list[str]:
+    """Why applying this table needs a person's approval; never on a first load."""
+    before = table.loaded_before
+    if not before:
+        return []
+    reasons = []
+    for verb, count, limit in (
+        ("deleted", table.deleted.height, thresholds.max_delete_pct),
+        ("updated", table.updated.height, thresholds.max_update_pct),
+    ):
+        pct = 100.0 * count / before
+        if pct > limit:
+            reasons.append(
+                f"{table.table}: {count:,} of {before:,} loaded rows ({pct:.1f}%) "
+                f"would be {verb}; the limit is {limit:g}%"
+            )
+    return reasons
+
+
+_OLD = "__loaded"  # suffix of the loaded values in the joined frame
+_IN_NEW, _IN_LOADED = "__in_batch", "__in_loaded"
+
+
+def _as_text(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """``columns`` as String, absent ones null: the shape both sides of a diff share."""
+    return frame.select(
+        pl.col(c).cast(pl.String) if c in frame.columns else pl.lit(None, pl.String).alias(c)
+        for c in columns
+    )
+
+
+def _rejected_keys(frame: pl.DataFrame, key: tuple[str, ...]) -> pl.DataFrame | None:
+    if not frame.height or not all(k in frame.columns for k in key):
+        return None
+    return frame.select(pl.col(k).cast(pl.String) for k in key).drop_nulls().unique()

@@ -1,3 +1,47 @@
-"""An upload-only, per-account chrooted SFTP receiver on asyncssh. Knows nothing of CSV."""
+"""An upload-only, per-account chrooted SFTP receiver on asyncssh. Knows nothing of CSV.
+
+The pipeline implements :class:`Accounts`, creates host keys once with
+:func:`ensure_host_keys`, and runs :func:`start_receiver` (or :func:`run`).
+Complete uploads appear in ``<inbox_root>/<district>/`` as
+``20261122T030012Z-users.csv``; :func:`original_name` recovers ``users.csv``.
+"""
 
 from __future__ import annotations
+
+from sftp_server.accounts import Account, Accounts, Algorithms, UploadRecord
+from sftp_server.hostkeys import (
+    KEY_TYPES,
+    HostKeyError,
+    add_host_key,
+    ensure_host_keys,
+    fingerprints,
+    load_host_keys,
+)
+from sftp_server.inbox import is_temp_name, original_name, published_name
+from sftp_server.limits import Limits
+from sftp_server.passwords import generate_password, hash_password, verify
+from sftp_server.server import Receiver, ReceiverConfig, run, start_receiver
+
+__all__ = [
+    "KEY_TYPES",
+    "Account",
+    "Accounts",
+    "Algorithms",
+    "HostKeyError",
+    "Limits",
+    "Receiver",
+    "ReceiverConfig",
+    "UploadRecord",
+    "add_host_key",
+    "ensure_host_keys",
+    "fingerprints",
+    "generate_password",
+    "hash_password",
+    "is_temp_name",
+    "load_host_keys",
+    "original_name",
+    "published_name",
+    "run",
+    "start_receiver",
+    "verify",
+]

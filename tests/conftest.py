@@ -1,9 +1,18 @@
-"""Shared fixtures: a fresh home with the CLI runner, and the samples folder."""
+"""Shared fixtures: a migrated Store on every engine, the CLI on a fresh home.
+
+SQLite is a real file in tmp_path. PostgreSQL is the server named by
+ROSTER_TEST_POSTGRES_URL (default: trust auth on loopback); each test gets a
+fresh schema, selected through libpq's ``options`` in the URL and dropped after.
+Without a reachable server the PostgreSQL cases skip, except under CI=true,
+where they fail: CI must prove both engines.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import os
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +20,66 @@ import pytest
 from click.testing import CliRunner, Result
 
 from roster_pipeline.cli import main
+from roster_pipeline.errors import DatabaseUnavailableError
+from roster_pipeline.store import Store, open_store
+from roster_pipeline.store.engine import Engine
 
+POSTGRES_URL = os.environ.get(
+    "ROSTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+_HOW_TO_START = (
+    "start the local server (scripts/ensure-postgres does) or point "
+    "ROSTER_TEST_POSTGRES_URL at one with a database you may create schemas in"
+)
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    """A connection to the test server for creating and dropping schemas."""
+    try:
+        engine = Engine(POSTGRES_URL)
+    except DatabaseUnavailableError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI requires PostgreSQL: {exc}")
+        pytest.skip(f"PostgreSQL not reachable ({exc}); {_HOW_TO_START}")
+    yield engine
+    engine.close()
+
+
+def with_search_path(url: str, schema: str) -> str:
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: Engine) -> Iterator[str]:
+    """The URL of a fresh, empty schema on the test server."""
+    schema = f"roster_test_{uuid.uuid4().hex[:12]}"
+    postgres_admin.execute(f"CREATE SCHEMA {schema}")
+    yield with_search_path(POSTGRES_URL, schema)
+    postgres_admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'roster.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
+    opened.migrate()
+    yield opened
+    opened.close()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_url" in metafunc.fixturenames:
+        metafunc.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
 
 
 @pytest.fixture
@@ -24,12 +91,12 @@ Roster = Callable[..., Result]
 
 
 @pytest.fixture
-def roster(tmp_path: Path) -> Roster:
-    """Run `roster --home <tmp> ARGS...` in-process; returns click's Result."""
+def roster(tmp_path: Path, store_url: str) -> Roster:
+    """Run `roster --home <tmp> --db <engine> ARGS...` in-process; click's Result."""
     home = tmp_path / "home"
 
     def run(*args: str | Path, input: str | None = None) -> Result:
-        argv = ["--home", str(home), *(str(a) for a in args)]
+        argv = ["--home", str(home), "--db", store_url, *(str(a) for a in args)]
         return CliRunner().invoke(main, argv, input=input, catch_exceptions=False)
 
     return run

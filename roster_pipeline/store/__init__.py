@@ -25,6 +25,8 @@ from roster_pipeline.store.records import (
 
 if TYPE_CHECKING:
     from roster_pipeline.plan import Plan
+    from roster_pipeline.specs import Spec
+    from roster_pipeline.validate import Loaded
 
 __all__ = [
     "BatchRecord",
@@ -42,6 +44,10 @@ class Store(Protocol):
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the current version (idempotent)."""
+
+    def schema_version(self) -> int:
+        """The highest migration applied (0 before the first ``migrate``)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -63,6 +69,18 @@ class Store(Protocol):
     # the loaded snapshot
     def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:
         """Loaded rows of the district's table, ``columns`` as String; empty when none."""
+        ...
+
+    def loaded(self, district: str) -> Loaded:
+        """The district's loaded rows, as the validate stage reads them."""
+        ...
+
+    def table_counts(self, district: str) -> dict[str, int]:
+        """Loaded rows per roster table of the district."""
+        ...
+
+    def export(self, district: str, spec: Spec) -> dict[str, pl.DataFrame]:
+        """spec file name -> the loaded rows with the spec's columns, sorted by key."""
         ...
 
     def last_hashes(self, district: str) -> dict[str, str]:
@@ -92,5 +110,11 @@ class Store(Protocol):
 
 
 def open_store(url: str) -> Store:
-    """Open (not migrate) the store for a database URL."""
-    raise NotImplementedError
+    """Open (not migrate) the store for a database URL.
+
+    Raises DatabaseUnavailableError (URL with the password masked, and what to
+    do) when the driver is missing or the database cannot be reached.
+    """
+    from roster_pipeline.store.sql_store import SqlStore
+
+    return SqlStore(url)

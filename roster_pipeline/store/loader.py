@@ -1,0 +1,76 @@
+"""Loader: apply a Plan's roster rows and change log inside the caller's transaction.
+
+Per table, set-based and bulk only: the keys of deleted and updated rows go to
+a temporary staging table and leave the roster table in one ``DELETE ... IN
+(SELECT ...)``; the added and updated rows come back with one ADBC ingest
+(COPY on PostgreSQL); the change rows follow with one more ingest.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from roster_pipeline.store.engine import Engine
+from roster_pipeline.store.schema import roster_table
+
+if TYPE_CHECKING:
+    from roster_pipeline.plan import Plan, TablePlan
+
+__all__ = ["KEY_SEPARATOR", "apply_plan", "change_key"]
+
+#: Joins the values of a composite key in the change log (ids cannot contain it).
+KEY_SEPARATOR = "|"
+_STAGE = "roster_stage_keys"
+
+
+def change_key(key: tuple[str, ...]) -> pl.Expr:
+    """The change log's text form of a key: its values joined with ``|``."""
+    return pl.concat_str([pl.col(k) for k in key], separator=KEY_SEPARATOR)
+
+
+def apply_plan(engine: Engine, district: str, batch_id: str, plan: Plan) -> None:
+    """Write the plan's rows and change log; the caller owns the transaction."""
+    for table in plan.tables.values():
+        roster_table(table.table, table.columns)
+        _delete_keys(engine, district, table)
+        rows = pl.concat(
+            [f.select(table.columns).cast(pl.String) for f in (table.added, table.updated)]
+        ).sort(table.key)  # in key order: B-tree appends, not random inserts (7x on SQLite)
+        engine.ingest(
+            table.table,
+            rows.with_columns(district_id=pl.lit(district), batch_id=pl.lit(batch_id)),
+        )
+        engine.ingest("changes", _changes(batch_id, table))
+
+
+def _delete_keys(engine: Engine, district: str, table: TablePlan) -> None:
+    keys = pl.concat([f.select(table.key).cast(pl.String) for f in (table.updated, table.deleted)])
+    if not keys.height:
+        return
+    engine.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+    engine.ingest(_STAGE, keys.cast(pl.String), temporary=True)
+    if engine.dialect.analyze_staging:
+        engine.execute(f"ANALYZE {_STAGE}")
+    cols = ", ".join(f'"{k}"' for k in table.key)
+    engine.execute(
+        f"DELETE FROM {table.table} WHERE district_id = ? AND ({cols}) IN"
+        f" (SELECT {cols} FROM {_STAGE})",
+        (district,),
+    )
+    engine.execute(f"DROP TABLE {_STAGE}")
+
+
+def _changes(batch_id: str, table: TablePlan) -> pl.DataFrame:
+    parts = [
+        frame.select(key=change_key(table.key)).with_columns(op=pl.lit(op))
+        for op, frame in (
+            ("added", table.added),
+            ("updated", table.updated),
+            ("deleted", table.deleted),
+        )
+    ]
+    return pl.concat(parts).select(
+        batch_id=pl.lit(batch_id), table_name=pl.lit(table.table), key="key", op="op"
+    )

@@ -1,0 +1,145 @@
+"""The database schema: roster tables, registry, batch records, change log.
+
+Schema changes are versioned migrations: each is a list of statements applied
+in one transaction and recorded in ``schema_version``. ``migrate`` applies the
+ones a database has not seen yet, so running it again is a no-op. Never edit a
+released migration; append a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from roster_pipeline.errors import NotFoundError
+from roster_pipeline.store.dialect import Dialect
+from roster_pipeline.store.engine import Engine
+
+__all__ = [
+    "MIGRATIONS",
+    "ROSTER_TABLES",
+    "RosterTable",
+    "current_version",
+    "migrate",
+    "roster_table",
+]
+
+
+@dataclass(frozen=True)
+class RosterTable:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]  # key first; every value is TEXT
+
+
+ROSTER_TABLES: Mapping[str, RosterTable] = {
+    t.name: t
+    for t in (
+        RosterTable("schools", ("school_id",), ("school_id", "school_name")),
+        RosterTable(
+            "users",
+            ("district_user_id",),
+            (
+                "district_user_id",
+                "first_name",
+                "last_name",
+                "role",
+                "email",
+                "grade_level",
+                "school_id",
+            ),
+        ),
+        RosterTable(
+            "classes",
+            ("class_id",),
+            ("class_id", "class_name", "school_id", "course_id", "teacher_id"),
+        ),
+        RosterTable("enrollments", ("class_id", "student_id"), ("class_id", "student_id")),
+    )
+}
+
+
+def roster_table(name: str, columns: Sequence[str] = ()) -> RosterTable:
+    """The schema's table of that name having those columns; names reach SQL text only
+    through here, so a spec naming anything else is refused with a clear message."""
+    table = ROSTER_TABLES.get(name)
+    unknown = [c for c in columns if table is None or c not in table.columns]
+    if table is None or unknown:
+        known = ", ".join(ROSTER_TABLES)
+        raise NotFoundError(
+            f"the database has no roster table {name!r}"
+            + (f" with column(s) {', '.join(unknown)}" if table else f" (known: {known})")
+            + "; the spec and the database schema disagree"
+        )
+    return table
+
+
+def _roster_ddl(table: RosterTable, d: Dialect) -> str:
+    columns = ", ".join(f'"{c}" TEXT' for c in table.columns if c not in table.key)
+    keys = ", ".join(f'"{k}" TEXT NOT NULL' for k in table.key)
+    pk = ", ".join(f'"{k}"' for k in ("district_id", *table.key))
+    rest = f"{columns}, " if columns else ""
+    return (
+        f"CREATE TABLE {table.name} (district_id TEXT NOT NULL, {keys}, {rest}"
+        f"batch_id TEXT, PRIMARY KEY ({pk})){d.keyed_table_suffix}"
+    )
+
+
+def _v1(d: Dialect) -> list[str]:
+    return [
+        "CREATE TABLE districts (slug TEXT PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL,"
+        " username TEXT UNIQUE, password_hash TEXT NOT NULL, public_keys TEXT NOT NULL,"
+        " allow_ips TEXT NOT NULL, enabled INTEGER NOT NULL, paused INTEGER NOT NULL,"
+        " settings TEXT NOT NULL, created_at TEXT NOT NULL)",
+        *(_roster_ddl(t, d) for t in ROSTER_TABLES.values()),
+        "CREATE TABLE batches (batch_id TEXT PRIMARY KEY, district_id TEXT NOT NULL,"
+        " status TEXT NOT NULL, received_at TEXT NOT NULL, finished_at TEXT,"
+        " source TEXT NOT NULL, counts TEXT NOT NULL, rejects BIGINT NOT NULL,"
+        " report_path TEXT NOT NULL, hold_reasons TEXT NOT NULL, warnings TEXT NOT NULL,"
+        " message TEXT NOT NULL)",
+        "CREATE INDEX batches_district ON batches (district_id, received_at)",
+        'CREATE TABLE batch_files (batch_id TEXT NOT NULL, "name" TEXT NOT NULL,'
+        ' file_spec TEXT, sha256 TEXT NOT NULL, "size" BIGINT NOT NULL,'
+        ' "rows" BIGINT NOT NULL, rejected BIGINT NOT NULL, seq BIGINT NOT NULL,'
+        ' PRIMARY KEY (batch_id, "name"))',
+        f"CREATE TABLE rejects (reject_id {d.serial_pk}, batch_id TEXT NOT NULL,"
+        ' file TEXT, line BIGINT, "column" TEXT, "value" TEXT, code TEXT NOT NULL,'
+        " message TEXT NOT NULL)",
+        "CREATE INDEX rejects_batch ON rejects (batch_id)",
+        f"CREATE TABLE changes (change_id {d.serial_pk}, batch_id TEXT NOT NULL,"
+        ' table_name TEXT NOT NULL, "key" TEXT NOT NULL, op TEXT NOT NULL)',
+        "CREATE INDEX changes_batch ON changes (batch_id)",
+    ]
+
+
+#: version -> statements for a dialect; applied in order, each in its own transaction.
+MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1}
+
+
+def current_version(engine: Engine) -> int:
+    rows = engine.rows("SELECT MAX(version) FROM schema_version")
+    return int(rows[0][0] or 0)
+
+
+def migrate(engine: Engine) -> list[int]:
+    """Apply the migrations the database lacks; returns the versions applied."""
+    engine.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY,"
+        " applied_at TEXT NOT NULL)"
+    )
+    applied = []
+    for version in sorted(MIGRATIONS):
+        with engine.transaction():
+            # Read inside the transaction so two processes migrating at once
+            # collide on the schema_version key instead of both applying.
+            if current_version(engine) >= version:
+                continue
+            for statement in MIGRATIONS[version](engine.dialect):
+                engine.execute(statement)
+            engine.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                (version, datetime.now(UTC).isoformat()),
+            )
+        applied.append(version)
+    return applied

@@ -1,0 +1,239 @@
+"""SqlStore: the Store for SQLite and PostgreSQL, one implementation over an Engine.
+
+Every write method is one transaction. Reads of roster rows come back as
+polars frames of String columns, straight from Arrow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from roster_pipeline import rejects as rejects_mod
+from roster_pipeline.errors import (
+    ConflictError,
+    UnknownBatchError,
+    UnknownDistrictError,
+)
+from roster_pipeline.store import schema
+from roster_pipeline.store.engine import Engine
+from roster_pipeline.store.loader import apply_plan
+from roster_pipeline.store.records import BatchRecord, BatchStatus, DistrictRecord, FileRecord
+from roster_pipeline.store.rows import (
+    BATCH_COLUMNS,
+    DISTRICT_COLUMNS,
+    batch_from_row,
+    batch_to_row,
+    district_from_row,
+    district_to_row,
+    files_frame,
+)
+
+if TYPE_CHECKING:
+    from roster_pipeline.plan import Plan
+    from roster_pipeline.specs import Spec
+
+__all__ = ["DistrictSnapshot", "SqlStore"]
+
+_APPLIED = (str(BatchStatus.LOADED), str(BatchStatus.LOADED_WITH_REJECTS))
+_DISTRICT_SELECT = f"SELECT {', '.join(DISTRICT_COLUMNS)} FROM districts"
+_BATCH_SELECT = f"SELECT {', '.join(BATCH_COLUMNS)} FROM batches"
+
+
+def _upsert(table: str, columns: Sequence[str], key: str) -> str:
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({marks})"
+        f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
+
+
+class SqlStore:
+    """The Store over one database connection (use one SqlStore per thread)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = Engine(url)
+
+    def migrate(self) -> None:
+        schema.migrate(self.engine)
+
+    def schema_version(self) -> int:
+        return schema.current_version(self.engine)
+
+    def close(self) -> None:
+        self.engine.close()
+
+    # districts
+    def put_district(self, district: DistrictRecord) -> None:
+        with _refused(f"district {district.slug}"), self.engine.transaction():
+            self.engine.execute(
+                _upsert("districts", DISTRICT_COLUMNS, "slug"), district_to_row(district)
+            )
+
+    def district(self, slug: str) -> DistrictRecord:
+        rows = self.engine.rows(f"{_DISTRICT_SELECT} WHERE slug = ?", (slug,))
+        if not rows:
+            raise UnknownDistrictError(f"no district {slug!r} is provisioned")
+        return district_from_row(rows[0])
+
+    def district_by_username(self, username: str) -> DistrictRecord | None:
+        rows = self.engine.rows(f"{_DISTRICT_SELECT} WHERE username = ?", (username,))
+        return district_from_row(rows[0]) if rows else None
+
+    def districts(self) -> list[DistrictRecord]:
+        return [district_from_row(r) for r in self.engine.rows(f"{_DISTRICT_SELECT} ORDER BY slug")]
+
+    def remove_district(self, slug: str, purge: bool) -> None:
+        self.district(slug)
+        with self.engine.transaction():
+            self.engine.execute("DELETE FROM districts WHERE slug = ?", (slug,))
+            if purge:
+                self._purge(slug)
+
+    def _purge(self, slug: str) -> None:
+        for table in schema.ROSTER_TABLES:
+            self.engine.execute(f"DELETE FROM {table} WHERE district_id = ?", (slug,))
+        for table in ("batch_files", "rejects", "changes"):
+            self.engine.execute(
+                f"DELETE FROM {table} WHERE batch_id IN"
+                " (SELECT batch_id FROM batches WHERE district_id = ?)",
+                (slug,),
+            )
+        self.engine.execute("DELETE FROM batches WHERE district_id = ?", (slug,))
+
+    # the loaded snapshot
+    def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:
+        if not columns:
+            return pl.DataFrame()
+        names = ", ".join(f'"{c}"' for c in columns)
+        frame = self.engine.frame(
+            f"SELECT {names} FROM {schema.roster_table(table, columns).name} WHERE district_id = ?",
+            (district,),
+        )
+        return frame.select(pl.col(c).cast(pl.String) for c in columns)
+
+    def loaded(self, district: str) -> DistrictSnapshot:
+        """The district's loaded rows as the validate stage's ``Loaded``."""
+        return DistrictSnapshot(self, district)
+
+    def table_counts(self, district: str) -> dict[str, int]:
+        """Loaded rows per roster table of the district."""
+        return {
+            table: int(
+                self.engine.rows(
+                    f"SELECT COUNT(*) FROM {table} WHERE district_id = ?", (district,)
+                )[0][0]
+            )
+            for table in schema.ROSTER_TABLES
+        }
+
+    def export(self, district: str, spec: Spec) -> dict[str, pl.DataFrame]:
+        """Every loaded table of the spec with the spec's columns, sorted by key."""
+        return {
+            f.name: self.snapshot(district, f.table or f.name, f.column_names).sort(f.key)
+            for f in spec.files
+        }
+
+    def last_hashes(self, district: str) -> dict[str, str]:
+        rows = self.engine.rows(
+            "SELECT f.file_spec, f.sha256 FROM batch_files f"
+            " JOIN batches b ON b.batch_id = f.batch_id"
+            " WHERE b.district_id = ? AND b.status IN (?, ?) AND f.file_spec IS NOT NULL"
+            " ORDER BY COALESCE(b.finished_at, b.received_at), b.received_at, b.batch_id",
+            (district, *_APPLIED),
+        )
+        return dict(rows)  # later batches overwrite earlier ones
+
+    # batches
+    def save_batch(
+        self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None = None
+    ) -> None:
+        what = f"batch {batch.batch_id} of district {batch.district}"
+        with _refused(what), self.engine.transaction():
+            self._write_batch(batch, rejects, plan)
+
+    def _write_batch(self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None) -> None:
+        engine = self.engine
+        engine.execute(_upsert("batches", BATCH_COLUMNS, "batch_id"), batch_to_row(batch))
+        for table in ("batch_files", "rejects"):
+            engine.execute(f"DELETE FROM {table} WHERE batch_id = ?", (batch.batch_id,))
+        engine.ingest("batch_files", files_frame(batch.batch_id, batch.files))
+        engine.ingest("rejects", _rejects_frame(batch.batch_id, rejects))
+        if plan is not None:
+            apply_plan(engine, batch.district, batch.batch_id, plan)
+
+    def batch(self, batch_id: str) -> BatchRecord:
+        rows = self.engine.rows(f"{_BATCH_SELECT} WHERE batch_id = ?", (batch_id,))
+        if not rows:
+            raise UnknownBatchError(f"no batch {batch_id!r}")
+        return batch_from_row(rows[0], self._files(batch_id))
+
+    def batches(self, district: str | None = None, limit: int = 100) -> list[BatchRecord]:
+        where, params = ("WHERE district_id = ?", [district]) if district else ("", [])
+        rows = self.engine.rows(
+            f"{_BATCH_SELECT} {where} ORDER BY received_at DESC, batch_id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [batch_from_row(r, self._files(r[0])) for r in rows]
+
+    def _files(self, batch_id: str) -> list[FileRecord]:
+        rows = self.engine.rows(
+            'SELECT "name", file_spec, sha256, "size", "rows", rejected FROM batch_files'
+            " WHERE batch_id = ? ORDER BY seq",
+            (batch_id,),
+        )
+        return [FileRecord(n, s, h, int(z), int(r), int(j)) for n, s, h, z, r, j in rows]
+
+    def rejects(self, batch_id: str) -> pl.DataFrame:
+        names = ", ".join(f'"{c}"' for c in rejects_mod.SCHEMA)
+        frame = self.engine.frame(
+            f"SELECT {names} FROM rejects WHERE batch_id = ? ORDER BY reject_id", (batch_id,)
+        )
+        return frame.cast(rejects_mod.SCHEMA)  # type: ignore[arg-type]
+
+    def changes(self, batch_id: str) -> pl.DataFrame:
+        frame = self.engine.frame(
+            'SELECT table_name, "key", op FROM changes WHERE batch_id = ? ORDER BY change_id',
+            (batch_id,),
+        )
+        return frame.select(
+            table=pl.col("table_name").cast(pl.String),
+            key=pl.col("key").cast(pl.String),
+            op=pl.col("op").cast(pl.String),
+        )
+
+
+class DistrictSnapshot:
+    """One district's loaded rows, as the validate stage reads them."""
+
+    def __init__(self, store: SqlStore, district: str) -> None:
+        self.store = store
+        self.district = district
+
+    def rows(self, table: str, columns: Sequence[str]) -> pl.DataFrame | None:
+        frame = self.store.snapshot(self.district, table, columns)
+        return frame if frame.height else None
+
+
+@contextmanager
+def _refused(what: str) -> Iterator[None]:
+    """A constraint the database enforced (a key twice, a username taken) -> ConflictError."""
+    import adbc_driver_manager
+
+    try:
+        yield
+    except adbc_driver_manager.DatabaseError as exc:
+        raise ConflictError(
+            f"{what} could not be saved ({str(exc).splitlines()[0]}); nothing was changed"
+        ) from exc
+
+
+def _rejects_frame(batch_id: str, rejects: pl.DataFrame) -> pl.DataFrame:
+    frame = rejects.select(list(rejects_mod.SCHEMA)).cast(rejects_mod.SCHEMA)  # type: ignore[arg-type]
+    return frame.with_columns(batch_id=pl.lit(batch_id))

@@ -1,0 +1,222 @@
+"""One client connection: admission, authentication, idle watch, audit lines.
+
+asyncssh leaves MaxAuthTries, failure delays, bans and connection caps to the
+application; they live here. ``begin_auth`` always returns True: returning
+False would log the client in with no authentication at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from typing import TYPE_CHECKING
+
+import asyncssh
+
+from sftp_server.accounts import Account, Algorithms
+from sftp_server.inbox import Inbox
+from sftp_server.passwords import verify, verify_unknown_user
+from sftp_server.session import Session
+
+if TYPE_CHECKING:
+    from sftp_server.server import Receiver
+
+__all__ = ["ReceiverConnection"]
+
+
+def _address_allowed(address: str, cidrs: tuple[str, ...]) -> bool:
+    if not cidrs:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for cidr in cidrs:
+        try:
+            if ip in ipaddress.ip_network(cidr, strict=False):
+                return True
+        except ValueError:
+            continue  # a malformed entry allows nobody
+    return False
+
+
+def _key_allowed(key: asyncssh.SSHKey, lines: tuple[str, ...], address: str) -> bool:
+    try:
+        authorized = asyncssh.import_authorized_keys("\n".join(lines))
+    except (ValueError, asyncssh.KeyImportError):
+        return False
+    # authorized_keys options such as from="..." are honoured too.
+    return authorized.validate(key, address, address) is not None
+
+
+class ReceiverConnection(asyncssh.SSHServer):
+    """The asyncssh server object for one connection."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self._receiver = receiver
+        self._conn: asyncssh.SSHServerConnection | None = None
+        self._address = ""
+        self._admitted = False
+        self._account: Account | None = None
+        self._tries = 0
+        self._method = ""
+        self._watchdog: asyncio.Task[None] | None = None
+        self._hung_up = ""  # why we disconnected, when it was us
+        self.session: Session | None = None
+
+    # ---- admission -------------------------------------------------------------
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        """Count the connection, or refuse it with a clean disconnect."""
+        self._conn = conn
+        self._address = str(conn.get_extra_info("peername", ("?", 0))[0])
+        receiver = self._receiver
+        refusal = "server shutting down" if receiver.closing else None
+        refusal = refusal or receiver.addresses.admit(self._address)
+        if refusal:
+            receiver.audit.write("connect_refused", address=self._address, reason=refusal)
+            # After our version string is out, so the client can read the reason.
+            asyncio.get_running_loop().call_soon(
+                conn.disconnect, asyncssh.DISC_TOO_MANY_CONNECTIONS, refusal
+            )
+            return
+        self._admitted = True
+        receiver.connections.add(self)
+        receiver.audit.write("connect", address=self._address)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Free the slot and say how it ended."""
+        if not self._admitted:
+            return
+        self._receiver.addresses.release(self._address)
+        self._receiver.connections.discard(self)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        user = self._account.username if self._account else ""
+        reason = self._hung_up or (str(exc) if exc else "closed by client")
+        self._receiver.audit.write(
+            "disconnect", address=self._address, username=user, reason=reason
+        )
+
+    def owns(self, chan: asyncssh.SSHServerChannel[bytes]) -> bool:
+        """True when ``chan`` runs on this connection."""
+        return chan.get_connection() is self._conn
+
+    def close(self, reason: str, code: int = asyncssh.DISC_BY_APPLICATION) -> None:
+        """Disconnect this client (shutdown, idle timeout, too many failures)."""
+        if self._conn is not None:
+            self._hung_up = self._hung_up or reason
+            self._conn.disconnect(code, reason)
+
+    # ---- authentication ----------------------------------------------------------
+
+    async def begin_auth(self, username: str) -> bool:
+        """Look the user up; always True so authentication is always required."""
+        try:
+            self._account = await asyncio.to_thread(self._receiver.accounts.lookup, username)
+        except Exception as exc:  # a broken lookup refuses the login, never crashes
+            self._receiver.audit.write("lookup_failed", address=self._address, error=repr(exc))
+            self._account = None
+        if self._account is not None and self._account.username != username:
+            self._account = None
+        return True
+
+    def password_auth_supported(self) -> bool:
+        """PowerSchool uses the ``password`` method."""
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        """Keys from the account's authorized_keys lines."""
+        return True
+
+    def kbdint_auth_supported(self) -> bool:
+        """Not offered: only password and publickey."""
+        return False
+
+    def _refusal(self) -> str | None:
+        account = self._account
+        if account is None:
+            return "unknown user"
+        if not account.enabled:
+            return "account disabled"
+        if not _address_allowed(self._address, account.allowed_cidrs):
+            return "address not allowed for this account"
+        return None
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        """Constant-cost check; unknown users are verified against a dummy hash."""
+        account = self._account
+        if account is None:
+            await asyncio.to_thread(verify_unknown_user, password)
+            ok = False
+        else:
+            ok = await asyncio.to_thread(verify, account.password_hash, password)
+        refusal = self._refusal() or (None if ok else "wrong password")
+        if refusal is None:
+            self._method = "password"
+            return True
+        await self._failed("password", username, refusal)
+        return False
+
+    async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        """True when the key is one of the account's authorized keys."""
+        account = self._account
+        ok = account is not None and _key_allowed(key, account.authorized_keys, self._address)
+        refusal = self._refusal() or (None if ok else "key not authorized")
+        if refusal is None:
+            self._method = "publickey"
+            return True
+        await self._failed("publickey", username, refusal)
+        return False
+
+    async def _failed(self, method: str, username: str, reason: str) -> None:
+        receiver = self._receiver
+        self._tries += 1
+        receiver.audit.write(
+            "auth_fail", address=self._address, username=username, method=method, reason=reason
+        )
+        if receiver.addresses.record_failure(self._address):
+            receiver.audit.write("banned", address=self._address)
+        await asyncio.sleep(receiver.config.limits.auth_failure_delay)
+        too_many = self._tries >= receiver.config.limits.max_auth_tries
+        if too_many or receiver.addresses.is_banned(self._address):
+            self.close(
+                "too many authentication failures", asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE
+            )
+
+    def auth_completed(self) -> None:
+        """Open the session: the district's inbox, the audit context, the idle watch."""
+        assert self._conn is not None
+        assert self._account is not None
+        conn, account, receiver = self._conn, self._account, self._receiver
+        host_key = conn.get_server_host_key()
+        self.session = Session(
+            account=account,
+            inbox=Inbox(receiver.config.inbox_root, receiver.config.staging_root, account.district),
+            limits=receiver.config.limits,
+            audit=receiver.audit,
+            accounts=receiver.accounts,
+            address=self._address,
+            client_version=str(conn.get_extra_info("client_version", "")),
+            algorithms=Algorithms(
+                kex="",  # asyncssh does not expose the negotiated key exchange
+                cipher=str(conn.get_extra_info("recv_cipher", "")),
+                mac=str(conn.get_extra_info("recv_mac", "")),
+                host_key=host_key.sig_algorithm.decode() if host_key else "",
+            ),
+            in_flight=receiver.count_in_flight,
+        )
+        self.session.log("auth_ok", method=self._method)
+        self._watchdog = asyncio.get_running_loop().create_task(self._watch_idle())
+
+    async def _watch_idle(self) -> None:
+        assert self.session is not None
+        limit = self.session.limits.idle_timeout
+        while True:
+            idle = time.monotonic() - self.session.last_activity
+            if idle >= limit:
+                self.session.log("idle_timeout", seconds=limit)
+                self.close("idle timeout")
+                return
+            await asyncio.sleep(limit - idle)

@@ -1,0 +1,89 @@
+"""A district's inbox: where complete uploads are published, under names that never collide.
+
+Staging lives under a separate root on the same filesystem, so publishing is one
+``os.replace`` and a half-written file is never visible in the inbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import uuid
+from pathlib import Path
+
+__all__ = [
+    "TEMP_SUFFIXES",
+    "Inbox",
+    "is_temp_name",
+    "original_name",
+    "published_name",
+    "valid_name",
+]
+
+TEMP_SUFFIXES = (".filepart", ".part", ".tmp")  # WinSCP, rsync-alikes, others
+MAX_NAME_BYTES = 200  # leaves room for the timestamp prefix within NAME_MAX (255)
+_PUBLISHED = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?-(?P<original>.+)$")
+
+
+def valid_name(name: str) -> bool:
+    """A plain file name a district may upload: no path, no control bytes, not hidden."""
+    return (
+        bool(name)
+        and "/" not in name
+        and not name.startswith(".")
+        and len(name.encode("utf-8")) <= MAX_NAME_BYTES
+        and all(ch.isprintable() for ch in name)
+    )
+
+
+def is_temp_name(name: str) -> bool:
+    """True for names clients upload to before renaming (``users.csv.filepart``)."""
+    return name.lower().endswith(TEMP_SUFFIXES)
+
+
+def published_name(original: str, when: dt.datetime, counter: int = 0) -> str:
+    """``20261122T030012Z-users.csv``; with a counter, ``20261122T030012Z-2-users.csv``."""
+    stamp = when.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{counter}-{original}" if counter else f"{stamp}-{original}"
+
+
+def original_name(published: str) -> str:
+    """The name the district uploaded, from a published name (unchanged if not one)."""
+    match = _PUBLISHED.match(published)
+    return match.group("original") if match else published
+
+
+class Inbox:
+    """``<inbox_root>/<district>/`` and its private staging area."""
+
+    def __init__(self, inbox_root: Path, staging_root: Path, district: str) -> None:
+        self.folder = inbox_root / district
+        self.staging = staging_root / district
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def usage(self) -> int:
+        """Bytes in regular files waiting in the inbox."""
+        total = 0
+        with os.scandir(self.folder) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+        return total
+
+    def new_staging_path(self) -> Path:
+        """A fresh, unique path in the staging area."""
+        return self.staging / f".{uuid.uuid4().hex}.upload"
+
+    def publish(self, staged: Path, original: str, when: dt.datetime) -> Path:
+        """Move ``staged`` into the inbox under a new unique name; return where it went."""
+        # Check and replace run with no await between them, and nothing else
+        # writes here, so the name found free is still free when we replace.
+        counter = 0
+        target = self.folder / published_name(original, when)
+        while os.path.lexists(target):
+            counter += 1
+            target = self.folder / published_name(original, when, counter)
+        os.replace(staged, target)
+        return target

@@ -1,0 +1,172 @@
+"""The receiver: configuration, listener, graceful shutdown, and ``run()`` for the CLI.
+
+::
+
+    config = ReceiverConfig.under(home, host="127.0.0.1", port=2222)
+    receiver = await start_receiver(config, accounts)   # receiver.port is the bound port
+    ...
+    await receiver.close()     # refuse new connections, let uploads finish, drop partials
+
+``run(config, accounts)`` does the same in the foreground until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import signal
+import time
+from pathlib import Path
+
+import asyncssh
+
+from sftp_server.accounts import Accounts
+from sftp_server.algorithms import algorithm_set
+from sftp_server.audit import AuditLog
+from sftp_server.connection import ReceiverConnection
+from sftp_server.hostkeys import load_host_keys
+from sftp_server.limits import AddressBook, Limits
+from sftp_server.sftp import DistrictSFTPServer
+
+__all__ = ["Receiver", "ReceiverConfig", "run", "start_receiver"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReceiverConfig:
+    """Where the receiver keeps things and what it allows.
+
+    ``staging_root`` must be on the same filesystem as ``inbox_root``: publishing
+    is an ``os.replace`` from one to the other.
+    """
+
+    inbox_root: Path
+    staging_root: Path
+    hostkeys_dir: Path
+    audit_log: Path
+    host: str = "127.0.0.1"
+    port: int = 2222  # 0: any free port (tests)
+    limits: Limits = dataclasses.field(default_factory=Limits)
+    legacy_algorithms: bool = False
+
+    @classmethod
+    def under(cls, home: Path, **kwargs: object) -> ReceiverConfig:
+        """The standard layout: ``inbox/``, ``staging/``, ``hostkeys/``, ``logs/audit.log``."""
+        return cls(
+            inbox_root=home / "inbox",
+            staging_root=home / "staging",
+            hostkeys_dir=home / "hostkeys",
+            audit_log=home / "logs" / "audit.log",
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+class Receiver:
+    """A running receiver; ``port`` is where it listens."""
+
+    def __init__(self, config: ReceiverConfig, accounts: Accounts) -> None:
+        self.config = config
+        self.accounts = accounts
+        self.audit = AuditLog(config.audit_log)
+        self.addresses = AddressBook(config.limits)
+        self.connections: set[ReceiverConnection] = set()
+        self.closing = False
+        self.port = 0
+        self._in_flight = 0
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+
+    def count_in_flight(self, delta: int) -> None:
+        """Uploads open right now, across all sessions (for the shutdown grace)."""
+        self._in_flight += delta
+
+    @property
+    def in_flight(self) -> int:
+        """How many uploads are open."""
+        return self._in_flight
+
+    def _sftp_factory(self, chan: asyncssh.SSHServerChannel[bytes]) -> DistrictSFTPServer:
+        owner = next(c for c in self.connections if c.session and c.owns(chan))
+        assert owner.session is not None
+        return DistrictSFTPServer(chan, owner.session)
+
+    async def start(self) -> None:
+        """Bind and listen."""
+        config = self.config
+        keys = load_host_keys(config.hostkeys_dir)
+        if not keys:
+            raise FileNotFoundError(f"no host keys in {config.hostkeys_dir}; create them first")
+        algs = algorithm_set(config.legacy_algorithms)
+        keypairs = asyncssh.load_keypairs(keys)
+        for keypair in keypairs:  # keep ssh-rsa (SHA-1) out unless legacy asks for it
+            keypair.host_key_algorithms = [
+                alg for alg in keypair.host_key_algorithms if alg.decode() in algs.signature_algs
+            ]
+        config.inbox_root.mkdir(parents=True, exist_ok=True)
+        config.staging_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._acceptor = await asyncssh.create_server(
+            lambda: ReceiverConnection(self),
+            config.host,
+            config.port,
+            server_host_keys=keypairs,
+            kex_algs=algs.kex_algs,
+            encryption_algs=algs.encryption_algs,
+            mac_algs=algs.mac_algs,
+            signature_algs=algs.signature_algs,
+            compression_algs=algs.compression_algs,
+            sftp_factory=self._sftp_factory,
+            sftp_version=3,
+            allow_scp=False,
+            allow_pty=False,
+            agent_forwarding=False,
+            x11_forwarding=False,
+            kbdint_auth=False,
+            host_based_auth=False,
+            gss_host=None,
+            login_timeout=config.limits.login_timeout,
+            keepalive_interval=60,
+            keepalive_count_max=3,
+        )
+        self.port = self._acceptor.get_port()
+        self.audit.write("listening", host=config.host, port=self.port)
+
+    async def close(self, grace: float | None = None) -> None:
+        """Stop: refuse new connections, give open uploads ``grace`` seconds, then disconnect."""
+        if self._acceptor is None:
+            return
+        self.closing = True
+        self._acceptor.close()
+        grace = self.config.limits.shutdown_grace if grace is None else grace
+        deadline = time.monotonic() + grace
+        while self._in_flight > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for conn in list(self.connections):
+            conn.close("server shutting down")
+        while self.connections and time.monotonic() < deadline + 5:
+            await asyncio.sleep(0.05)
+        await self._acceptor.wait_closed()
+        self._acceptor = None
+        self.audit.write("stopped")
+        self.audit.close()
+
+
+async def start_receiver(config: ReceiverConfig, accounts: Accounts) -> Receiver:
+    """Start listening; host keys must already exist (``hostkeys.ensure_host_keys``)."""
+    receiver = Receiver(config, accounts)
+    await receiver.start()
+    return receiver
+
+
+def run(config: ReceiverConfig, accounts: Accounts) -> None:
+    """Serve in the foreground until SIGTERM or SIGINT, then shut down gracefully."""
+
+    async def serve() -> None:
+        receiver = await start_receiver(config, accounts)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await receiver.close()
+
+    asyncio.run(serve())

@@ -1,0 +1,350 @@
+"""The SFTP side of one session: a district's folder as ``/``, upload-only.
+
+Every hook the client can reach is overridden here, so nothing falls through to
+asyncssh's default of "do it on the local filesystem". Paths are resolved
+virtually (no symlink is ever followed) to a plain name directly in the root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import posixpath
+import shutil
+import stat
+from collections.abc import AsyncIterator
+
+import asyncssh
+from asyncssh import SFTPAttrs, SFTPName
+
+from sftp_server.accounts import UploadRecord
+from sftp_server.inbox import is_temp_name, valid_name
+from sftp_server.session import Session
+from sftp_server.upload import Upload
+
+__all__ = ["DistrictSFTPServer"]
+
+_DENIED_READ = "this account can only upload: reading files is not allowed"
+_DENIED_CHANGE = "files cannot be changed once uploaded"
+_DENIED_TREE = "this account can only upload files: folders and links are not allowed"
+
+
+class DistrictSFTPServer(asyncssh.SFTPServer):
+    """Receives uploads into a staging area and publishes them on explicit close."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], session: Session) -> None:
+        super().__init__(chan, chroot=os.fsencode(session.inbox.folder))
+        self._chan = chan
+        self._session = session
+        self._open: set[Upload] = set()
+        self._pending: dict[str, Upload] = {}  # closed temp-name uploads awaiting rename
+        self._published: dict[str, SFTPAttrs] = {}  # original name -> what clients stat
+
+    # ---- paths -------------------------------------------------------------
+
+    def _name(self, path: bytes) -> str:
+        """The plain file name ``path`` denotes in the root; anything else is refused."""
+        norm = posixpath.normpath(posixpath.join(b"/", path))
+        parent, raw = posixpath.split(norm)
+        if not raw:
+            raise asyncssh.SFTPPermissionDenied("not a file")
+        if parent != b"/":
+            raise asyncssh.SFTPNoSuchFile("no such folder: this account has only /")
+        try:
+            name = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise asyncssh.SFTPInvalidFilename("file names must be UTF-8") from None
+        if not valid_name(name):
+            raise asyncssh.SFTPInvalidFilename(f"not an acceptable file name: {name!r}")
+        return name
+
+    @staticmethod
+    def _is_root(path: bytes) -> bool:
+        return posixpath.normpath(posixpath.join(b"/", path)) == b"/"
+
+    def realpath(self, path: bytes) -> bytes:
+        """Normalise without touching the filesystem, so no link can lead out."""
+        self._session.touch()
+        return posixpath.normpath(posixpath.join(b"/", path))
+
+    # ---- reading the folder ------------------------------------------------
+
+    def _attrs(self, path: bytes) -> SFTPAttrs:
+        self._session.touch()
+        if self._is_root(path):
+            return SFTPAttrs.from_local(os.stat(self._session.inbox.folder))
+        name = self._name(path)
+        staged = self._pending.get(name) or next((u for u in self._open if u.name == name), None)
+        if staged is not None:
+            return SFTPAttrs(size=staged.size, permissions=0o100640)
+        try:
+            st = os.lstat(self._session.inbox.folder / name)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            return SFTPAttrs.from_local(st)
+        if name in self._published:  # already moved on by the pipeline
+            return self._published[name]
+        raise asyncssh.SFTPNoSuchFile(f"no such file: {name}")
+
+    def stat(self, path: bytes) -> SFTPAttrs:
+        """Attributes of a file of ours, never following a link."""
+        return self._attrs(path)
+
+    def lstat(self, path: bytes) -> SFTPAttrs:
+        """Same as :meth:`stat`: links are never followed anyway."""
+        return self._attrs(path)
+
+    async def scandir(self, path: bytes) -> AsyncIterator[SFTPName]:
+        """The regular files in the root; links and anything else stay hidden."""
+        self._session.touch()
+        if not self._is_root(path):
+            raise asyncssh.SFTPNoSuchFile("no such folder: this account has only /")
+        folder = self._session.inbox.folder
+        here = SFTPAttrs.from_local(os.stat(folder))
+        for dot in (b".", b".."):
+            yield SFTPName(dot, attrs=here)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
+                    st = entry.stat(follow_symlinks=False)
+                    yield SFTPName(os.fsencode(entry.name), attrs=SFTPAttrs.from_local(st))
+
+    # ---- writing -----------------------------------------------------------
+
+    def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> Upload:
+        """Start an upload into staging; reading and modifying are refused."""
+        self._session.touch()
+        if pflags & asyncssh.FXF_READ:
+            raise asyncssh.SFTPPermissionDenied(_DENIED_READ)
+        if not pflags & asyncssh.FXF_WRITE or not pflags & asyncssh.FXF_CREAT:
+            raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
+        if pflags & asyncssh.FXF_APPEND:
+            raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
+        name = self._name(path)
+        self._check_can_open(name)
+        upload = Upload(name, self._session.inbox.new_staging_path())
+        upload.quota_left = self._quota_left()
+        self._open.add(upload)
+        self._session.in_flight(+1)
+        return upload
+
+    def open56(self, path: bytes, desired_access: int, flags: int, attrs: SFTPAttrs) -> Upload:
+        """We speak SFTP v3 only; this is never reached, and refuses if it were."""
+        raise asyncssh.SFTPOpUnsupported("SFTP version 3 only")
+
+    def _check_can_open(self, name: str) -> None:
+        limits = self._session.limits
+        if len(self._open) >= limits.max_open_handles:
+            self._refuse_at_open(name, f"too many open files (at most {limits.max_open_handles})")
+        if self._free_disk() < limits.min_free_disk:
+            self._refuse_at_open(name, "the server is short of disk space; try again later")
+        if self._quota_left() <= 0:
+            self._refuse_at_open(name, "the district's upload quota is used up")
+
+    def _refuse_at_open(self, name: str, reason: str) -> None:
+        self._session.log("upload_refused", name=name, reason=reason)
+        raise asyncssh.SFTPFailure(reason)
+
+    def _quota_left(self) -> int:
+        in_flight = sum(u.size for u in self._open) + sum(u.size for u in self._pending.values())
+        return self._session.limits.district_quota - self._session.inbox.usage() - in_flight
+
+    def _free_disk(self) -> int:
+        return shutil.disk_usage(self._session.inbox.staging).free
+
+    def write(self, file_obj: object, offset: int, data: bytes) -> int:
+        """Store a chunk, unless it breaks a limit: then the upload is dropped."""
+        upload = self._upload(file_obj)
+        self._session.touch()
+        if upload.refused:
+            raise asyncssh.SFTPFailure(upload.refused)
+        limits = self._session.limits
+        end = offset + len(data)
+        if end > limits.max_file_size:
+            self._refuse(upload, f"file larger than the limit of {limits.max_file_size} bytes")
+        if end > upload.quota_left:
+            self._refuse(upload, "the district's upload quota is used up")
+        if end > upload.size and self._free_disk() - len(data) < limits.min_free_disk:
+            self._refuse(upload, "the server is short of disk space; try again later")
+        upload.write(offset, data)
+        return len(data)
+
+    def _refuse(self, upload: Upload, reason: str) -> None:
+        upload.refused = reason
+        upload.discard()  # free the disk now, not at close
+        self._session.log("upload_refused", name=upload.name, reason=reason, bytes=upload.size)
+        raise asyncssh.SFTPFailure(reason)
+
+    @staticmethod
+    def _upload(file_obj: object) -> Upload:
+        if not isinstance(file_obj, Upload):  # only open() makes handles
+            raise asyncssh.SFTPFailure("invalid handle")
+        return file_obj
+
+    def fstat(self, file_obj: object) -> SFTPAttrs:
+        """What we have of the upload so far."""
+        upload = self._upload(file_obj)
+        return SFTPAttrs(size=upload.size, permissions=0o100640)
+
+    def read(self, file_obj: object, offset: int, size: int) -> bytes:
+        """Never: this account only uploads."""
+        raise asyncssh.SFTPPermissionDenied(_DENIED_READ)
+
+    def fsync(self, file_obj: object) -> None:
+        """Accepted; publishing makes the file durable enough for the pipeline."""
+        self._upload(file_obj)
+
+    # ---- close, the hand-off ---------------------------------------------
+
+    async def close(self, file_obj: object) -> None:
+        """Publish on the client's close; asyncssh's cleanup close is a partial.
+
+        asyncssh calls this hook for an explicit SSH_FXP_CLOSE and also, from its
+        session cleanup, for every handle still open when the channel goes away.
+        See :meth:`_client_gone` for how the two are told apart.
+        """
+        upload = self._upload(file_obj)
+        if upload not in self._open:
+            return
+        self._open.discard(upload)
+        self._session.in_flight(-1)
+        if self._client_gone():
+            self._discard_partial(upload, "connection closed before the file was closed")
+            return
+        if upload.refused:
+            raise asyncssh.SFTPFailure(upload.refused)
+        upload.closed = True
+        if is_temp_name(upload.name):
+            replaced = self._pending.pop(upload.name, None)
+            if replaced is not None:
+                self._discard_partial(replaced, "replaced by a new upload of the same name")
+            self._pending[upload.name] = upload
+            return
+        await self._publish(upload, upload.name)
+
+    def _client_gone(self) -> bool:
+        """True when the channel has stopped receiving: the close comes from cleanup.
+
+        Cleanup runs only after the client's side ended (connection lost: the
+        channel is closing; channel EOF or close: its receive side is no longer
+        open). asyncssh exposes the receive state only as ``_recv_state``;
+        ``tests/sftp/test_uploads.py::test_dropped_connection_publishes_nothing``
+        pins both cases, so a change in asyncssh fails the suite, not a district.
+        An explicit close always arrives while the receive side is open.
+        """
+        recv_state = getattr(self._chan, "_recv_state", None)
+        return self._chan.is_closing() or recv_state != "open"
+
+    def _discard_partial(self, upload: Upload, reason: str) -> None:
+        if upload.refused:
+            return  # already discarded and logged
+        upload.discard()
+        self._session.log("upload_partial", name=upload.name, bytes=upload.size, reason=reason)
+
+    async def _publish(self, upload: Upload, final_name: str) -> None:
+        session = self._session
+        sha256 = await asyncio.to_thread(upload.finish)
+        finished = dt.datetime.now(dt.UTC)
+        target = session.inbox.publish(upload.staging_path, final_name, finished)
+        self._published[final_name] = SFTPAttrs.from_local(os.lstat(target))
+        session.log(
+            "upload_published",
+            name=final_name,
+            published=target.name,
+            bytes=upload.size,
+            sha256=sha256,
+        )
+        record = UploadRecord(
+            district=session.account.district,
+            username=session.account.username,
+            original_name=final_name,
+            published_path=target,
+            size=upload.size,
+            sha256=sha256,
+            client_address=session.address,
+            client_version=session.client_version,
+            algorithms=session.algorithms,
+            started=upload.started,
+            finished=finished,
+        )
+        try:
+            await asyncio.to_thread(session.accounts.on_upload, record)
+        except Exception as exc:  # the file is published either way; say so loudly
+            session.log("upload_hook_failed", name=final_name, error=repr(exc))
+
+    # ---- rename: only the temp-name hand-off ----------------------------------
+
+    async def rename(self, oldpath: bytes, newpath: bytes) -> None:
+        """Publish a closed ``*.filepart``/``*.part``/``*.tmp`` upload under its final name."""
+        self._session.touch()
+        old, new = self._name(oldpath), self._name(newpath)
+        upload = self._pending.get(old)
+        if upload is None:
+            raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
+        if os.path.lexists(self._session.inbox.folder / new) or new in self._pending:
+            raise asyncssh.SFTPPermissionDenied(f"{new} exists; files are never replaced")
+        del self._pending[old]
+        if is_temp_name(new):
+            upload.name = new
+            self._pending[new] = upload
+            return
+        await self._publish(upload, new)
+
+    async def posix_rename(self, oldpath: bytes, newpath: bytes) -> None:
+        """Like :meth:`rename`: replacing an existing file is refused all the same."""
+        await self.rename(oldpath, newpath)
+
+    # ---- attributes: times accepted and ignored, ownership refused --------
+
+    def setstat(self, path: bytes, attrs: SFTPAttrs) -> None:
+        """Times and sizes are accepted and ignored; chmod and chown are refused."""
+        self._session.touch()
+        if not self._is_root(path):
+            self._name(path)
+        if attrs.permissions is not None or attrs.uid is not None or attrs.gid is not None:
+            raise asyncssh.SFTPPermissionDenied("changing permissions or owner is not allowed")
+        if attrs.owner is not None or attrs.group is not None:
+            raise asyncssh.SFTPPermissionDenied("changing permissions or owner is not allowed")
+
+    def lsetstat(self, path: bytes, attrs: SFTPAttrs) -> None:
+        """Like :meth:`setstat`."""
+        self.setstat(path, attrs)
+
+    def fsetstat(self, file_obj: object, attrs: SFTPAttrs) -> None:
+        """Accepted and ignored (``put -p``, lftp and rclone send it on open uploads)."""
+        self._upload(file_obj)
+        self._session.touch()
+
+    # ---- everything else a client might try ------------------------------------
+
+    def remove(self, path: bytes) -> None:
+        """Never: files belong to the pipeline once published."""
+        raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
+
+    def mkdir(self, path: bytes, attrs: SFTPAttrs) -> None:
+        """Never."""
+        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
+
+    def rmdir(self, path: bytes) -> None:
+        """Never."""
+        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
+
+    def readlink(self, path: bytes) -> bytes:
+        """Never."""
+        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
+
+    def symlink(self, oldpath: bytes, newpath: bytes) -> None:
+        """Never."""
+        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
+
+    def link(self, oldpath: bytes, newpath: bytes) -> None:
+        """Never (also ``hardlink@openssh.com``)."""
+        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
+
+    def exit(self) -> None:
+        """Temp-name uploads never renamed are partials."""
+        for upload in self._pending.values():
+            self._discard_partial(upload, "uploaded under a temporary name and never renamed")
+        self._pending.clear()

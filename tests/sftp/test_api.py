@@ -1,0 +1,61 @@
+"""The public API the pipeline wires to: complete, and ``run()`` stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import sftp_server
+from sftp_server import ensure_host_keys
+from tests.sftp.conftest import free_port
+
+
+def test_all_is_complete_and_importable() -> None:
+    public = {
+        name
+        for name, value in vars(sftp_server).items()
+        if not name.startswith("_")
+        and (inspect.isclass(value) or inspect.isfunction(value))
+        and getattr(value, "__module__", "").startswith("sftp_server")
+    }
+    assert public <= set(sftp_server.__all__)
+    assert all(hasattr(sftp_server, name) for name in sftp_server.__all__)
+
+
+SERVE = """
+import sys
+from pathlib import Path
+from sftp_server import ReceiverConfig, run
+
+class NoAccounts:
+    def lookup(self, username): return None
+    def on_upload(self, record): pass
+
+run(ReceiverConfig.under(Path(sys.argv[1]), port=int(sys.argv[2])), NoAccounts())
+"""
+
+
+def test_run_serves_until_sigterm_then_stops_gracefully(tmp_path: Path) -> None:
+    ensure_host_keys(tmp_path / "hostkeys")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(SERVE), str(tmp_path), str(port)],
+        stderr=subprocess.PIPE,
+    )
+    audit = tmp_path / "logs" / "audit.log"
+    deadline = time.monotonic() + 30
+    while not (audit.exists() and "listening" in audit.read_text()):
+        assert time.monotonic() < deadline
+        assert process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err.decode()
+    events = [json.loads(line)["event"] for line in audit.read_text().splitlines()]
+    assert events == ["listening", "stopped"]
