@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,12 +30,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from roster_pipeline import pipeline, rejects
+from roster_pipeline import pipeline
 from roster_pipeline.errors import StorageError, UnknownBatchError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.specs import Spec, load_spec
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord
 from roster_pipeline.store.queue import BatchQueue
+from sftp_server import is_temp_name, original_name
 
 __all__ = [
     "UNFINISHED",
@@ -58,9 +58,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 UNFINISHED = frozenset({BatchStatus.RECEIVED, BatchStatus.PROCESSING})
-_TEMP_SUFFIXES = (".filepart", ".part", ".tmp")  # clients upload to these, then rename
-# The receiver publishes "users.csv" as "20261122T030012Z-users.csv" (or with "-2-").
-_PUBLISHED = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?-(?P<original>.+)$")
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,7 @@ def arrivals(folder: Path) -> list[Arrival]:
     except FileNotFoundError:
         return []
     for entry in entries:
-        if entry.name.startswith(".") or entry.name.lower().endswith(_TEMP_SUFFIXES):
+        if entry.name.startswith(".") or is_temp_name(entry.name):
             continue
         try:
             if not entry.is_file(follow_symlinks=False):
@@ -93,8 +90,7 @@ def arrivals(folder: Path) -> list[Arrival]:
             stat = entry.stat(follow_symlinks=False)
         except FileNotFoundError:  # taken by another assembler meanwhile
             continue
-        match = _PUBLISHED.match(entry.name)
-        name = match.group("original") if match else entry.name
+        name = original_name(entry.name)
         found.append(Arrival(Path(entry.path), name, stat.st_ctime, stat.st_size))
     return sorted(found, key=lambda a: (a.arrived, a.path.name))
 
@@ -244,9 +240,7 @@ def assemble(
         files=tuple(FileRecord(f.name, _spec_name(spec, f.name), f.sha256, f.size) for f in used),
         message="received; waiting for a worker",
     )
-    with queue.sql.transaction():
-        home.store.save_batch(record, rejects.empty())
-        queue.hold(batch_id)
+    queue.receive(record)
     folder = home.folder("processing", batch_id)
     _move_in(home.folder("inbox", district.slug), folder, used, superseded)
     Manifest(batch_id, district.slug, received, tuple(used), tuple(superseded)).write(folder)
@@ -261,9 +255,7 @@ def _spec_name(spec: Spec, name: str) -> str | None:
 
 
 def _source(used: Sequence[ManifestFile]) -> str:
-    if len(used) == 1:
-        return used[0].name
-    return f"{len(used)} loose files"
+    return ", ".join(sorted(f.name for f in used))  # as pipeline.process will name it
 
 
 def _move_in(

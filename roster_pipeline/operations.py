@@ -9,6 +9,7 @@ loaded). ``discard`` marks a held batch discarded; nothing is applied.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -106,4 +107,9 @@ def configure(
         district, settings=settings, paused=district.paused if paused is None else paused
     )
     home.store.put_district(changed)
+    if district.paused and not changed.paused:
+        # Wake the service's watcher: the kept uploads are processed now.
+        inbox = home.folder("inbox", slug)
+        if inbox.is_dir():
+            os.utime(inbox)
     return changed

@@ -12,8 +12,8 @@ import math
 import secrets
 import shutil
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,11 +71,13 @@ class Outcome:
     warnings: tuple[str, ...]
     plan: Plan | None
     message: str
+    unchanged: Mapping[str, int] = field(default_factory=dict)  # skipped duplicate files
 
     @property
     def counts(self) -> dict[str, TableCounts]:
         if self.plan is not None:
-            return {name: t.counts for name, t in self.plan.tables.items()}
+            same = {name: TableCounts(unchanged=n) for name, n in self.unchanged.items()}
+            return same | {name: t.counts for name, t in self.plan.tables.items()}
         return {f.file_spec: TableCounts(rejected=f.rejected) for f in self.files if f.file_spec}
 
 
@@ -134,7 +136,9 @@ def evaluate(sources: Sequence[Path], ctx: Context, work: Path) -> Outcome:
     files = _file_records(unpacked, parsed, all_rejects)
     if validated.fatal:
         return _rejected(files, all_rejects, warnings)
-    return _planned(validated, ctx, files, all_rejects, warnings)
+    planned = _planned(validated, ctx, files, all_rejects, warnings)
+    skipped = {f.file_spec for f in unpacked.matched if f not in fresh and f.file_spec}
+    return replace(planned, unchanged=_loaded_rows(ctx, skipped)) if skipped else planned
 
 
 def _planned(
@@ -192,6 +196,14 @@ def _duplicate_warnings(unpacked: Unpacked, fresh: Sequence[ReceivedFile]) -> tu
     if not same:
         return ()
     return ("identical to the last loaded file, not processed again: " + ", ".join(same),)
+
+
+def _loaded_rows(ctx: Context, names: set[str]) -> dict[str, int]:
+    """Rows loaded now for the tables of skipped duplicate files: all of them unchanged."""
+    if ctx.store is None:
+        return dict.fromkeys(names, 0)
+    loaded = ctx.store.table_counts(ctx.district)
+    return {n: loaded.get(ctx.spec.file(n).table or n, 0) for n in names}
 
 
 def _is_duplicate(unpacked: Unpacked, last: dict[str, str]) -> bool:

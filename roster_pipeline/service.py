@@ -263,6 +263,8 @@ def serve(
     asyncio.run(main())
 
 
-def default_receiver() -> ReceiverFactory | None:
-    """The SFTP receiver, when this installation has one."""
-    return None
+def default_receiver() -> ReceiverFactory:
+    """The SFTP receiver over the district registry."""
+    from roster_pipeline import receiving
+
+    return receiving.start

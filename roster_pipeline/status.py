@@ -67,17 +67,12 @@ def district_status(home: Home, district: DistrictRecord, now: datetime) -> Dist
         latest_status=str(latest.status) if latest else None,
         last_loaded_batch=loaded.batch_id if loaded else None,
         last_loaded_at=(loaded.finished_at or loaded.received_at) if loaded else None,
-        rows=_rows(home, district.slug),
+        rows=home.store.table_counts(district.slug),
         held=held,
         waiting_files=len(waiting),
         stale=stale,
         problems=_problems(stale, held, latest, expect),
     )
-
-
-def _rows(home: Home, slug: str) -> dict[str, int]:
-    counts = getattr(home.store, "table_counts", None)
-    return dict(counts(slug)) if counts else {}
 
 
 def _problems(

@@ -29,6 +29,7 @@ from roster_pipeline.errors import TerminalError, TransientError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord, BatchStatus, Store, open_store
 from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
+from roster_pipeline.store.sql_store import SqlStore
 
 __all__ = ["MAX_ATTEMPTS", "queue_for", "run_claim", "run_next", "worker_main"]
 
@@ -40,10 +41,9 @@ MAX_ATTEMPTS = 3
 
 def queue_for(store: Store, holder: str, claim_seconds: float) -> BatchQueue:
     """The claim queue over the store's own connection."""
-    engine: Any = getattr(store, "engine", None)
-    if engine is None:
+    if not isinstance(store, SqlStore):
         raise TypeError(f"{type(store).__name__} has no SQL engine to claim batches with")
-    return BatchQueue(engine, holder, claim_seconds)
+    return BatchQueue(store.engine, holder, claim_seconds)
 
 
 @contextlib.contextmanager
@@ -54,7 +54,7 @@ def renewing(settings: Settings, queue: BatchQueue, batch_id: str) -> Iterator[N
     def renew() -> None:
         store = open_store(settings.db_url)
         try:
-            mine = BatchQueue(getattr(store, "engine"), queue.holder, queue.claim_seconds)  # noqa: B009
+            mine = queue_for(store, queue.holder, queue.claim_seconds)
             while not done.wait(queue.claim_seconds / 4):
                 try:
                     mine.renew(batch_id)

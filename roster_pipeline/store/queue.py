@@ -23,15 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-__all__ = ["MIGRATION", "BatchQueue", "Claim", "Sql", "process_alive", "worker_name"]
+from roster_pipeline.store.records import BatchRecord
+from roster_pipeline.store.rows import BATCH_COLUMNS, batch_to_row
 
-#: The columns claims need, appended to the store's migrations as one version.
-MIGRATION: tuple[str, ...] = (
-    "ALTER TABLE batches ADD COLUMN claimed_by TEXT",
-    "ALTER TABLE batches ADD COLUMN claim_expires TEXT",
-    "ALTER TABLE batches ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
-    "CREATE INDEX batches_status ON batches (status, district_id)",
-)
+__all__ = ["BatchQueue", "Claim", "Sql", "process_alive", "worker_name"]
 
 _PENDING = "('received', 'processing')"
 _OLDER_PENDING = (
@@ -119,11 +114,14 @@ class BatchQueue:
             raise
         self.sql.execute("COMMIT")
 
-    def hold(self, batch_id: str) -> None:
-        """Mark a batch row as being assembled by this holder (inside the insert's transaction)."""
+    def receive(self, batch: BatchRecord) -> None:
+        """Insert a ``received`` batch row held by this holder (the assembler), in one
+        statement: no worker can see it before the claim that keeps it away."""
+        columns = (*BATCH_COLUMNS, "claimed_by", "claim_expires")
+        marks = ", ".join("?" for _ in columns)
         self.sql.execute(
-            "UPDATE batches SET claimed_by = ?, claim_expires = ? WHERE batch_id = ?",
-            (self.holder, self._expiry(), batch_id),
+            f"INSERT INTO batches ({', '.join(columns)}) VALUES ({marks})",
+            (*batch_to_row(batch), self.holder, self._expiry()),
         )
 
     def release(self, batch_id: str) -> None:
