@@ -24,7 +24,7 @@ from pathlib import Path
 
 import paramiko
 from rich.console import Console
-from rich.table import Column, Table
+from rich.table import Table
 
 from roster_pipeline import districts
 from roster_pipeline.config import load_settings
@@ -67,7 +67,8 @@ def run_demo(keep: bool = False) -> Path:
             _upload(root, port, password, files)
             batch = _wait_batches(root, n)[0]
             console.rule(title)
-            console.print(f"{batch.status}: {batch.message}", highlight=False)
+            console.print(f"batch {batch.batch_id}: {batch.status}", highlight=False)
+            console.print(batch.message, highlight=False)
     finally:
         service.stop()
     _print_batches(console, root)
@@ -75,6 +76,7 @@ def run_demo(keep: bool = False) -> Path:
         console.print(f"\ndemo home kept at {root}", highlight=False)
     else:
         shutil.rmtree(root, ignore_errors=True)
+        console.print("(the demo home is removed; `roster demo --keep` keeps it)")
     return root
 
 
@@ -161,13 +163,12 @@ def _wait_batches(root: Path, n: int, timeout: float = 60.0) -> list[BatchRecord
 
 
 def _print_batches(console: Console, root: Path) -> None:
-    table = Table("status", "table", "added", "updated", "deleted", "rejected")
-    table.columns.insert(0, Column("batch", overflow="fold"))
+    table = Table("night", "status", "table", "added", "updated", "deleted", "rejected")
     with Home(load_settings(env={}, home=root)) as home:
         found = home.store.batches(DISTRICT)
-    for batch in reversed(found):
+    for night, batch in enumerate(reversed(found), start=1):
         for name, c in batch.counts.items():
-            table.add_row(batch.batch_id, str(batch.status), name, str(c.added), str(c.updated),
+            table.add_row(str(night), str(batch.status), name, str(c.added), str(c.updated),
                           str(c.deleted), str(c.rejected))  # fmt: skip
     console.print(table)
     console.print(f"reject report of the last batch: {found[0].report_path}", highlight=False)

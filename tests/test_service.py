@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import runpy
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -12,6 +14,7 @@ from pathlib import Path
 import paramiko
 import pytest
 from service_helpers import (
+    ROSTER,
     ServiceProcess,
     WebhookRecorder,
     batches,
@@ -47,6 +50,8 @@ def serve(root: Path) -> Iterator[list[ServiceProcess]]:
     for service in started:
         if service.process.poll() is None:
             service.stop()
+        # Shown by pytest only when the test failed.
+        print(f"--- serve log {service.log.name} ---\n{service.output()}")
 
 
 def _start(started: list[ServiceProcess], root: Path, *args: str, **env: str) -> ServiceProcess:
@@ -227,9 +232,7 @@ def test_twenty_districts_uploading_at_once_are_all_loaded_and_kept_apart(
 def test_a_login_succeeds_within_2_seconds_while_a_large_batch_is_processing(
     root: Path, serve: list[ServiceProcess], tmp_path: Path
 ) -> None:
-    with open_home(root) as home:
-        record = home.store.district("lincoln")
-        home.store.put_district(replace(record, password_hash=hash_password("s3cret-pass")))
+    _with_password(root, "s3cret-pass")
     _big_district(tmp_path / "big")
     (zipped,) = (tmp_path / "big").glob("*.zip")
     ready = _start(serve, root, "--port", "0")
@@ -250,3 +253,41 @@ def test_a_login_succeeds_within_2_seconds_while_a_large_batch_is_processing(
     assert client.get_transport() is not None
     client.close()
     assert processing()  # the login really overlapped the batch's processing
+
+
+def _with_password(root: Path, password: str) -> None:
+    with open_home(root) as home:
+        record = home.store.district("lincoln")
+        home.store.put_district(replace(record, password_hash=hash_password(password)))
+
+
+def test_a_zip_uploaded_over_sftp_ends_as_rows_in_roster_export(
+    root: Path, serve: list[ServiceProcess], samples: Path
+) -> None:
+    _with_password(root, "s3cret-pass")
+    ready = _start(serve, root, "--port", "0")
+    port = int(ready.lines[-1].split("sftp on 127.0.0.1:")[1].split(";")[0])
+    with paramiko.Transport(("127.0.0.1", port)) as transport:
+        transport.connect(username="lincoln", password="s3cret-pass")
+        sftp = paramiko.SFTPClient.from_transport(transport)
+        assert sftp is not None
+        sftp.put(str(samples / "good.zip"), "export.zip")
+        sftp.close()
+    (batch,) = wait_for(lambda: _finished(root, "lincoln", 1), "the batch")
+    assert batch.status == BatchStatus.LOADED, batch.message
+    exported = subprocess.run(
+        [*ROSTER, "--home", str(root), "export", "lincoln", "users", "--format", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    users = json.loads(exported.stdout)
+    assert len(users) == 12
+    assert "000421" in {u["district_user_id"] for u in users}
+
+
+def test_roster_demo_runs_end_to_end() -> None:
+    shown = subprocess.run(
+        [*ROSTER, "demo"], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "night 3" in shown.stdout
+    assert "report.html" in shown.stdout

@@ -9,9 +9,13 @@ from pathlib import Path
 
 import pytest
 from conftest import Roster, as_json
-from service_helpers import open_home, wait_for
+from service_helpers import open_home, publish, wait_for
 
-from roster_pipeline import retention
+from roster_pipeline import batches, districts, retention, worker
+from roster_pipeline.alerts import Alerts
+from roster_pipeline.home import Home
+from roster_pipeline.store.queue import worker_name
+from roster_pipeline.worker import queue_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -165,3 +169,65 @@ def test_district_set_refuses_nonsense(roster: Roster) -> None:
     assert result.exit_code == 1
     assert "max_delete_pct must be between 0 and 100" in result.output
     assert roster("district", "set", "nowhere", "--pause").exit_code == 1
+
+
+def test_a_district_threshold_lets_a_big_change_through(roster: Roster, samples: Path) -> None:
+    roster("district", "add", "lincoln")
+    assert roster("district", "set", "lincoln", "--max-delete-pct", "50").exit_code == 0
+    _process(roster, samples / "next-night")
+    assert _process(roster, samples / "good.zip")["status"] == "loaded"  # 18% < 50%
+
+
+def _assembled(root: Path, store_url: str, samples: Path) -> tuple[Home, str]:
+    home = open_home(root, ROSTER_DATABASE_URL=store_url)
+    districts.add_district(home, "lincoln")
+    for name in ("schools.csv", "users.csv", "classes.csv", "enrollments.csv"):
+        publish(root, "lincoln", name, (samples / "good" / name).read_bytes())
+    queue = queue_for(home.store, "host:1:assembler", 60)
+    later = datetime.now(UTC).timestamp() + 3600  # past any settle period
+    assert batches.assemble_ready(home, queue, now=later) is None
+    (batch,) = home.store.batches("lincoln")
+    return home, batch.batch_id
+
+
+def test_a_worker_runs_an_assembled_batch_and_archives_it(
+    root: Path, store_url: str, samples: Path
+) -> None:
+    home, batch_id = _assembled(root, store_url, samples)
+    with home:
+        assert list((root / "inbox" / "lincoln").iterdir()) == []
+        folder = root / "processing" / batch_id
+        assert sorted(p.name for p in (folder / "files").iterdir()) == [
+            "classes.csv", "enrollments.csv", "schools.csv", "users.csv",
+        ]  # fmt: skip
+        manifest = batches.Manifest.read(folder)
+        assert manifest.district == "lincoln"
+        assert all(len(f.sha256) == 64 for f in manifest.files)
+        done = worker.run_next(home, queue_for(home.store, worker_name("w"), 60), Alerts(""))
+        assert done is not None
+        assert (done.batch_id, done.status) == (batch_id, "loaded")
+        assert not folder.exists()
+        assert (root / "archive" / batch_id / "raw" / "users.csv").is_file()
+        assert (root / "archive" / batch_id / "manifest.json").is_file()
+        assert home.store.table_counts("lincoln")["enrollments"] == 9
+
+
+def test_a_batch_whose_worker_keeps_dying_is_moved_to_failed(
+    root: Path, store_url: str, samples: Path
+) -> None:
+    home, batch_id = _assembled(root, store_url, samples)
+    with home:
+        queue = queue_for(home.store, "host:2:worker", 60)
+        now = datetime.now(UTC)
+        for attempt in range(worker.MAX_ATTEMPTS + 1):  # each claim expired: a dead worker
+            claim = queue.claim(now=now + timedelta(minutes=2 * attempt))
+        assert claim is not None
+        assert claim.attempts == worker.MAX_ATTEMPTS + 1
+        final = worker.run_claim(home, queue, claim, Alerts(""))
+        assert final.status == "rejected"
+        assert "died" in final.message
+        assert home.store.batch(batch_id).status == "rejected"
+        failed = root / "failed" / batch_id
+        assert "died" in (failed / "reason.txt").read_text()
+        assert (failed / "files" / "users.csv").is_file()  # kept for ops
+        assert home.store.table_counts("lincoln")["users"] == 0
