@@ -13,9 +13,11 @@ import logging
 import threading
 
 from roster_pipeline.config import Settings
+from roster_pipeline.errors import ConfigError, StorageError
 from roster_pipeline.store import DistrictRecord, Store, open_store
 from sftp_server import (
     Account,
+    HostKeyError,
     Limits,
     Receiver,
     ReceiverConfig,
@@ -93,7 +95,12 @@ class _Running:
 
 async def start(settings: Settings) -> tuple[_Running, str]:
     """Start the receiver for the home in ``settings``; returns it and ``host:port``."""
-    ensure_host_keys(settings.home / "hostkeys")
+    try:
+        ensure_host_keys(settings.home / "hostkeys")
+    except (HostKeyError, OSError) as exc:
+        raise StorageError(
+            f"cannot use the host keys in {settings.home / 'hostkeys'}: {exc}"
+        ) from exc
     config = ReceiverConfig.under(
         settings.home,
         host=settings.listen_host,
@@ -102,5 +109,12 @@ async def start(settings: Settings) -> tuple[_Running, str]:
         legacy_algorithms=settings.legacy_algorithms,
     )
     accounts = RegistryAccounts(settings)
-    receiver = await start_receiver(config, accounts)
+    try:
+        receiver = await start_receiver(config, accounts)
+    except OSError as exc:
+        where = f"{settings.listen_host}:{settings.listen_port}"
+        raise ConfigError(
+            f"cannot listen for SFTP on {where}: {exc.strerror or exc}; choose another"
+            " listen_host / listen_port (or `roster serve --port`)"
+        ) from exc
     return _Running(receiver, accounts), f"{settings.listen_host}:{receiver.port}"
