@@ -19,6 +19,7 @@ from roster_pipeline.config import Settings, load_settings
 from roster_pipeline.errors import RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord, BatchStatus
+from sftp_server import KEY_TYPES, HostKeyError, add_host_key, ensure_host_keys, fingerprints
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,26 +69,237 @@ def main(ctx: click.Context, home: Path | None, database_url: str | None) -> Non
 @main.command()
 @reported
 def init() -> None:
-    """Create the home folder and database (safe to run again)."""
+    """Create the home, database and SSH host keys (safe to run again; keys are kept)."""
     with opened_home() as home:
+        ensure_host_keys(home.folder("hostkeys"))
         click.echo(f"home {home.root.resolve()} ready; database {home.store.url}")
+        _print_fingerprints(home.settings)
+
+
+@main.group()
+def hostkey() -> None:
+    """The receiver's SSH host keys (districts pin their fingerprints)."""
+
+
+@hostkey.command("fingerprints")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@reported
+def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
+    """Print the SHA256 fingerprint of every host key, as OpenSSH shows it."""
+    found = fingerprints(settings.path("hostkeys"))
+    if as_json:
+        echo_json([{"algorithm": a, "fingerprint": f} for a, f in found])
+    else:
+        _print_fingerprints(settings)
+
+
+@hostkey.command("add")
+@click.argument("key_type", type=click.Choice(KEY_TYPES))
+@click.pass_obj
+@reported
+def hostkey_add(settings: Settings, key_type: str) -> None:
+    """Add a host key of KEY_TYPE beside the others, for a planned rotation."""
+    try:
+        add_host_key(settings.path("hostkeys"), key_type)
+    except HostKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_fingerprints(settings)
+
+
+def _print_fingerprints(settings: Settings) -> None:
+    for algorithm, fingerprint in fingerprints(settings.path("hostkeys")):
+        click.echo(f"{algorithm:<22} {fingerprint}")
 
 
 @main.group()
 def district() -> None:
-    """Provision and inspect districts."""
+    """Provision and inspect districts and their SFTP accounts."""
 
 
 @district.command("add")
 @click.argument("slug")
 @click.option("--name", default="", help="Display name (default: the slug).")
 @click.option("--spec", "spec_name", default=specs.DEFAULT_SPEC, show_default=True)
+@click.option("--username", default=None, help="SFTP user name (default: the slug).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--no-password", is_flag=True, help="Key-only account.")
+@click.option("--public-key", "key_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="authorized_keys file (repeatable).")  # fmt: skip
+@click.option("--allow-ip", "allow_ips", multiple=True, help="Allowed CIDR (repeatable).")
+@click.option("--json", "as_json", is_flag=True)
 @reported
-def district_add(slug: str, name: str, spec_name: str) -> None:
-    """Register the district SLUG."""
+def district_add(
+    *,
+    slug: str,
+    name: str,
+    spec_name: str,
+    username: str | None,
+    password_stdin: bool,
+    no_password: bool,
+    key_files: tuple[Path, ...],
+    allow_ips: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Register district SLUG and create its SFTP account.
+
+    Prints what the district admin types into PowerSchool: host, port, user
+    name, password (shown once) and the host key fingerprints.
+    """
+    if password_stdin and no_password:
+        raise click.UsageError("--password-stdin and --no-password exclude each other")
+    password = _read_password() if password_stdin else None
+    keys = tuple(line for f in key_files for line in _key_lines(f))
     with opened_home() as home:
-        record = districts.add_district(home, slug, name, spec_name)
-        click.echo(f"district {record.slug} added (spec {record.spec})")
+        ensure_host_keys(home.folder("hostkeys"))
+        done = districts.add_district(
+            home, slug, name, spec_name, username=username, password=password,
+            with_password=not no_password, public_keys=keys, allow_ips=allow_ips,
+        )  # fmt: skip
+        info = districts.connection_info(home.settings, done.district, done.password)
+    _print_info(info, as_json)
+
+
+def _read_password() -> str:
+    password = str(sys.stdin.readline()).rstrip("\r\n")
+    if len(password) < 12:
+        raise click.UsageError("the password must have at least 12 characters")
+    return password
+
+
+def _key_lines(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _print_info(info: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        echo_json(info)
+        return
+    rows = [
+        ("district", info["district"]),
+        ("host", info["host"]),
+        ("port", info["port"]),
+        ("username", info["username"]),
+        ("authentication", ", ".join(info["authentication"])),
+    ]
+    if "password" in info:
+        rows.append(("password", f"{info['password']}   (shown once; store it now)"))
+    rows += [("authorized key", k["fingerprint"]) for k in info["public_keys"]]
+    rows += [("allowed from", c) for c in info["allow_ips"]]
+    rows += [
+        (f"host key {h['algorithm']}", h["fingerprint"]) for h in info["host_key_fingerprints"]
+    ]
+    if not info["enabled"]:
+        rows.append(("state", "DISABLED"))
+    for label, value in rows:
+        click.echo(f"{label:<28} {value}")
+
+
+@district.command("show")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def district_show(slug: str, as_json: bool) -> None:
+    """Show a district's account and settings (never a secret)."""
+    with opened_home() as home:
+        info = districts.connection_info(home.settings, home.store.district(slug))
+    _print_info(info, as_json)
+
+
+@district.command("rotate-password")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def district_rotate_password(slug: str, as_json: bool) -> None:
+    """Set a new generated password and show it once."""
+    with opened_home() as home:
+        done = districts.rotate_password(home, slug)
+        info = districts.connection_info(home.settings, done.district, done.password)
+    _print_info(info, as_json)
+
+
+@district.command("disable")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def district_disable(slug: str, as_json: bool) -> None:
+    """Refuse the district's logins (files and data stay)."""
+    _set_enabled(slug, False, as_json)
+
+
+@district.command("enable")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def district_enable(slug: str, as_json: bool) -> None:
+    """Allow the district's logins again."""
+    _set_enabled(slug, True, as_json)
+
+
+def _set_enabled(slug: str, enabled: bool, as_json: bool) -> None:
+    with opened_home() as home:
+        done = districts.set_enabled(home, slug, enabled)
+        _print_info(districts.connection_info(home.settings, done.district), as_json)
+
+
+@district.command("add-key")
+@click.argument("slug")
+@click.argument("key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@reported
+def district_add_key(slug: str, key_file: Path) -> None:
+    """Authorize the public key(s) in KEY_FILE (authorized_keys format)."""
+    with opened_home() as home:
+        for line in _key_lines(key_file):
+            districts.add_key(home, slug, line)
+        _print_info(districts.connection_info(home.settings, home.store.district(slug)), False)
+
+
+@district.command("remove-key")
+@click.argument("slug")
+@click.argument("fingerprint")
+@reported
+def district_remove_key(slug: str, fingerprint: str) -> None:
+    """Remove the key with FINGERPRINT (SHA256:..., as `district show` lists it)."""
+    with opened_home() as home:
+        done = districts.remove_key(home, slug, fingerprint)
+        _print_info(districts.connection_info(home.settings, done.district), False)
+
+
+@district.command("remove")
+@click.argument("slug")
+@click.option("--purge", is_flag=True, help="Also delete its loaded rows, batches and inbox.")
+@reported
+def district_remove(slug: str, purge: bool) -> None:
+    """Remove the district's account; without --purge its files and records are kept."""
+    with opened_home() as home:
+        districts.remove_district(home, slug, purge)
+    click.echo(f"district {slug} removed" + (" with its data" if purge else "; its data is kept"))
+
+
+@district.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def district_list(as_json: bool) -> None:
+    """List the provisioned districts."""
+    with opened_home() as home:
+        found = [districts.connection_info(home.settings, d) for d in home.store.districts()]
+    if as_json:
+        echo_json(found)
+        return
+    table = Table("district", "name", "spec", "username", "authentication", "state")
+    for d in found:
+        state = "enabled" if d["enabled"] else "DISABLED"
+        table.add_row(
+            d["district"],
+            d["name"],
+            d["spec"],
+            d["username"],
+            ", ".join(d["authentication"]),
+            state,
+        )
+    Console().print(table)
 
 
 @main.command()

@@ -47,6 +47,7 @@ class Settings:
     ban_threshold: int = 20
     ban_window: float = 600.0
     ban_duration: float = 900.0
+    shutdown_grace: float = 30.0  # in-flight uploads get this long when the service stops
     # Unpacking
     max_unpacked_bytes: int = 2 * GiB
     max_compression_ratio: float = 200.0

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 __all__ = [
     "DELIMITERS",
+    "Ints",
     "Records",
     "detect_delimiter",
     "line_of_offset",

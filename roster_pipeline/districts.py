@@ -1,20 +1,52 @@
-"""Districts: provisioning the registry entry (and, with the receiver, the SFTP account)."""
+"""Districts: the registry entry, the SFTP account, and what a district admin is told.
+
+Also the receiver's view of accounts (``DistrictAccounts``, sftp_server's
+Accounts protocol): the database is the one source of truth for logins.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import threading
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
+import asyncssh
 import polars as pl
 
+from roster_pipeline.config import Settings
 from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.specs import load_spec
-from roster_pipeline.store import DistrictRecord
+from roster_pipeline.store import DistrictRecord, Store, open_store
+from sftp_server import Account, UploadRecord, fingerprints, generate_password, hash_password
 
-__all__ = ["SLUG_PATTERN", "add_district", "export", "validate_slug"]
+__all__ = [
+    "SLUG_PATTERN",
+    "DistrictAccounts",
+    "Provisioned",
+    "add_district",
+    "add_key",
+    "connection_info",
+    "export",
+    "remove_district",
+    "remove_key",
+    "rotate_password",
+    "set_enabled",
+    "validate_slug",
+]
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """A district just provisioned or changed; ``password`` is shown once, never stored."""
+
+    district: DistrictRecord
+    password: str | None = None
 
 
 def validate_slug(slug: str) -> str:
@@ -27,22 +59,149 @@ def validate_slug(slug: str) -> str:
     return slug
 
 
-def add_district(home: Home, slug: str, name: str = "", spec: str = "roster-csv") -> DistrictRecord:
-    """Register a district; its inbox folder is created. Fails if it exists."""
+def _key_line(line: str) -> str:
+    """Validate one authorized_keys line; returns it normalised."""
+    try:
+        key = asyncssh.import_public_key(line.strip())
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        raise TerminalError(f"not a public key in authorized_keys format: {exc}") from None
+    comment = line.strip().split(None, 2)[2] if len(line.split()) > 2 else ""
+    return (key.export_public_key("openssh").decode().strip() + " " + comment).strip()
+
+
+def _fingerprint(line: str) -> str:
+    return str(asyncssh.import_public_key(line).get_fingerprint("sha256"))
+
+
+def _cidr(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        raise TerminalError(f"{text!r} is not an IP address or CIDR range") from None
+
+
+def add_district(
+    home: Home,
+    slug: str,
+    name: str = "",
+    spec: str = "roster-csv",
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    with_password: bool = True,
+    public_keys: tuple[str, ...] = (),
+    allow_ips: tuple[str, ...] = (),
+) -> Provisioned:
+    """Register a district and its SFTP account; its inbox folder is created.
+
+    Without ``password``, a strong one is generated (and returned once) unless
+    ``with_password`` is False (key-only accounts).
+    """
     validate_slug(slug)
     load_spec(spec)  # fail early on an unknown contract
-    try:
-        home.store.district(slug)
-    except UnknownDistrictError:
-        pass
-    else:
-        raise ConflictError(f"district {slug!r} already exists (see `roster district show {slug}`)")
+    _must_not_exist(home.store, slug)
+    if not with_password and not public_keys:
+        raise TerminalError(f"district {slug}: a key-only account needs at least one --public-key")
+    secret = (password or generate_password()) if with_password else None
     record = DistrictRecord(
-        slug=slug, name=name or slug, spec=spec, username=slug, created_at=datetime.now(UTC)
+        slug=slug,
+        name=name or slug,
+        spec=spec,
+        username=validate_slug(username or slug),
+        password_hash=hash_password(secret) if secret else "",
+        public_keys=tuple(_key_line(k) for k in public_keys),
+        allow_ips=tuple(_cidr(c) for c in allow_ips),
+        created_at=datetime.now(UTC),
     )
     home.store.put_district(record)
     home.folder("inbox", slug).mkdir(parents=True, exist_ok=True)
-    return record
+    return Provisioned(record, secret)
+
+
+def _must_not_exist(store: Store, slug: str) -> None:
+    try:
+        store.district(slug)
+    except UnknownDistrictError:
+        return
+    raise ConflictError(f"district {slug!r} already exists (see `roster district show {slug}`)")
+
+
+def rotate_password(home: Home, slug: str, password: str | None = None) -> Provisioned:
+    """Set a new password (generated unless given); the old one stops working at once."""
+    secret = password or generate_password()
+    record = replace(home.store.district(slug), password_hash=hash_password(secret))
+    home.store.put_district(record)
+    return Provisioned(record, secret)
+
+
+def add_key(home: Home, slug: str, line: str) -> Provisioned:
+    record = home.store.district(slug)
+    key = _key_line(line)
+    if _fingerprint(key) in {_fingerprint(k) for k in record.public_keys}:
+        raise ConflictError(f"district {slug}: that key is already authorized")
+    record = replace(record, public_keys=(*record.public_keys, key))
+    home.store.put_district(record)
+    return Provisioned(record)
+
+
+def remove_key(home: Home, slug: str, fingerprint: str) -> Provisioned:
+    """Remove the key with that SHA256 fingerprint (as `district show` lists it)."""
+    record = home.store.district(slug)
+    kept = tuple(k for k in record.public_keys if _fingerprint(k) != fingerprint)
+    if len(kept) == len(record.public_keys):
+        raise TerminalError(f"district {slug} has no key with fingerprint {fingerprint}")
+    if not kept and not record.password_hash:
+        raise ConflictError(f"district {slug}: removing its last key would lock it out")
+    record = replace(record, public_keys=kept)
+    home.store.put_district(record)
+    return Provisioned(record)
+
+
+def set_enabled(home: Home, slug: str, enabled: bool) -> Provisioned:
+    record = replace(home.store.district(slug), enabled=enabled)
+    home.store.put_district(record)
+    return Provisioned(record)
+
+
+def remove_district(home: Home, slug: str, purge: bool) -> None:
+    """Without ``purge`` the received files, loaded rows and batch records stay."""
+    home.store.remove_district(slug, purge)
+    if purge:
+        import shutil
+
+        shutil.rmtree(home.folder("inbox", slug), ignore_errors=True)
+
+
+def connection_info(
+    settings: Settings, record: DistrictRecord, password: str | None = None
+) -> dict[str, Any]:
+    """Everything a district admin types into PowerSchool's Remote Connection Manager."""
+    methods = (["password"] if record.password_hash else []) + (
+        ["publickey"] if record.public_keys else []
+    )
+    info: dict[str, Any] = {
+        "district": record.slug,
+        "name": record.name,
+        "spec": record.spec,
+        "host": settings.public_host or settings.listen_host,
+        "port": settings.listen_port,
+        "username": record.username,
+        "authentication": methods,
+        "enabled": record.enabled,
+        "public_keys": [{"fingerprint": _fingerprint(k), "key": k} for k in record.public_keys],
+        "allow_ips": list(record.allow_ips),
+        "host_key_fingerprints": _host_fingerprints(settings),
+    }
+    if password:
+        info["password"] = password
+    return info
+
+
+def _host_fingerprints(settings: Settings) -> list[dict[str, str]]:
+    folder = settings.path("hostkeys")
+    if not folder.is_dir():
+        return []
+    return [{"algorithm": alg, "fingerprint": fp} for alg, fp in fingerprints(folder)]
 
 
 def export(home: Home, slug: str, table: str) -> pl.DataFrame:
@@ -58,3 +217,33 @@ def export(home: Home, slug: str, table: str) -> pl.DataFrame:
         ) from None
     frame = home.store.snapshot(slug, file_spec.table, file_spec.column_names)
     return frame.sort(list(file_spec.key))
+
+
+class DistrictAccounts:
+    """sftp_server's Accounts over the store; thread-safe (one connection, one lock)."""
+
+    def __init__(self, db_url: str) -> None:
+        self._store = open_store(db_url)
+        self._lock = threading.Lock()
+
+    def lookup(self, username: str) -> Account | None:
+        with self._lock:
+            record = self._store.district_by_username(username)
+        if record is None:
+            return None
+        return Account(
+            username=record.username,
+            district=record.slug,
+            password_hash=record.password_hash,
+            authorized_keys=record.public_keys,
+            allowed_cidrs=record.allow_ips,
+            enabled=record.enabled,
+        )
+
+    def on_upload(self, record: UploadRecord) -> None:
+        with self._lock:
+            self._store.record_upload(record)
+
+    def close(self) -> None:
+        with self._lock:
+            self._store.close()

@@ -38,6 +38,7 @@ import polars as pl
 
 from roster_pipeline import rejects
 from roster_pipeline.csvscan import (
+    Ints,
     Records,
     detect_delimiter,
     line_of_offset,
@@ -55,6 +56,7 @@ LINE = "__line__"
 _REJECTED = "The batch was rejected; the data loaded before stays loaded."
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
+_COUNTS = {"line": pl.Int64(), "found": pl.Int64()}
 _BLANK = " \t\n\x0b\x0c"  # what csvscan counts as whitespace
 
 
@@ -217,30 +219,30 @@ def _failed(
 
 
 def _field_count_rejects(
-    name: str, records: Records, bad: np.ndarray, found: np.ndarray, expected: int
+    name: str, records: Records, bad: Ints, found: Ints, width: int
 ) -> pl.DataFrame:
     """One ``field_count`` reject per ragged record, built without a Python loop."""
     if not len(bad):
         return rejects.empty()
-    first, last = records.first_lines[bad], records.last_lines[bad]
-    frame = pl.DataFrame({"line": first, "last": last, "found": found})
-    lines = pl.when(pl.col("last") > pl.col("line"))
-    where = lines.then(pl.format("lines {}-{}", "line", "last")).otherwise(
-        pl.format("line {}", "line")
-    )
-    hint = lines.then(pl.lit(' (a quote " may be missing)')).otherwise(pl.lit(""))
+    frame = pl.DataFrame({"line": records.first_lines[bad], "found": found})
+    return _field_count_frame(name, frame, records.excerpts(bad), width)
+
+
+def _field_count_frame(
+    name: str, frame: pl.DataFrame, values: pl.Series, width: int
+) -> pl.DataFrame:
+    """Reject rows from ``line`` and ``found`` columns (and the raw values)."""
     message = pl.format(
-        f"{name} {{}}: expected {expected} fields as in the header, found {{}}{{}}; "
+        f"{name} line {{}}: expected {width} fields as in the header, found {{}}; "
         "the row was rejected, the other rows load.",
-        where,
+        "line",
         "found",
-        hint,
     )
     return frame.select(
         file=pl.lit(name),
         line=pl.col("line").cast(pl.Int64),
         column=pl.lit(None, dtype=pl.String),
-        value=records.excerpts(bad),
+        value=values,
         code=pl.lit(str(Code.FIELD_COUNT)),
         message=message,
     )
@@ -312,21 +314,9 @@ def _read_exact(name: str, records: Records, head: int, delimiter: str, layout: 
     texts = {layout.columns[i]: v for i, v in zip(wanted, values, strict=True)}
     schema = {LINE: pl.Int64(), **dict.fromkeys(texts, pl.String())}
     frame = pl.DataFrame({LINE: lines, **texts}, schema=schema)
-    problems = pl.DataFrame(bad, schema={"line": pl.Int64, "found": pl.Int64, "value": pl.String})
-    message = pl.format(
-        f"{name} line {{}}: expected {width} fields as in the header, found {{}}; "
-        "the row was rejected, the other rows load.",
-        "line",
-        "found",
-    )
-    problems = problems.select(
-        file=pl.lit(name),
-        line="line",
-        column=pl.lit(None, dtype=pl.String),
-        value="value",
-        code=pl.lit(str(Code.FIELD_COUNT)),
-        message=message,
-    )
+    found = pl.DataFrame({"line": bad["line"], "found": bad["found"]}, schema=_COUNTS)
+    excerpts = pl.Series("value", bad["value"], dtype=pl.String)
+    problems = _field_count_frame(name, found, excerpts, width)
     return _Rows(frame, problems, len(lines) + len(bad["line"]))
 
 

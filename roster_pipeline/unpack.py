@@ -24,14 +24,17 @@ so a rejected batch leaves no half-extracted files behind.
 from __future__ import annotations
 
 import hashlib
+import lzma
 import re
 import shutil
 import stat
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
 
 import polars as pl
 
@@ -46,7 +49,14 @@ _CHUNK = 1024 * 1024
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _NOISE = {"desktop.ini", "thumbs.db", "__macosx"}
 _DRIVE = re.compile(r"^[A-Za-z]:")
-_REJECTED = "The batch was rejected; the data loaded before stays loaded."
+# What reading a damaged or unsupported zip raises. OSError is among them (bz2
+# reports bad data so, a corrupt offset fails a seek), which is why this is
+# caught only around reading the archive, never around writing the copies.
+_DAMAGED = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, struct.error,
+    zlib.error, lzma.LZMAError, NotImplementedError, RuntimeError,
+)  # fmt: skip
+_REJECTED = "The batch was rejected; the data loaded before stays loaded"
 
 
 @dataclass(frozen=True)
@@ -171,8 +181,8 @@ class _Batch:
         self.files.append(ReceivedFile(name, path, file_spec, size, digest))
 
     def reject(self, name: str, code: Code, problem: str) -> None:
-        again = " Re-send the zip." if code is Code.BAD_ZIP else ""
-        msg = f"{problem}. {_REJECTED}{again}"
+        then = f"{_REJECTED}; re-send the zip." if code is Code.BAD_ZIP else f"{_REJECTED}."
+        msg = f"{problem}. {then}"
         self.problems.append(rejects.one(name, code, msg))
 
     def add_zip(self, path: Path) -> None:
@@ -181,20 +191,15 @@ class _Batch:
         shutil.rmtree(root, ignore_errors=True)  # a rerun after a restart starts clean
         extracted: list[tuple[str, Path, int, str]] = []
         try:
-            with zipfile.ZipFile(path) as archive:
-                members = self.plan(path.name, archive)
+            with _damaged("the zip"):
+                archive = zipfile.ZipFile(path)
+            with archive:
+                with _damaged("the zip"):
+                    members = self.plan(path.name, archive)
                 extracted = [self.extract(archive, info, parts, root) for info, parts in members]
         except _ZipProblem as problem:
             shutil.rmtree(root, ignore_errors=True)
             self.reject(path.name, problem.code, f"{path.name}: {problem.message}")
-            return
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
-            shutil.rmtree(root, ignore_errors=True)
-            self.reject(path.name, Code.BAD_ZIP, f"{path.name} is damaged or truncated ({exc})")
-            return
-        except (NotImplementedError, RuntimeError) as exc:
-            shutil.rmtree(root, ignore_errors=True)
-            self.reject(path.name, Code.BAD_ZIP, f"{path.name} cannot be opened ({exc})")
             return
         for name, target, size, digest in extracted:
             self.keep(name, target, size, digest)
@@ -234,8 +239,8 @@ class _Batch:
             raise _ZipProblem(Code.UNSAFE_ZIP, f"member {info.filename} points outside the folder")
         target.parent.mkdir(parents=True, exist_ok=True)
         digest, size = hashlib.sha256(), 0
-        with archive.open(info) as source, target.open("wb") as sink:
-            for chunk in _chunks(source):
+        with target.open("wb") as sink:
+            for chunk in _member_chunks(archive, info):
                 size += len(chunk)
                 self.unpacked += len(chunk)
                 self.check_limits(info, size)
@@ -273,13 +278,23 @@ class _Batch:
                 names[1],
                 Code.AMBIGUOUS_FILE,
                 f"{' and '.join(names)} each match the {spec_file} file; send only one. "
-                f"{_REJECTED}",
+                f"{_REJECTED}.",
             )
             for spec_file, names in by_spec.items()
             if len(names) > 1
         ]
 
 
-def _chunks(source: IO[bytes]) -> Iterator[bytes]:
-    while chunk := source.read(_CHUNK):
-        yield chunk
+def _member_chunks(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    with _damaged(f"member {info.filename}"), archive.open(info) as source:
+        while chunk := source.read(_CHUNK):
+            yield chunk
+
+
+@contextmanager
+def _damaged(what: str) -> Iterator[None]:
+    """Turn what zipfile and the decompressors raise on damaged input into a bad_zip."""
+    try:
+        yield
+    except _DAMAGED as exc:
+        raise _ZipProblem(Code.BAD_ZIP, f"{what} is damaged or truncated ({exc})") from None

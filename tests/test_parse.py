@@ -225,12 +225,18 @@ def test_leading_zeros_and_trimming(spec: Spec, tmp_path: Path) -> None:
 def test_space_before_quote_and_stray_quote_read_literally(spec: Spec, tmp_path: Path) -> None:
     # Neither is valid RFC 4180; polars refuses them, so the exact reader takes over.
     data = HEADER + b'\n1, "Lee, Ann" ,Ng,Student\n2,5\'11",Oz,Teacher\n3,Cy,Oz,Student\n'
-    parsed = parse_bytes(spec, tmp_path, data)
+    parsed = parse_bytes(spec, tmp_path, data + b"\n4,short\n")
     assert rows(parsed) == [
         (2, "1", "Lee, Ann", "Ng", "Student"),
         (3, "2", "5'11\"", "Oz", "Teacher"),
         (4, "3", "Cy", "Oz", "Student"),
     ]
+    assert parsed.rejects.row(0) == (
+        "users.csv", 6, None, "4,short", "field_count",
+        "users.csv line 6: expected 4 fields as in the header, found 2; "
+        "the row was rejected, the other rows load.",
+    )  # fmt: skip
+    assert parsed.rows == 4
 
 
 PIECES = [b",", b'"', b"\n", b"\r", b"a", b" ", b"\t", b";", b"\xe9", b"\xc3\xa9", b"|", b"\x00"]

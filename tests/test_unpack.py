@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import stat
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from roster_pipeline.errors import InputError
 from roster_pipeline.rejects import Code, has_fatal
@@ -159,9 +162,10 @@ def test_truncated_zip_is_bad_zip(spec: Spec, tmp_path: Path) -> None:
     result = run(spec, tmp_path, source)
     assert codes(result) == [Code.BAD_ZIP]
     message = result.rejects["message"][0]
-    assert message.startswith("half.zip is damaged or truncated")
-    assert "the data loaded before stays loaded" in message
-    assert message.endswith("Re-send the zip.")
+    assert message.startswith("half.zip: the zip is damaged or truncated")
+    assert message.endswith(
+        "The batch was rejected; the data loaded before stays loaded; re-send the zip."
+    )
     assert has_fatal(result.rejects)
 
 
@@ -173,6 +177,7 @@ def test_bad_crc_is_bad_zip_and_leaves_nothing(spec: Spec, tmp_path: Path) -> No
     source.write_bytes(bytes(data))
     result = run(spec, tmp_path, source)
     assert codes(result) == [Code.BAD_ZIP]
+    assert "b.zip: member users.csv is damaged" in result.rejects["message"][0]
     assert "CRC" in result.rejects["message"][0]
     assert not list((tmp_path / "work").rglob("*.csv"))
 
@@ -204,9 +209,49 @@ def test_two_files_for_one_spec_file_are_ambiguous(spec: Spec, tmp_path: Path) -
     result = run(spec, tmp_path, make_zip(tmp_path / "b.zip", members))
     assert codes(result) == [Code.AMBIGUOUS_FILE]
     message = result.rejects["message"][0]
-    assert "users.csv and export/users_2026.csv each match the users file" in message
+    assert message == (
+        "users.csv and export/users_2026.csv each match the users file; send only one. "
+        "The batch was rejected; the data loaded before stays loaded."
+    )
 
 
 def test_missing_source_is_an_input_error(spec: Spec, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"nope\.zip: no such file"):
         run(spec, tmp_path, tmp_path / "nope.zip")
+
+
+def _good_zip_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("users.csv", USERS * 40)
+        archive.writestr("export/classes.csv", CLASSES)
+    return buffer.getvalue()
+
+
+GOOD_ZIP = _good_zip_bytes()
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, len(GOOD_ZIP) - 1), st.integers(0, 255)), max_size=6),
+    cut=st.integers(4, len(GOOD_ZIP)),
+)
+def test_damaged_zips_never_raise(
+    spec: Spec, tmp_path_factory: pytest.TempPathFactory, edits: list[tuple[int, int]], cut: int
+) -> None:
+    tmp_path = tmp_path_factory.mktemp("z")
+    data = bytearray(GOOD_ZIP)
+    for at, byte in edits:
+        data[at] = byte
+    source = tmp_path / "b.zip"
+    source.write_bytes(bytes(data[:cut]))
+    result = run(spec, tmp_path, source)
+    assert set(result.rejects["code"]) <= {Code.BAD_ZIP, Code.UNSAFE_ZIP, Code.ZIP_LIMIT}
+    if result.rejects.height:
+        assert result.files == ()
+        assert not list((tmp_path / "work").rglob("*.csv"))
+    for received in result.files:  # whatever survived is complete and where it says
+        assert received.path.is_relative_to(tmp_path / "work")
+        assert hashlib.sha256(received.path.read_bytes()).hexdigest() == received.sha256

@@ -24,9 +24,12 @@ from roster_pipeline.store.records import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from roster_pipeline.plan import Plan
     from roster_pipeline.specs import Spec
     from roster_pipeline.validate import Loaded
+    from sftp_server import UploadRecord
 
 __all__ = [
     "BatchRecord",
@@ -65,6 +68,11 @@ class Store(Protocol):
 
     def remove_district(self, slug: str, purge: bool) -> None:
         """Without purge: the registry entry goes, loaded rows and batch records stay."""
+
+    # uploads the receiver published
+    def record_upload(self, upload: UploadRecord) -> None: ...
+
+    def last_upload(self, district: str) -> datetime | None: ...
 
     # the loaded snapshot
     def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:

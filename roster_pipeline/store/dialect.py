@@ -46,7 +46,9 @@ class Dialect:
 
 SQLITE = Dialect(
     "sqlite",
-    "INTEGER PRIMARY KEY AUTOINCREMENT",
+    # The rowid itself, without AUTOINCREMENT's extra bookkeeping per row (2M change
+    # rows: 1.3 s instead of 1.7 s); ids only repeat after the newest rows are purged.
+    "INTEGER PRIMARY KEY",
     numbered_params=False,
     # Roster rows are short and always found by key: store them in the key's B-tree.
     keyed_table_suffix=" WITHOUT ROWID",

@@ -21,6 +21,7 @@ from roster_pipeline.store.records import (
     FileRecord,
     TableCounts,
 )
+from sftp_server import UploadRecord
 
 __all__ = [
     "BATCH_COLUMNS",
@@ -121,3 +122,11 @@ def batch_from_row(row: Sequence[Any], files: Sequence[FileRecord]) -> BatchReco
 def files_frame(batch_id: str, files: Sequence[FileRecord]) -> pl.DataFrame:
     rows = [{"batch_id": batch_id, **asdict(f), "seq": i} for i, f in enumerate(files)]
     return pl.DataFrame(rows, schema=FILE_SCHEMA)
+
+
+def upload_to_row(u: UploadRecord) -> tuple[Any, ...]:
+    return (
+        u.district, u.username, u.original_name, u.published_path.name, u.size, u.sha256,
+        u.client_address, u.client_version, json.dumps(asdict(u.algorithms)),
+        _time(u.started), _time(u.finished),
+    )  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -30,7 +31,9 @@ from roster_pipeline.store.rows import (
     district_from_row,
     district_to_row,
     files_frame,
+    upload_to_row,
 )
+from sftp_server import UploadRecord
 
 if TYPE_CHECKING:
     from roster_pipeline.plan import Plan
@@ -107,6 +110,22 @@ class SqlStore:
             )
         self.engine.execute("DELETE FROM batches WHERE district_id = ?", (slug,))
 
+    # uploads the receiver published
+    def record_upload(self, upload: UploadRecord) -> None:
+        with self.engine.transaction():
+            self.engine.execute(
+                "INSERT INTO uploads (district_id, username, original_name, published_name,"
+                ' "size", sha256, client_address, client_version, algorithms, started_at,'
+                " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                upload_to_row(upload),
+            )
+
+    def last_upload(self, district: str) -> datetime | None:
+        rows = self.engine.rows(
+            "SELECT MAX(finished_at) FROM uploads WHERE district_id = ?", (district,)
+        )
+        return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
     # the loaded snapshot
     def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:
         if not columns:
@@ -166,7 +185,15 @@ class SqlStore:
         engine.ingest("batch_files", files_frame(batch.batch_id, batch.files))
         engine.ingest("rejects", _rejects_frame(batch.batch_id, rejects))
         if plan is not None:
+            first = self._last_change_id() + 1
             apply_plan(engine, batch.district, batch.batch_id, plan)
+            engine.execute(
+                "UPDATE batches SET first_change = ?, last_change = ? WHERE batch_id = ?",
+                (first, self._last_change_id(), batch.batch_id),
+            )
+
+    def _last_change_id(self) -> int:
+        return int(self.engine.rows("SELECT COALESCE(MAX(change_id), 0) FROM changes")[0][0])
 
     def batch(self, batch_id: str) -> BatchRecord:
         rows = self.engine.rows(f"{_BATCH_SELECT} WHERE batch_id = ?", (batch_id,))
@@ -198,9 +225,18 @@ class SqlStore:
         return frame.cast(rejects_mod.SCHEMA)  # type: ignore[arg-type]
 
     def changes(self, batch_id: str) -> pl.DataFrame:
-        frame = self.engine.frame(
-            'SELECT table_name, "key", op FROM changes WHERE batch_id = ? ORDER BY change_id',
+        """The batch's change log; found through its id range (other workers' batches
+        may interleave on PostgreSQL, hence the batch_id filter inside the range)."""
+        span = self.engine.rows(
+            "SELECT COALESCE(first_change, 0), COALESCE(last_change, -1) FROM batches"
+            " WHERE batch_id = ?",
             (batch_id,),
+        )
+        first, last = span[0] if span else (0, -1)
+        frame = self.engine.frame(
+            'SELECT table_name, "key", op FROM changes WHERE change_id BETWEEN ? AND ?'
+            " AND batch_id = ? ORDER BY change_id",
+            (int(first), int(last), batch_id),
         )
         return frame.select(
             table=pl.col("table_name").cast(pl.String),
