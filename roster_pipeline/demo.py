@@ -19,7 +19,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import paramiko
@@ -31,7 +30,7 @@ from roster_pipeline.config import load_settings
 from roster_pipeline.errors import InputError, RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord, BatchStatus
-from sftp_server import ensure_host_keys, generate_password, hash_password
+from sftp_server import ensure_host_keys
 
 __all__ = ["run_demo", "samples_dir"]
 
@@ -86,13 +85,12 @@ def _csvs(folder: Path) -> list[Path]:
 
 def _provision(root: Path) -> str:
     """A fresh home with one district that logs in with a password; returns it."""
-    password = generate_password()
     with Home(load_settings(env={}, home=root)) as home:
         home.create()
-        record = districts.add_district(home, DISTRICT, "Lincoln Unified (demo)")
-        home.store.put_district(replace(record, password_hash=hash_password(password)))
+        provisioned = districts.add_district(home, DISTRICT, "Lincoln Unified (demo)")
     ensure_host_keys(root / "hostkeys")
-    return password
+    assert provisioned.password is not None  # generated, shown once
+    return provisioned.password
 
 
 class _Service:

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Protocol
 
@@ -91,9 +92,10 @@ class Service:
         self.options = options
         self.receiver_factory = receiver
         self._spawn = multiprocessing.get_context("spawn")
-        self._stop_workers = self._spawn.Event()
         self._stopping = threading.Event()
-        self._workers: list[BaseProcess] = []
+        # Each worker's stop line: closing our end tells it to stop (EOF). A pipe, not a
+        # shared Event: a worker killed inside Event.wait would leave its lock held.
+        self._workers: list[tuple[BaseProcess, Connection]] = []
         self._watcher: InboxWatcher | None = None
         self._assembly_home: Home | None = None
         self._alerts = Alerts(settings.webhook_url)
@@ -149,7 +151,8 @@ class Service:
             await receiver.close()
         if self._watcher is not None:
             await asyncio.to_thread(self._watcher.stop)
-        self._stop_workers.set()
+        for _, stop_line in self._workers:
+            stop_line.close()
         await asyncio.to_thread(self._join_workers)
         await asyncio.to_thread(housekeeping.join, 10.0)
         if self._assembly_home is not None:
@@ -163,24 +166,27 @@ class Service:
         for _ in range(self.options.workers):
             self._workers.append(self._new_worker())
 
-    def _new_worker(self) -> BaseProcess:
+    def _new_worker(self) -> tuple[BaseProcess, Connection]:
+        listen, stop_line = self._spawn.Pipe(duplex=False)
         process = self._spawn.Process(
             target=worker_main,
-            args=(self.settings, self._stop_workers, self.options.poll_seconds, os.getpid()),
+            args=(self.settings, listen, self.options.poll_seconds, os.getpid()),
             name="roster-worker",
         )
         process.start()
-        return process
+        listen.close()  # the worker has its own copy
+        return process, stop_line
 
     def _supervise(self) -> None:
         """Replace a worker that died (out of memory, killed): its batch runs again."""
         if self._stopping.is_set():
             return
-        for i, process in enumerate(self._workers):
+        for i, (process, stop_line) in enumerate(self._workers):
             if not process.is_alive():
                 log.error(
                     "worker %s exited with %s; starting another", process.pid, process.exitcode
                 )
+                stop_line.close()
                 self._release_dead()
                 self._workers[i] = self._new_worker()
 
@@ -189,9 +195,9 @@ class Service:
             queue_for(home.store, worker_name("service"), 60.0).release_dead()
 
     def _join_workers(self) -> None:
-        for process in self._workers:
+        for process, _ in self._workers:
             process.join(self.options.grace_seconds)
-        for process in self._workers:
+        for process, _ in self._workers:
             if process.is_alive():
                 log.warning("worker %s did not finish in time; stopping it", process.pid)
                 process.kill()

@@ -53,6 +53,7 @@ def district_status(home: Home, district: DistrictRecord, now: datetime) -> Dist
     loaded = next((b for b in history if b.status in _LOADED), None)
     waiting = batches.arrivals(home.folder("inbox", district.slug))
     uploads = [b.received_at for b in history[:1]]
+    uploads += [u for u in (home.store.last_upload(district.slug),) if u is not None]
     uploads += [datetime.fromtimestamp(a.arrived, UTC) for a in waiting]
     last_upload = max(uploads) if uploads else None
     expect = timedelta(hours=batches.knob(home, district, "expect_every_hours"))

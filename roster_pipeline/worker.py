@@ -16,11 +16,10 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from multiprocessing.connection import Connection
 
 from roster_pipeline import batches, pipeline, rejects
 from roster_pipeline.alerts import Alerts
@@ -132,24 +131,28 @@ def _die_with_parent() -> None:
             libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def worker_main(settings: Settings, stop: Any, poll_seconds: float, parent: int) -> None:
-    """Entry point of a worker process: run batches until ``stop`` (an Event) is set."""
+def worker_main(settings: Settings, stop: Connection, poll_seconds: float, parent: int) -> None:
+    """Entry point of a worker process: run batches until ``stop`` becomes readable (the
+    service closed its end, or died)."""
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before prctl took effect
         return
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when we stop
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # The service decides when we stop (it closes ``stop``), whoever got the signal: a
+    # Ctrl-C or a systemd stop reaches the whole group. Setting the shared Event from
+    # a handler could deadlock on the Event's own lock, held by the wait it interrupts.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     alerts = Alerts(settings.webhook_url)
     with Home(settings) as home:
         queue = queue_for(home.store, worker_name("worker"), settings.claim_seconds)
-        while not stop.is_set():
+        while not stop.poll(0):
             try:
                 ran = run_next(home, queue, alerts)
             except TransientError as exc:
                 log.warning("worker: %s; retrying", exc)
                 ran = None
-                time.sleep(min(5.0, poll_seconds * 10))
+                stop.poll(min(5.0, poll_seconds * 10))
             if ran is None:
-                stop.wait(poll_seconds)
+                stop.poll(poll_seconds)
     alerts.close()

@@ -75,6 +75,7 @@ class ServiceProcess:
             stderr=self._stderr,
             env={**os.environ, **(env or {})},
             text=True,
+            start_new_session=True,  # its own process group, as under systemd
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -92,10 +93,13 @@ class ServiceProcess:
 
         return wait_for(ready, "the service to be ready", timeout)
 
-    def stop(self, timeout: float = 60.0) -> int:
-        """SIGTERM, then wait; returns the exit code."""
+    def stop(self, timeout: float = 60.0, group: bool = False) -> int:
+        """SIGTERM (to the whole process group with ``group``), then wait; the exit code."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            if group:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            else:
+                self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout)
         finally:

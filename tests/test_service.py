@@ -8,7 +8,6 @@ import runpy
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import paramiko
@@ -25,10 +24,10 @@ from service_helpers import (
 
 from roster_pipeline import districts, operations
 from roster_pipeline.store import BatchRecord, BatchStatus
-from sftp_server import hash_password
 
 pytestmark = pytest.mark.timeout(240)
 
+PASSWORD = "s3cret-pass"
 GOOD = ("schools.csv", "users.csv", "classes.csv", "enrollments.csv")
 
 
@@ -37,7 +36,7 @@ def root(tmp_path: Path) -> Path:
     """A home with the district lincoln, settling after 2 quiet seconds."""
     root = tmp_path / "home"
     with open_home(root) as home:
-        districts.add_district(home, "lincoln")
+        districts.add_district(home, "lincoln", password=PASSWORD)
         operations.configure(home, "lincoln", {"settle_seconds": 2})
     return root
 
@@ -176,11 +175,15 @@ def test_kill_9_during_apply_then_restart_applies_the_batch_exactly_once(
     assert list((root / "processing").iterdir()) == []
 
 
-def test_sigterm_stops_the_service_and_its_workers(root: Path, serve: list[ServiceProcess]) -> None:
+@pytest.mark.parametrize("group", [False, True], ids=["service", "process-group"])
+def test_sigterm_stops_the_service_and_its_workers(
+    root: Path, serve: list[ServiceProcess], group: bool
+) -> None:
+    """SIGTERM to the service, or to its whole group as Ctrl-C and systemd do."""
     service = _start(serve, root, "--workers", "2")
     workers = _workers(service.process.pid)
     assert len(workers) >= 2
-    assert service.stop() == 0
+    assert service.stop(group=group) == 0
     for pid in workers:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
@@ -232,7 +235,6 @@ def test_twenty_districts_uploading_at_once_are_all_loaded_and_kept_apart(
 def test_a_login_succeeds_within_2_seconds_while_a_large_batch_is_processing(
     root: Path, serve: list[ServiceProcess], tmp_path: Path
 ) -> None:
-    _with_password(root, "s3cret-pass")
     _big_district(tmp_path / "big")
     (zipped,) = (tmp_path / "big").glob("*.zip")
     ready = _start(serve, root, "--port", "0")
@@ -247,7 +249,7 @@ def test_a_login_succeeds_within_2_seconds_while_a_large_batch_is_processing(
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     # Every phase of the login must complete within 2 seconds, or connect() raises.
     client.connect(
-        "127.0.0.1", port, "lincoln", "s3cret-pass", timeout=2, banner_timeout=2,
+        "127.0.0.1", port, "lincoln", PASSWORD, timeout=2, banner_timeout=2,
         auth_timeout=2, allow_agent=False, look_for_keys=False,
     )  # fmt: skip
     assert client.get_transport() is not None
@@ -255,20 +257,13 @@ def test_a_login_succeeds_within_2_seconds_while_a_large_batch_is_processing(
     assert processing()  # the login really overlapped the batch's processing
 
 
-def _with_password(root: Path, password: str) -> None:
-    with open_home(root) as home:
-        record = home.store.district("lincoln")
-        home.store.put_district(replace(record, password_hash=hash_password(password)))
-
-
 def test_a_zip_uploaded_over_sftp_ends_as_rows_in_roster_export(
     root: Path, serve: list[ServiceProcess], samples: Path
 ) -> None:
-    _with_password(root, "s3cret-pass")
     ready = _start(serve, root, "--port", "0")
     port = int(ready.lines[-1].split("sftp on 127.0.0.1:")[1].split(";")[0])
     with paramiko.Transport(("127.0.0.1", port)) as transport:
-        transport.connect(username="lincoln", password="s3cret-pass")
+        transport.connect(username="lincoln", password=PASSWORD)
         sftp = paramiko.SFTPClient.from_transport(transport)
         assert sftp is not None
         sftp.put(str(samples / "good.zip"), "export.zip")
