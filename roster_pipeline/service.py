@@ -99,6 +99,7 @@ class Service:
         self._watcher: InboxWatcher | None = None
         self._assembly_home: Home | None = None
         self._alerts = Alerts(settings.webhook_url)
+        self._wake: Callable[[], object] | None = None  # wakes run() from any thread
 
     # lifecycle
     async def run(self, ready: Callable[[str], None] | None = None) -> None:
@@ -127,9 +128,8 @@ class Service:
     def request_stop(self) -> None:
         """Ask the running service to stop (thread-safe, signal-safe)."""
         self._stopping.set()
-        wake = getattr(self, "_wake", None)
-        if wake is not None:
-            wake()
+        if self._wake is not None:
+            self._wake()
 
     async def _start_receiver(self) -> tuple[Receiver | None, str]:
         if not self.options.receives or self.receiver_factory is None:

@@ -32,9 +32,25 @@ GOOD = ("schools.csv", "users.csv", "classes.csv", "enrollments.csv")
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    """A home with the district lincoln, settling after 2 quiet seconds."""
+def database(request: pytest.FixtureRequest) -> str:
+    """SQLite in the home by default; ``indirect`` parametrisation adds PostgreSQL."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return ""
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+BOTH_ENGINES = pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def root(tmp_path: Path, database: str) -> Path:
+    """A home with the district lincoln, settling after 2 quiet seconds. Its roster.toml
+    names the database, so the service, the CLI and the helpers all use the same one."""
     root = tmp_path / "home"
+    root.mkdir()
+    if database:
+        (root / "roster.toml").write_text(f"database_url = {json.dumps(database)}\n")
     with open_home(root) as home:
         districts.add_district(home, "lincoln", password=PASSWORD)
         operations.configure(home, "lincoln", {"settle_seconds": 2})
@@ -138,6 +154,7 @@ def _workers(pid: int) -> list[int]:
     return [c for c in found if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
+@BOTH_ENGINES
 def test_kill_9_during_apply_then_restart_applies_the_batch_exactly_once(
     root: Path, serve: list[ServiceProcess], tmp_path: Path
 ) -> None:
@@ -211,6 +228,7 @@ def test_rejected_batches_and_stale_districts_are_posted_to_the_webhook(
     assert stale == ["quiet"]  # lincoln uploaded just now; quiet never did
 
 
+@BOTH_ENGINES
 def test_twenty_districts_uploading_at_once_are_all_loaded_and_kept_apart(
     root: Path, serve: list[ServiceProcess], samples: Path
 ) -> None:
