@@ -31,7 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from roster_pipeline import pipeline
-from roster_pipeline.errors import StorageError, UnknownBatchError, UnknownDistrictError
+from roster_pipeline.errors import (
+    RosterError,
+    StorageError,
+    UnknownBatchError,
+    UnknownDistrictError,
+)
 from roster_pipeline.home import Home
 from roster_pipeline.specs import Spec, load_spec
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord
@@ -145,24 +150,32 @@ def assemble_ready(home: Home, queue: BatchQueue, now: float | None = None) -> f
     waits = []
     for folder in sorted(p for p in home.folder("inbox").glob("*") if p.is_dir()):
         try:
-            district = home.store.district(folder.name)
+            wait = _assemble_district(home, queue, folder, now)
         except UnknownDistrictError:
             continue  # a folder nobody provisioned: nothing can log in to fill it
-        if district.paused:
-            continue  # kept as received until the district resumes
-        spec = load_spec(district.spec)
-        ready = ready_groups(
-            arrivals(folder),
-            spec,
-            knob(home, district, "settle_seconds"),
-            knob(home, district, "settle_quick_seconds"),
-            now,
-        )
-        for group in ready.groups:
-            assemble(home, queue, district, spec, group)
-        if ready.wait is not None:
-            waits.append(ready.wait)
+        except RosterError as exc:  # one district's trouble must not hold up the others
+            log.error("inbox of %s: %s; trying again at the next scan", folder.name, exc)
+            continue
+        if wait is not None:
+            waits.append(wait)
     return min(waits) if waits else None
+
+
+def _assemble_district(home: Home, queue: BatchQueue, folder: Path, now: float) -> float | None:
+    district = home.store.district(folder.name)
+    if district.paused:
+        return None  # kept as received until the district resumes
+    spec = load_spec(district.spec)
+    ready = ready_groups(
+        arrivals(folder),
+        spec,
+        knob(home, district, "settle_seconds"),
+        knob(home, district, "settle_quick_seconds"),
+        now,
+    )
+    for group in ready.groups:
+        assemble(home, queue, district, spec, group)
+    return ready.wait
 
 
 @dataclass(frozen=True)

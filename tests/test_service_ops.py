@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -231,3 +232,21 @@ def test_a_batch_whose_worker_keeps_dying_is_moved_to_failed(
         assert "died" in (failed / "reason.txt").read_text()
         assert (failed / "files" / "users.csv").is_file()  # kept for ops
         assert home.store.table_counts("lincoln")["users"] == 0
+
+
+def test_one_districts_broken_setup_does_not_hold_up_the_others(
+    root: Path, store_url: str, samples: Path
+) -> None:
+    home, _ = _assembled(root, store_url, samples)
+    with home:
+        broken = districts.add_district(home, "broken").district
+        home.store.put_district(replace(broken, spec="no-such-spec"))
+        districts.add_district(home, "fine")
+        for slug in ("broken", "fine"):
+            publish(root, slug, "good.zip", (samples / "good.zip").read_bytes())
+        queue = queue_for(home.store, "host:1:assembler", 60)
+        later = datetime.now(UTC).timestamp() + 3600
+        batches.assemble_ready(home, queue, now=later)
+        assert len(home.store.batches("fine")) == 1
+        assert home.store.batches("broken") == []
+        assert len(list((root / "inbox" / "broken").iterdir())) == 1  # kept, not lost
