@@ -54,6 +54,7 @@ __all__ = [
     "assemble_ready",
     "fail",
     "knob",
+    "notes",
     "ready_groups",
     "recover",
     "recover_committed",
@@ -292,6 +293,20 @@ def sources(home: Home, batch_id: str) -> list[Path]:
         if folder.is_dir():
             return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     return []
+
+
+def notes(home: Home, batch_id: str) -> tuple[str, ...]:
+    """What the batch's report should say about its assembly (superseded uploads)."""
+    folder = home.folder("processing", batch_id)
+    if not (folder / "manifest.json").is_file():
+        return ()
+    old = Manifest.read(folder).superseded
+    if not old:
+        return ()
+    names = ", ".join(f.published for f in old)
+    return (
+        f"replaced by a later upload of the same name, kept in the archive but not loaded: {names}",
+    )
 
 
 def archive(home: Home, batch_id: str) -> None:

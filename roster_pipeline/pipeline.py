@@ -251,12 +251,14 @@ def process(
     received_at: datetime | None = None,
     archive_raw: bool = True,
     lift_holds: bool = False,
+    notes: Sequence[str] = (),
 ) -> BatchResult:
     """Run the whole pipeline for a district and record the batch.
 
     ``archive_raw=False``: the caller keeps the raw files itself (the service moves
     the batch folder to ``archive/<batch>/raw`` after the commit). ``lift_holds``:
-    an approved batch is applied whatever its change counts.
+    an approved batch is applied whatever its change counts. ``notes``: warnings from
+    before the stages (uploads superseded by a later one of the same name).
     """
     store = home.store
     district = store.district(district_slug)
@@ -281,7 +283,7 @@ def process(
         counts=outcome.counts,
         rejects=outcome.rejects.height,
         hold_reasons=outcome.plan.hold_reasons if outcome.plan else (),
-        warnings=outcome.warnings,
+        warnings=(*notes, *outcome.warnings),
         message=outcome.message,
     )
     batch = replace(batch, report_path=str(report.write_all(batch, outcome.rejects, archive)))

@@ -88,6 +88,7 @@ def run_claim(home: Home, queue: BatchQueue, claim: Claim, alerts: Alerts) -> Ba
                 batch_id=claim.batch_id,
                 received_at=record.received_at,
                 archive_raw=False,
+                notes=batches.notes(home, claim.batch_id),
             )
     except TransientError:
         queue.requeue(claim.batch_id)

@@ -250,3 +250,23 @@ def test_one_districts_broken_setup_does_not_hold_up_the_others(
         assert len(home.store.batches("fine")) == 1
         assert home.store.batches("broken") == []
         assert len(list((root / "inbox" / "broken").iterdir())) == 1  # kept, not lost
+
+
+def test_an_upload_replaced_by_a_later_one_of_the_same_name_is_kept_and_reported(
+    root: Path, store_url: str, samples: Path
+) -> None:
+    home = open_home(root, ROSTER_DATABASE_URL=store_url)
+    with home:
+        districts.add_district(home, "lincoln")
+        first = publish(root, "lincoln", "users.csv", b"district_user_id\nbroken\n")
+        for name in ("schools.csv", "users.csv", "classes.csv", "enrollments.csv"):
+            publish(root, "lincoln", name, (samples / "good" / name).read_bytes())
+        queue = queue_for(home.store, "host:1:assembler", 60)
+        batches.assemble_ready(home, queue, now=datetime.now(UTC).timestamp() + 3600)
+        done = worker.run_next(home, queue_for(home.store, worker_name("w"), 60), Alerts(""))
+        assert done is not None
+        assert done.status == "loaded", done.message  # the later, good users.csv was used
+        stored = home.store.batch(done.batch_id)
+        assert any(first.name in w and "not loaded" in w for w in stored.warnings)
+        kept = root / "archive" / done.batch_id / "superseded" / first.name
+        assert kept.read_bytes() == b"district_user_id\nbroken\n"
