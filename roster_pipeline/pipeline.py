@@ -8,11 +8,12 @@ transaction) for a district; ``check`` evaluates without a district's data.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import shutil
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from roster_pipeline.plan import Plan, Thresholds, plan
 from roster_pipeline.specs import Spec, load_spec
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord, Store
 from roster_pipeline.store.records import TableCounts
-from roster_pipeline.unpack import Unpacked, ZipLimits, unpack
+from roster_pipeline.unpack import ReceivedFile, Unpacked, ZipLimits, unpack
 from roster_pipeline.validate import Validated, validate
 
 __all__ = ["BatchResult", "Context", "Outcome", "check", "evaluate", "new_batch_id", "process"]
@@ -70,11 +71,13 @@ class Outcome:
     warnings: tuple[str, ...]
     plan: Plan | None
     message: str
+    unchanged: Mapping[str, int] = field(default_factory=dict)  # skipped duplicate files
 
     @property
     def counts(self) -> dict[str, TableCounts]:
         if self.plan is not None:
-            return {name: t.counts for name, t in self.plan.tables.items()}
+            same = {name: TableCounts(unchanged=n) for name, n in self.unchanged.items()}
+            return same | {name: t.counts for name, t in self.plan.tables.items()}
         return {f.file_spec: TableCounts(rejected=f.rejected) for f in self.files if f.file_spec}
 
 
@@ -119,20 +122,23 @@ def evaluate(sources: Sequence[Path], ctx: Context, work: Path) -> Outcome:
     if rejects.has_fatal(unpacked.rejects):
         files = _file_records(unpacked, (), unpacked.rejects)
         return _rejected(files, unpacked.rejects, warnings)
-    if _is_duplicate(unpacked, ctx.last_hashes()):
+    last = ctx.last_hashes()
+    if _is_duplicate(unpacked, last):
         files = _file_records(unpacked, (), unpacked.rejects)
         message = "every file is identical to the last loaded one; nothing to do"
         return Outcome(BatchStatus.DUPLICATE, files, unpacked.rejects, warnings, None, message)
-    parsed = tuple(
-        parse(f, ctx.spec.file(f.file_spec), ctx.encoding) for f in unpacked.matched if f.file_spec
-    )
+    fresh = tuple(f for f in unpacked.matched if last.get(f.file_spec or "") != f.sha256)
+    warnings += _duplicate_warnings(unpacked, fresh)
+    parsed = tuple(parse(f, ctx.spec.file(f.file_spec), ctx.encoding) for f in fresh if f.file_spec)
     warnings += tuple(w for p in parsed for w in p.warnings)
     validated = validate(parsed, ctx.spec, ctx)
     all_rejects = rejects.concat([unpacked.rejects, validated.rejects])
     files = _file_records(unpacked, parsed, all_rejects)
     if validated.fatal:
         return _rejected(files, all_rejects, warnings)
-    return _planned(validated, ctx, files, all_rejects, warnings)
+    planned = _planned(validated, ctx, files, all_rejects, warnings)
+    skipped = {f.file_spec for f in unpacked.matched if f not in fresh and f.file_spec}
+    return replace(planned, unchanged=_loaded_rows(ctx, skipped)) if skipped else planned
 
 
 def _planned(
@@ -183,6 +189,23 @@ def _unpack_warnings(unpacked: Unpacked) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _duplicate_warnings(unpacked: Unpacked, fresh: Sequence[ReceivedFile]) -> tuple[str, ...]:
+    """Files identical to the last loaded file of their table are recorded, not reprocessed:
+    their table stays as it is loaded."""
+    same = [f.name for f in unpacked.matched if f not in fresh]
+    if not same:
+        return ()
+    return ("identical to the last loaded file, not processed again: " + ", ".join(same),)
+
+
+def _loaded_rows(ctx: Context, names: set[str]) -> dict[str, int]:
+    """Rows loaded now for the tables of skipped duplicate files: all of them unchanged."""
+    if ctx.store is None:
+        return dict.fromkeys(names, 0)
+    loaded = ctx.store.table_counts(ctx.district)
+    return {n: loaded.get(ctx.spec.file(n).table or n, 0) for n in names}
+
+
 def _is_duplicate(unpacked: Unpacked, last: dict[str, str]) -> bool:
     matched = unpacked.matched
     return bool(matched) and all(last.get(f.file_spec or "") == f.sha256 for f in matched)
@@ -226,15 +249,27 @@ def process(
     *,
     batch_id: str | None = None,
     received_at: datetime | None = None,
+    archive_raw: bool = True,
+    lift_holds: bool = False,
+    notes: Sequence[str] = (),
 ) -> BatchResult:
-    """Run the whole pipeline for a district and record the batch."""
+    """Run the whole pipeline for a district and record the batch.
+
+    ``archive_raw=False``: the caller keeps the raw files itself (the service moves
+    the batch folder to ``archive/<batch>/raw`` after the commit). ``lift_holds``:
+    an approved batch is applied whatever its change counts. ``notes``: warnings from
+    before the stages (uploads superseded by a later one of the same name).
+    """
     store = home.store
     district = store.district(district_slug)
     batch_id = batch_id or new_batch_id(district.slug)
     received = received_at or datetime.now(UTC)
     ctx = context_for(home.settings, district, store)
+    if lift_holds:
+        ctx = replace(ctx, thresholds=Thresholds(math.inf, math.inf))
     archive = home.folder("archive", batch_id)
-    _keep_raw(sources, archive / "raw")
+    if archive_raw:
+        _keep_raw(sources, archive / "raw")
     with tempfile.TemporaryDirectory(dir=home.folder("work"), prefix=f"{batch_id}-") as work:
         outcome = _evaluate_guarded(sources, ctx, Path(work), batch_id)
     batch = BatchRecord(
@@ -248,7 +283,7 @@ def process(
         counts=outcome.counts,
         rejects=outcome.rejects.height,
         hold_reasons=outcome.plan.hold_reasons if outcome.plan else (),
-        warnings=outcome.warnings,
+        warnings=(*notes, *outcome.warnings),
         message=outcome.message,
     )
     batch = replace(batch, report_path=str(report.write_all(batch, outcome.rejects, archive)))
