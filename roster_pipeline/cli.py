@@ -430,7 +430,8 @@ def spec_show(name: str) -> None:
 
 
 @main.command()
-@click.option("--keep", is_flag=True, help="Keep the demo home folder afterwards.")
+@click.option("--keep/--no-keep", default=True, show_default=True,
+              help="Keep the demo home (and its reports) afterwards.")  # fmt: skip
 @reported
 def demo(keep: bool) -> None:
     """Run the sample district through the pipeline in a fresh home."""

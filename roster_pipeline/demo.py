@@ -47,7 +47,7 @@ def samples_dir() -> Path:
     return folder
 
 
-def run_demo(keep: bool = False) -> Path:
+def run_demo(keep: bool = True) -> Path:
     """Provision, serve, upload three nights over SFTP, print what happened."""
     samples = samples_dir()
     root = Path(tempfile.mkdtemp(prefix="roster-demo-"))
@@ -60,7 +60,7 @@ def run_demo(keep: bool = False) -> Path:
         nights = [
             ("night 1: the first full export (zip)", [samples / "good.zip"]),
             ("night 2: the next night's snapshot (loose CSVs)", _csvs(samples / "next-night")),
-            ("night 3: an export with mistakes in it", _csvs(samples / "bad")),
+            ("night 3: a users file with two bad rows", _csvs(samples / "bad-night")),
         ]
         for n, (title, files) in enumerate(nights, start=1):
             _upload(root, port, password, files)
@@ -72,10 +72,9 @@ def run_demo(keep: bool = False) -> Path:
         service.stop()
     _print_batches(console, root)
     if keep:
-        console.print(f"\ndemo home kept at {root}", highlight=False)
+        console.print(f"\ndemo home kept at {root} (its reports are there)", highlight=False)
     else:
         shutil.rmtree(root, ignore_errors=True)
-        console.print("(the demo home is removed; `roster demo --keep` keeps it)")
     return root
 
 
@@ -97,7 +96,9 @@ class _Service:
     """`roster serve` in a subprocess on a free port; its first stdout line says which."""
 
     def __init__(self, root: Path) -> None:
-        env = {**os.environ, "ROSTER_SETTLE_QUICK_SECONDS": "1", "ROSTER_HOME": str(root)}
+        # Shortened quiet periods: a night of the demo takes seconds, not minutes.
+        env = {**os.environ, "ROSTER_SETTLE_QUICK_SECONDS": "1", "ROSTER_SETTLE_SECONDS": "3",
+               "ROSTER_HOME": str(root)}  # fmt: skip
         command = [sys.executable, "-c", "from roster_pipeline.cli import main; main()"]
         self.log = root / "logs" / "serve.log"
         self._log = self.log.open("wb")
