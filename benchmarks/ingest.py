@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT / "samples"))
 
 import generate  # noqa: E402  (samples/generate.py: the synthetic district)
 
+os.environ.setdefault("PGOPTIONS", "--client-min-messages=warning")  # no DROP ... CASCADE notices
+
 TABLES = ("schools", "users", "classes", "enrollments")
 DDL = {
     "schools": "school_id TEXT, school_name TEXT, PRIMARY KEY (school_id)",
@@ -79,11 +81,21 @@ def data(args: argparse.Namespace) -> Path:
     return folder
 
 
+def fresh_schema(url: str) -> tuple[str, str]:
+    """A new, empty schema on the server; (its name, a URL whose search_path is it)."""
+    schema = f"bench_ours_{os.getpid()}"
+    sql = f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+    subprocess.run(["psql", "-q", url, "-c", sql], check=True, capture_output=True)
+    joiner = "&" if "?" in url else "?"
+    return schema, f"{url}{joiner}options=-csearch_path%3D{schema}"
+
+
 def ours(folder: Path, db: str | None) -> tuple[Run, Run]:
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     env = {**os.environ, "ROSTER_HOME": str(home)}
+    schema = ""
     if db:
-        env["ROSTER_DATABASE_URL"] = db
+        schema, env["ROSTER_DATABASE_URL"] = fresh_schema(db)
     roster = [str(Path(sys.executable).parent / "roster")]
     subprocess.run([*roster, "district", "add", "big"], env=env, check=True, capture_output=True)
     first = measure(
@@ -94,6 +106,8 @@ def ours(folder: Path, db: str | None) -> tuple[Run, Run]:
         env=env,
     )
     shutil.rmtree(home, ignore_errors=True)
+    if db:
+        subprocess.run(["psql", "-q", db, "-c", f"DROP SCHEMA {schema} CASCADE"], check=True)
     return first, nxt
 
 
@@ -148,7 +162,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=262_000)
     parser.add_argument("--classes", type=int, default=20_000)
     parser.add_argument("--enrollments", type=int, default=2_000_000)
-    parser.add_argument("--postgres", default=os.environ.get("ROSTER_TEST_POSTGRES_URL", ""))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "ROSTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+        help="PostgreSQL to measure on too ('' to skip)",
+    )
     args = parser.parse_args()
     folder = data(args)
     size = sum((folder / f"{t}.csv").stat().st_size for t in TABLES) / 1e6
@@ -168,10 +188,12 @@ def main() -> None:
     print(row("pandas + pandera + to_sql, first load", pandas_pipeline(folder), raw))
     if args.postgres:
         pg_raw = raw_postgres(folder, args.postgres)
+        pg_raw_next = raw_postgres(folder / "next", args.postgres)
         pg_first, pg_next = ours(folder, args.postgres)
         print(row("PostgreSQL raw \\copy (first load CSVs)", pg_raw, None))
         print(row("PostgreSQL roster process, first load", pg_first, pg_raw))
-        print(row("PostgreSQL roster process, next night", pg_next, pg_raw))
+        print(row("PostgreSQL raw \\copy (next night CSVs)", pg_raw_next, None))
+        print(row("PostgreSQL roster process, next night", pg_next, pg_raw_next))
 
 
 if __name__ == "__main__":
