@@ -344,12 +344,18 @@ def _print_batch(batch: BatchRecord) -> None:
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--spec", "spec_name", default=specs.DEFAULT_SPEC, show_default=True)
+@click.option("--district", "slug", default=None,
+              help="Read the files as this district's (its spec and dialect).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @reported
-def check(settings: Settings, path: Path, spec_name: str, as_json: bool) -> None:
+def check(settings: Settings, path: Path, spec_name: str, slug: str | None, as_json: bool) -> None:
     """Parse and validate PATH only; nothing is loaded. Exit 1 when it would be rejected."""
-    outcome = pipeline.check([path], spec_name, settings)
+    record = None
+    if slug is not None:
+        with opened_home() as home:
+            record = home.store.district(slug)
+    outcome = pipeline.check([path], spec_name, settings, record)
     rows = outcome.rejects.select(report.REJECT_COLUMNS)
     if as_json:
         echo_json({"status": str(outcome.status), "message": outcome.message,
