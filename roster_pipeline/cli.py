@@ -435,6 +435,41 @@ def spec_show(name: str) -> None:
     click.echo(guide.describe_spec(specs.load_spec(name)))
 
 
+# -- issue 6: what district admins read (onboarding guide) ------------------------
+
+
+@district.command("guide")
+@click.argument("slug")
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md",
+              show_default=True)  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--include-password", is_flag=True,
+              help="Set a NEW password and include it (the old one stops working).")  # fmt: skip
+@reported
+def district_guide(slug: str, fmt: str, output: Path | None, include_password: bool) -> None:
+    """Write the onboarding guide a district admin follows to set up PowerSchool.
+
+    Generated from the district's spec, account and dialect. Passwords are
+    stored only as a hash and cannot be shown again: without
+    --include-password the guide says the password is sent separately; with it,
+    a new password is generated, the old one stops working at once, and the
+    new one is in the guide (handle the file as a secret).
+    """
+    with opened_home() as home:
+        data = districts.onboarding(home, slug, include_password)
+    text = guide.onboarding_guide(data)
+    if fmt == "html":
+        text = guide.guide_html(text, f"Roster onboarding: {data.connection['name']}")
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+    if include_password:
+        click.echo(f"note: the password of {slug} was changed; the old one no longer works",
+                   err=True)  # fmt: skip
+
+
 @main.command()
 @click.option("--keep", is_flag=True, help="Keep the demo home folder afterwards.")
 @reported
