@@ -16,6 +16,7 @@ from rich.table import Table
 
 from roster_pipeline import districts, guide, pipeline, report, specs
 from roster_pipeline.config import Settings, load_settings
+from roster_pipeline.display import shows_progress, stage_display
 from roster_pipeline.errors import RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord, BatchStatus
@@ -309,8 +310,8 @@ def district_list(as_json: bool) -> None:
 @reported
 def process(path: Path, slug: str, as_json: bool) -> None:
     """Process PATH (a zip, a CSV or a folder) for a district and load it."""
-    with opened_home() as home:
-        result = pipeline.process(home, slug, [path])
+    with opened_home() as home, stage_display(shows_progress(as_json)) as progress:
+        result = pipeline.process(home, slug, [path], progress=progress)
     batch = result.batch
     if as_json:
         echo_json(_process_json(batch))
