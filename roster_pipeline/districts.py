@@ -237,8 +237,11 @@ def export(home: Home, slug: str, table: str) -> pl.DataFrame:
         raise TerminalError(
             f"{table!r} is not a table of spec {spec.name} (tables: {known})"
         ) from None
-    frame = home.store.snapshot(slug, file_spec.table, file_spec.column_names)
-    return frame.sort(list(file_spec.key))
+    if not file_spec.load:
+        raise TerminalError(f"{table} is checked but not loaded (spec {spec.name})")
+    columns = file_spec.loaded_columns
+    frame = home.store.snapshot(slug, file_spec.table, tuple(c.target for c in columns))
+    return frame.rename({c.target: c.name for c in columns}).sort(list(file_spec.key))
 
 
 class DistrictAccounts:

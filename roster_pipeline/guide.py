@@ -21,7 +21,14 @@ from roster_pipeline.rejects import Code
 from roster_pipeline.report_html import CODE_ADVICE
 from roster_pipeline.specs import FORMATS, ColumnSpec, FileSpec, Spec
 
-__all__ = ["GuideInput", "column_rules", "describe_spec", "guide_html", "onboarding_guide"]
+__all__ = [
+    "GuideInput",
+    "column_rules",
+    "describe_spec",
+    "guide_html",
+    "loading",
+    "onboarding_guide",
+]
 
 
 def column_rules(column: ColumnSpec) -> str:
@@ -40,9 +47,25 @@ def column_rules(column: ColumnSpec) -> str:
         target = f"{ref.file}.{ref.column}"
         where = "".join(f" whose {k} is {v}" for k, v in ref.where.items())
         rules.append(f"must name a row of {target}{where}")
+    if column.unique:
+        rules.append("unique")
     if column.aliases:
         rules.append("also accepted as: " + ", ".join(column.aliases))
     return "; ".join(rules)
+
+
+def loading(f: FileSpec) -> str:
+    """Where a file's rows end up, in one sentence."""
+    if not f.load:
+        return "Checked and used to check references; not loaded."
+    where = " and ".join(f"whose {c} is {' or '.join(v)}" for c, v in f.load_where.items())
+    renamed = [f"{c.name} as {c.target}" for c in f.loaded_columns if c.target != c.name]
+    return (
+        f"Loaded into the {f.table} table"
+        + (f" (rows {where})" if where else "")
+        + (f"; {', '.join(renamed)}" if renamed else "")
+        + "."
+    )
 
 
 def _describe_file(f: FileSpec) -> list[str]:
@@ -55,6 +78,8 @@ def _describe_file(f: FileSpec) -> list[str]:
     ]
     if f.description:
         lines.append(f.description)
+    if not f.load or f.load_where or f.table != f.name:
+        lines.append(loading(f))
     lines += [f"- {c.name}: {column_rules(c)}" for c in f.columns]
     return [*lines, ""]
 
@@ -262,6 +287,8 @@ def _file_section(f: FileSpec) -> list[str]:
         f"Each row is identified by {key} ({unique}).",
         "",
         *([_para(f.description), ""] if f.description else []),
+        *([_para(loading(f)), ""] if not f.load or f.load_where else []),
+        *(["The columns must come in the order listed.", ""] if f.ordered else []),
         "| Column | Required | Rules |",
         "| --- | --- | --- |",
     ]

@@ -129,8 +129,15 @@ def map_columns(name: str, header: list[str], file_spec: FileSpec, line: int) ->
             )
             column = spec_column.name
             problems.append(rejects.one(name, Code.MISSING_COLUMN, msg, line=line, column=column))
-    warnings = (f"{name}: extra columns ignored: {', '.join(extra)}",) if extra else ()
+    warnings: tuple[str, ...] = ()
+    if extra:
+        warnings += (f"{name}: extra columns ignored: {', '.join(extra)}",)
     ordered = tuple(c for c in file_spec.column_names if c in columns.values())
+    if file_spec.ordered and ordered != tuple(columns[i] for i in sorted(columns)):
+        warnings += (
+            f"{name}: the columns are not in the order the spec gives ({', '.join(ordered)});"
+            " they were read by name",
+        )
     return Layout(tuple(header), columns, ordered, warnings, rejects.concat(problems))
 
 
@@ -313,7 +320,9 @@ def _polars_read(
             eol_char="\n",
             raise_if_empty=False,
         )
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, OSError):
+        # OSError: polars sniffs compression from the first bytes, and a buffer that
+        # starts like a zlib stream ("x^,...") fails to inflate; the literal path reads it.
         return None
     if frame.height != expected:
         return None

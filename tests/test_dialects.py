@@ -225,3 +225,14 @@ def test_option_texts_parse() -> None:
             parse_alias(bad)
     with pytest.raises(TerminalError):
         parse_headerless("users")
+
+
+def test_data_starting_like_a_zlib_stream_is_read_literally(tmp_path: Path) -> None:
+    """polars takes b"x^" for a zlib header; a headerless file can start so."""
+    path = tmp_path / "users.csv"
+    path.write_text("x^,Ann,Lee,Student\n")
+    order = ("district_user_id", "first_name", "last_name", "role")
+    parsed = parse(
+        ReceivedFile("users.csv", path, "users", 0, ""), load_spec().file("users"), "utf-8", order
+    )
+    assert parsed.frame.rows() == [(1, "x^", "Ann", "Lee", "Student")]
