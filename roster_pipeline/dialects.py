@@ -67,6 +67,23 @@ class Dialect:
             found["headerless"] = {k: list(v) for k, v in sorted(self.headerless.items())}
         return found
 
+    def changed(
+        self,
+        *,
+        encoding: str | None = None,
+        aliases: Sequence[str] = (),
+        headerless: Sequence[str] = (),
+        clear_aliases: bool = False,
+        with_header: Sequence[str] = (),
+    ) -> Dialect:
+        """This dialect with ``roster district set`` options applied (texts as typed)."""
+        merged: dict[str, tuple[str, ...]] = {} if clear_aliases else dict(self.aliases)
+        for target, name in map(parse_alias, aliases):
+            merged[target] = (*(n for n in merged.get(target, ()) if n != name), name)
+        positional = {k: v for k, v in self.headerless.items() if k not in with_header}
+        positional.update(map(parse_headerless, headerless))
+        return Dialect(encoding or self.encoding, merged, positional)
+
     def apply(self, spec: Spec) -> Spec:
         """The spec as this district sends it: its aliases added to the columns'."""
         if not self.aliases:

@@ -236,3 +236,20 @@ def test_data_starting_like_a_zlib_stream_is_read_literally(tmp_path: Path) -> N
         ReceivedFile("users.csv", path, "users", 0, ""), load_spec().file("users"), "utf-8", order
     )
     assert parsed.frame.rows() == [(1, "x^", "Ann", "Lee", "Student")]
+
+
+def test_changed_applies_set_options_as_typed() -> None:
+    start = Dialect(aliases={"users.first_name": ("First",)}, headerless={"users": ("a",)})
+    changed = start.changed(
+        encoding="cp1252",
+        aliases=["users.district_user_id=Student_Number", "users.first_name=Given"],
+        headerless=["enrollments=class_id,student_id"],
+        with_header=["users"],
+    )
+    assert changed == Dialect(
+        "cp1252",
+        {"users.first_name": ("First", "Given"), "users.district_user_id": ("Student_Number",)},
+        {"enrollments": ("class_id", "student_id")},
+    )
+    assert start.changed(clear_aliases=True).aliases == {}
+    assert start.changed() == start
