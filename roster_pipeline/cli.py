@@ -479,3 +479,139 @@ def demo(keep: bool) -> None:
     from roster_pipeline.demo import run_demo
 
     run_demo(keep=keep)
+
+
+# --- the running service (issue 4): serve, status, batch, district set, purge ----------------
+# Kept as one block at the end of the file so the other branches' commands merge cleanly.
+
+
+@main.command()
+@click.option("--workers", default=1, show_default=True, help="Batch worker processes.")
+@click.option("--role", type=click.Choice(["all", "sftp", "worker"]), default="all",
+              show_default=True, help="Run the receiver, the workers, or both.")  # fmt: skip
+@click.option("--port", type=int, default=None, help="SFTP port (default: listen_port).")
+@click.pass_obj
+@reported
+def serve(settings: Settings, workers: int, role: str, port: int | None) -> None:
+    """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT."""
+    import dataclasses
+    import logging
+
+    from roster_pipeline import service
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if port is not None:
+        settings = dataclasses.replace(settings, listen_port=port)
+    options = service.ServiceOptions(workers=workers, role=role)
+    service.serve(settings, options, service.default_receiver(), ready=_announce)
+
+
+def _announce(line: str) -> None:
+    click.echo(line)
+    sys.stdout.flush()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@reported
+def status(as_json: bool) -> None:
+    """Per district: uploads, loads, holds, STALE. Exit 1 when any needs attention."""
+    from roster_pipeline import status as status_mod
+
+    with opened_home() as home:
+        found = status_mod.overview(home)
+    if as_json:
+        echo_json({"districts": [s.as_json() for s in found],
+                   "attention": status_mod.exit_code(found) != 0})  # fmt: skip
+    else:
+        _print_status(found)
+    sys.exit(status_mod.exit_code(found))
+
+
+def _print_status(found: list[Any]) -> None:
+    table = Table("district", "last upload", "last loaded", "rows", "held", "state")
+    for s in found:
+        upload = s.last_upload.strftime("%Y-%m-%d %H:%M") if s.last_upload else "never"
+        loaded = s.last_loaded_at.strftime("%Y-%m-%d %H:%M") if s.last_loaded_at else "never"
+        rows = ", ".join(f"{t} {n:,}" for t, n in s.rows.items() if n)
+        state = "; ".join(s.problems) or ("paused" if s.paused else "ok")
+        table.add_row(s.district, upload, loaded, rows or "-", str(len(s.held)), state)
+    Console().print(table)
+
+
+@main.group("batch")
+def batch_group() -> None:
+    """Act on one batch: approve or discard a held batch, reprocess a finished one."""
+
+
+@batch_group.command("approve")
+@click.argument("batch_id")
+@reported
+def batch_approve(batch_id: str) -> None:
+    """Apply the held batch BATCH_ID, planned again against what is loaded now."""
+    from roster_pipeline import operations
+
+    with opened_home() as home:
+        _print_batch(operations.approve(home, batch_id))
+
+
+@batch_group.command("discard")
+@click.argument("batch_id")
+@reported
+def batch_discard(batch_id: str) -> None:
+    """Drop the held batch BATCH_ID; nothing of it is applied."""
+    from roster_pipeline import operations
+
+    with opened_home() as home:
+        batch = operations.discard(home, batch_id)
+    click.echo(f"batch {batch.batch_id}: {batch.status}")
+
+
+@batch_group.command("reprocess")
+@click.argument("batch_id")
+@reported
+def batch_reprocess(batch_id: str) -> None:
+    """Run the archived files of the finished batch BATCH_ID again, as a new batch."""
+    from roster_pipeline import operations
+
+    with opened_home() as home:
+        batch = operations.reprocess(home, batch_id)
+    _print_batch(batch)
+    sys.exit(EXIT_CODES.get(batch.status, 0))
+
+
+@district.command("set")
+@click.argument("slug")
+@click.option("--max-delete-pct", type=float, help="Hold a batch deleting more of a table.")
+@click.option("--max-update-pct", type=float, help="Hold a batch updating more of a table.")
+@click.option("--settle", type=float, help="Seconds of quiet before loose files form a batch.")
+@click.option("--expect-every", type=float, help="Hours without upload before STALE.")
+@click.option("--retention-days", type=float, help="Days archived files and reports are kept.")
+@click.option("--pause/--resume", default=None, help="Keep uploads without processing them.")
+@reported
+def district_set(slug: str, pause: bool | None, **given: float | None) -> None:
+    """Change district SLUG's settings; options not given keep their value."""
+    from roster_pipeline import operations
+
+    names = {"settle": "settle_seconds", "expect_every": "expect_every_hours"}
+    given = {names.get(k, k): v for k, v in given.items()}
+    values = {k: v for k, v in given.items() if v is not None}
+    with opened_home() as home:
+        record = operations.configure(home, slug, values, pause)
+    knobs = {k: v for k, v in record.settings.items() if k in operations.DISTRICT_KNOBS}
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(knobs.items()))
+    state = "paused" if record.paused else "active"
+    click.echo(f"district {record.slug}: {state}" + (f"; {shown}" if shown else ""))
+
+
+@main.command()
+@reported
+def purge() -> None:
+    """Delete archived raw files and reports older than each district's retention."""
+    from roster_pipeline import retention
+
+    with opened_home() as home:
+        gone = retention.purge(home)
+    for item in gone:
+        click.echo(f"purged {item.folder}/{item.batch_id} ({item.age_days:.0f} days old)")
+    click.echo(f"{len(gone)} batch folder(s) purged")

@@ -56,6 +56,11 @@ class Settings:
     max_delete_pct: float = 10.0
     max_update_pct: float = 75.0
     settle_seconds: float = 300.0
+    # The service (a district may override settle, expect_every and retention)
+    settle_quick_seconds: float = 5.0  # quiet needed once every required file is there
+    expect_every_hours: float = 26.0  # no upload for longer: the district is STALE
+    retention_days: float = 30.0  # archived raw files and reports are purged after
+    claim_seconds: float = 300.0  # a worker's claim on a batch, renewed while it works
     # Alerts
     webhook_url: str = ""
 

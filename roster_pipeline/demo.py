@@ -1,20 +1,42 @@
-"""`roster demo`: the sample district through the pipeline, in a fresh home."""
+"""`roster demo`: the service end to end, as a district would use it.
+
+In a temporary home: provision a demo district with a password, start
+`roster serve` on a free port (a real subprocess), upload the samples over real
+SFTP with paramiko, host key pinned - a good zip, the next night's loose CSVs,
+then an export with mistakes - wait for each batch, print the batch table, the
+change counts and where the reject report is, and stop the service.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import paramiko
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts, pipeline
+from roster_pipeline import districts
 from roster_pipeline.config import load_settings
-from roster_pipeline.errors import InputError
+from roster_pipeline.errors import InputError, RosterError
 from roster_pipeline.home import Home
+from roster_pipeline.store import BatchRecord, BatchStatus
+from sftp_server import ensure_host_keys
 
 __all__ = ["run_demo", "samples_dir"]
+
+DISTRICT = "lincoln"
+_DONE = {BatchStatus.RECEIVED, BatchStatus.PROCESSING}
+_PORT = re.compile(r"sftp on [^:\s]+:(\d+)")
 
 
 def samples_dir() -> Path:
@@ -26,36 +48,125 @@ def samples_dir() -> Path:
 
 
 def run_demo(keep: bool = False) -> Path:
-    """Provision a district, process three nights, print what happened."""
+    """Provision, serve, upload three nights over SFTP, print what happened."""
     samples = samples_dir()
     root = Path(tempfile.mkdtemp(prefix="roster-demo-"))
     console = Console()
-    nights = [
-        ("night 1: the first full export (zip)", samples / "good.zip"),
-        ("night 2: the next night's snapshot (loose CSVs)", samples / "next-night"),
-        ("night 3: an export with mistakes in it", samples / "bad"),
-    ]
-    with Home(load_settings(home=root)) as home:
-        home.create()
-        districts.add_district(home, "lincoln", "Lincoln Unified (demo)")
-        for title, source in nights:
-            result = pipeline.process(home, "lincoln", [source])
+    password = _provision(root)
+    service = _Service(root)
+    try:
+        port = service.wait_port()
+        console.print(f"service up: sftp on 127.0.0.1:{port}, home {root}", highlight=False)
+        nights = [
+            ("night 1: the first full export (zip)", [samples / "good.zip"]),
+            ("night 2: the next night's snapshot (loose CSVs)", _csvs(samples / "next-night")),
+            ("night 3: an export with mistakes in it", _csvs(samples / "bad")),
+        ]
+        for n, (title, files) in enumerate(nights, start=1):
+            _upload(root, port, password, files)
+            batch = _wait_batches(root, n)[0]
             console.rule(title)
-            console.print(f"{result.batch.status}: {result.batch.message}", highlight=False)
-        _print_batches(console, home)
+            console.print(f"batch {batch.batch_id}: {batch.status}", highlight=False)
+            console.print(batch.message, highlight=False)
+    finally:
+        service.stop()
+    _print_batches(console, root)
     if keep:
         console.print(f"\ndemo home kept at {root}", highlight=False)
     else:
         shutil.rmtree(root, ignore_errors=True)
+        console.print("(the demo home is removed; `roster demo --keep` keeps it)")
     return root
 
 
-def _print_batches(console: Console, home: Home) -> None:
-    table = Table("batch", "status", "table", "added", "updated", "deleted", "rejected")
-    found = home.store.batches("lincoln")
-    for batch in reversed(found):
+def _csvs(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.csv"))
+
+
+def _provision(root: Path) -> str:
+    """A fresh home with one district that logs in with a password; returns it."""
+    with Home(load_settings(env={}, home=root)) as home:
+        home.create()
+        provisioned = districts.add_district(home, DISTRICT, "Lincoln Unified (demo)")
+    ensure_host_keys(root / "hostkeys")
+    assert provisioned.password is not None  # generated, shown once
+    return provisioned.password
+
+
+class _Service:
+    """`roster serve` in a subprocess on a free port; its first stdout line says which."""
+
+    def __init__(self, root: Path) -> None:
+        env = {**os.environ, "ROSTER_SETTLE_QUICK_SECONDS": "1", "ROSTER_HOME": str(root)}
+        command = [sys.executable, "-c", "from roster_pipeline.cli import main; main()"]
+        self.log = root / "logs" / "serve.log"
+        self._log = self.log.open("wb")
+        self.process = subprocess.Popen(
+            [*command, "serve", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=env,
+            text=True,
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        self.lines.extend(line.strip() for line in self.process.stdout)
+
+    def wait_port(self, timeout: float = 60.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if found := _PORT.search(line):
+                    return int(found.group(1))
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RosterError(f"the service did not start; see {self.log}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(60)
+        self._log.close()
+
+
+def _upload(root: Path, port: int, password: str, files: Sequence[Path]) -> None:
+    """Upload as a district does: password login, our host key pinned, one put per file."""
+    pinned = {p.read_text().split()[1] for p in (root / "hostkeys").glob("*.pub")}
+    with paramiko.Transport(("127.0.0.1", port)) as transport:
+        transport.connect()
+        if transport.get_remote_server_key().get_base64() not in pinned:
+            raise RosterError("the demo server's host key does not match the one provisioned")
+        transport.auth_password(DISTRICT, password)
+        sftp = paramiko.SFTPClient.from_transport(transport)
+        assert sftp is not None
+        with sftp:
+            for path in files:
+                sftp.put(str(path), path.name)
+
+
+def _wait_batches(root: Path, n: int, timeout: float = 60.0) -> list[BatchRecord]:
+    """The district's batches, newest first, once ``n`` of them are finished."""
+    deadline = time.monotonic() + timeout
+    with Home(load_settings(env={}, home=root)) as home:
+        while time.monotonic() < deadline:
+            found = home.store.batches(DISTRICT)
+            if len([b for b in found if b.status not in _DONE]) >= n:
+                return found
+            time.sleep(0.1)
+    raise RosterError(f"batch {n} was not processed within {timeout:.0f} s; see the service log")
+
+
+def _print_batches(console: Console, root: Path) -> None:
+    table = Table("night", "status", "table", "added", "updated", "deleted", "rejected")
+    with Home(load_settings(env={}, home=root)) as home:
+        found = home.store.batches(DISTRICT)
+    for night, batch in enumerate(reversed(found), start=1):
         for name, c in batch.counts.items():
-            table.add_row(batch.batch_id, str(batch.status), name, str(c.added), str(c.updated),
+            table.add_row(str(night), str(batch.status), name, str(c.added), str(c.updated),
                           str(c.deleted), str(c.rejected))  # fmt: skip
     console.print(table)
     console.print(f"reject report of the last batch: {found[0].report_path}", highlight=False)

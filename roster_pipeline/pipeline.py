@@ -8,6 +8,7 @@ transaction) for a district; ``check`` evaluates without a district's data.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import shutil
 import tempfile
@@ -29,7 +30,7 @@ from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.specs import Spec, load_spec
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord, Store
 from roster_pipeline.store.records import TableCounts
-from roster_pipeline.unpack import Unpacked, ZipLimits, unpack
+from roster_pipeline.unpack import ReceivedFile, Unpacked, ZipLimits, unpack
 from roster_pipeline.validate import Validated, validate
 
 __all__ = ["BatchResult", "Context", "Outcome", "check", "evaluate", "new_batch_id", "process"]
@@ -73,11 +74,13 @@ class Outcome:
     warnings: tuple[str, ...]
     plan: Plan | None
     message: str
+    unchanged: Mapping[str, int] = field(default_factory=dict)  # skipped duplicate files
 
     @property
     def counts(self) -> dict[str, TableCounts]:
         if self.plan is not None:
-            return {name: t.counts for name, t in self.plan.tables.items()}
+            same = {name: TableCounts(unchanged=n) for name, n in self.unchanged.items()}
+            return same | {name: t.counts for name, t in self.plan.tables.items()}
         return {f.file_spec: TableCounts(rejected=f.rejected) for f in self.files if f.file_spec}
 
 
@@ -127,11 +130,14 @@ def evaluate(
     if rejects.has_fatal(unpacked.rejects):
         files = _file_records(unpacked, (), unpacked.rejects)
         return _rejected(files, unpacked.rejects, warnings)
-    if _is_duplicate(unpacked, ctx.last_hashes()):
+    last = ctx.last_hashes()
+    if _is_duplicate(unpacked, last):
         files = _file_records(unpacked, (), unpacked.rejects)
         message = "every file is identical to the last loaded one; nothing to do"
         return Outcome(BatchStatus.DUPLICATE, files, unpacked.rejects, warnings, None, message)
-    parsed = tuple(_parse_all(unpacked, ctx, progress))
+    fresh = tuple(f for f in unpacked.matched if _must_parse(f, ctx.spec, last))
+    warnings += _duplicate_warnings(unpacked, fresh)
+    parsed = tuple(_parse_all(fresh, ctx, progress))
     warnings += tuple(w for p in parsed for w in p.warnings)
     progress("validate", sum(p.rows for p in parsed))
     validated = validate(parsed, ctx.spec, ctx)
@@ -140,11 +146,23 @@ def evaluate(
     if validated.fatal:
         return _rejected(files, all_rejects, warnings)
     progress("plan", sum(v.frame.height for v in validated.files.values()))
-    return _planned(validated, ctx, files, all_rejects, warnings)
+    planned = _planned(validated, ctx, files, all_rejects, warnings)
+    skipped = {f.file_spec for f in unpacked.matched if f not in fresh and f.file_spec}
+    return replace(planned, unchanged=_loaded_rows(ctx, skipped)) if skipped else planned
 
 
-def _parse_all(unpacked: Unpacked, ctx: Context, progress: Progress) -> Iterator[ParsedFile]:
-    for f in unpacked.matched:
+def _must_parse(f: ReceivedFile, spec: Spec, last: Mapping[str, str]) -> bool:
+    """Changed files, and files the spec checks but never loads: nothing loaded stands
+    in for them, so they are read again for the references into them."""
+    if not f.file_spec:
+        return False
+    return last.get(f.file_spec) != f.sha256 or not spec.file(f.file_spec).load
+
+
+def _parse_all(
+    files: Sequence[ReceivedFile], ctx: Context, progress: Progress
+) -> Iterator[ParsedFile]:
+    for f in files:
         if f.file_spec:
             progress(f"parse {f.name}", None)
             parsed = parse(
@@ -202,6 +220,24 @@ def _unpack_warnings(unpacked: Unpacked) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _duplicate_warnings(unpacked: Unpacked, fresh: Sequence[ReceivedFile]) -> tuple[str, ...]:
+    """Files identical to the last loaded file of their table are recorded, not reprocessed:
+    their table stays as it is loaded."""
+    same = [f.name for f in unpacked.matched if f not in fresh]
+    if not same:
+        return ()
+    return ("identical to the last loaded file, not processed again: " + ", ".join(same),)
+
+
+def _loaded_rows(ctx: Context, names: set[str]) -> dict[str, int]:
+    """Rows loaded now for the tables of skipped duplicate files: all of them unchanged."""
+    tables = {ctx.spec.file(n).table or n for n in names}  # counts are per table
+    if ctx.store is None:
+        return dict.fromkeys(tables, 0)
+    loaded = ctx.store.table_counts(ctx.district)
+    return {t: loaded.get(t, 0) for t in tables}
+
+
 def _is_duplicate(unpacked: Unpacked, last: dict[str, str]) -> bool:
     matched = unpacked.matched
     return bool(matched) and all(last.get(f.file_spec or "") == f.sha256 for f in matched)
@@ -254,16 +290,28 @@ def process(
     *,
     batch_id: str | None = None,
     received_at: datetime | None = None,
+    archive_raw: bool = True,
+    lift_holds: bool = False,
+    notes: Sequence[str] = (),
     progress: Progress = no_progress,
 ) -> BatchResult:
-    """Run the whole pipeline for a district and record the batch."""
+    """Run the whole pipeline for a district and record the batch.
+
+    ``archive_raw=False``: the caller keeps the raw files itself (the service moves
+    the batch folder to ``archive/<batch>/raw`` after the commit). ``lift_holds``:
+    an approved batch is applied whatever its change counts. ``notes``: warnings from
+    before the stages (uploads superseded by a later one of the same name).
+    """
     store = home.store
     district = store.district(district_slug)
     batch_id = batch_id or new_batch_id(district.slug)
     received = received_at or datetime.now(UTC)
     ctx = context_for(home.settings, district, store)
+    if lift_holds:
+        ctx = replace(ctx, thresholds=Thresholds(math.inf, math.inf))
     archive = home.folder("archive", batch_id)
-    _keep_raw(sources, archive / "raw")
+    if archive_raw:
+        _keep_raw(sources, archive / "raw")
     with tempfile.TemporaryDirectory(dir=home.folder("work"), prefix=f"{batch_id}-") as work:
         outcome = _evaluate_guarded(sources, ctx, Path(work), batch_id, progress)
     batch = BatchRecord(
@@ -277,7 +325,7 @@ def process(
         counts=outcome.counts,
         rejects=outcome.rejects.height,
         hold_reasons=outcome.plan.hold_reasons if outcome.plan else (),
-        warnings=outcome.warnings,
+        warnings=(*notes, *outcome.warnings),
         message=outcome.message,
     )
     progress("report", outcome.rejects.height)

@@ -9,8 +9,10 @@ where they fail: CI must prove both engines.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -80,6 +82,17 @@ def store(store_url: str) -> Iterator[Store]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store_url" in metafunc.fixturenames:
         metafunc.parametrize("store_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def event_loop_thread() -> Iterator[asyncio.AbstractEventLoop]:
+    """An asyncio loop in a thread, for starting the real receiver from sync tests."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import stat
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncssh
@@ -101,19 +99,10 @@ def test_rotate_disable_enable_remove(roster: Roster, samples: Path) -> None:
     assert roster("district", "show", "lincoln").exit_code == 1
 
 
-@pytest.fixture
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-
-
 def test_receiver_logs_in_with_the_printed_password(
-    roster: Roster, tmp_path: Path, store_url: str, loop: asyncio.AbstractEventLoop
+    roster: Roster, tmp_path: Path, store_url: str, event_loop_thread: asyncio.AbstractEventLoop
 ) -> None:
+    loop = event_loop_thread
     info = as_json(roster("district", "add", "lincoln", "--json"))
     roster("district", "add", "other", "--json")
     settings = load_settings(

@@ -221,7 +221,8 @@ def test_loose_files_equal_the_zip_and_the_next_night_deletes(
     assert done["status"] == "held"  # 1 of 6 users deleted is past the 10% limit
     assert done["counts"]["users"]["deleted"] == 1
     assert done["counts"]["enrollments"]["deleted"] == 1
-    assert done["counts"]["schools"]["unchanged"] == 2
+    assert done["counts"]["schools"]["unchanged"] == 2  # orgs.csv was identical: skipped
+    assert set(done["counts"]) == {"schools", "users", "classes", "enrollments"}
 
 
 def test_check_and_guide_work_from_the_spec(roster: Roster, samples: Path) -> None:

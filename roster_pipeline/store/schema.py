@@ -120,8 +120,18 @@ def _v1(d: Dialect) -> list[str]:
     ]
 
 
+def _v2(_d: Dialect) -> list[str]:
+    """Batch claims (store.queue): who processes a batch, until when, how many tries."""
+    return [
+        "ALTER TABLE batches ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE batches ADD COLUMN claim_expires TEXT",
+        "ALTER TABLE batches ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX batches_status ON batches (status, district_id)",
+    ]
+
+
 #: version -> statements for a dialect; applied in order, each in its own transaction.
-MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1}
+MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2}
 
 
 def current_version(engine: Engine) -> int:

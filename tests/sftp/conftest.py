@@ -99,16 +99,6 @@ def password_hash() -> str:
     return hash_password(PASSWORD)
 
 
-@pytest.fixture(scope="session")
-def event_loop_thread() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield loop
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-
-
 @pytest.fixture
 def client_key(tmp_path: Path) -> tuple[Path, str]:
     """An Ed25519 client key written for OpenSSH and paramiko; (private path, public line)."""

@@ -1,0 +1,49 @@
+"""The SFTP receiver as a component of `roster serve`.
+
+``start(settings)`` is the service's receiver factory: host keys are created
+once under ``<home>/hostkeys`` and never replaced; the receiver is configured
+by ``receiver.receiver_config`` and looks accounts up in the district registry
+(``districts.DistrictAccounts``), which also records every upload.
+"""
+
+from __future__ import annotations
+
+from roster_pipeline.config import Settings
+from roster_pipeline.districts import DistrictAccounts
+from roster_pipeline.errors import ConfigError, StorageError
+from roster_pipeline.receiver import receiver_config
+from sftp_server import HostKeyError, Receiver, ensure_host_keys, start_receiver
+
+__all__ = ["RunningReceiver", "start"]
+
+
+class RunningReceiver:
+    """The receiver and its accounts, closed together."""
+
+    def __init__(self, receiver: Receiver, accounts: DistrictAccounts) -> None:
+        self.receiver = receiver
+        self.accounts = accounts
+
+    async def close(self) -> None:
+        await self.receiver.close()
+        self.accounts.close()
+
+
+async def start(settings: Settings) -> tuple[RunningReceiver, str]:
+    """Start the receiver for the home in ``settings``; returns it and ``host:port``."""
+    keys = settings.home / "hostkeys"
+    try:
+        ensure_host_keys(keys)
+    except (HostKeyError, OSError) as exc:
+        raise StorageError(f"cannot use the host keys in {keys}: {exc}") from exc
+    accounts = DistrictAccounts(settings.db_url)
+    try:
+        receiver = await start_receiver(receiver_config(settings), accounts)
+    except OSError as exc:
+        accounts.close()
+        where = f"{settings.listen_host}:{settings.listen_port}"
+        raise ConfigError(
+            f"cannot listen for SFTP on {where}: {exc.strerror or exc}; choose another"
+            " listen_host / listen_port (or `roster serve --port`)"
+        ) from exc
+    return RunningReceiver(receiver, accounts), f"{settings.listen_host}:{receiver.port}"

@@ -1,0 +1,68 @@
+"""Retention: archived raw files and reports older than a district's retention are purged.
+
+Only folders go (``archive/<batch>/``, ``failed/<batch>/``); batch records,
+rejects and change logs stay in the database. A batch's age is counted from
+when it finished (or was received, if it never finished).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from roster_pipeline.errors import UnknownBatchError, UnknownDistrictError
+from roster_pipeline.home import Home
+from roster_pipeline.store import BatchRecord
+
+__all__ = ["Purged", "purge"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Purged:
+    batch_id: str
+    district: str
+    folder: str  # archive or failed
+    age_days: float
+
+
+def purge(home: Home, now: datetime | None = None) -> list[Purged]:
+    """Delete the expired archive and failed folders; returns what went."""
+    now = now or datetime.now(UTC)
+    retention: dict[str, float] = {}
+    gone = []
+    for kind in ("archive", "failed"):
+        for folder in sorted(home.folder(kind).glob("*")):
+            batch = _batch(home, folder.name)
+            if batch is None:
+                continue  # not ours to judge: no record says how old it is
+            days = _retention_days(home, batch.district, retention)
+            age = now - (batch.finished_at or batch.received_at)
+            if age > timedelta(days=days):
+                shutil.rmtree(folder, ignore_errors=True)
+                gone.append(
+                    Purged(batch.batch_id, batch.district, kind, age.total_seconds() / 86400)
+                )
+    for item in gone:
+        log.info("purged %s/%s (%.1f days old)", item.folder, item.batch_id, item.age_days)
+    return gone
+
+
+def _batch(home: Home, batch_id: str) -> BatchRecord | None:
+    try:
+        return home.store.batch(batch_id)
+    except UnknownBatchError:
+        return None
+
+
+def _retention_days(home: Home, district: str, cache: dict[str, float]) -> float:
+    if district not in cache:
+        value: object = home.settings.retention_days
+        with contextlib.suppress(UnknownDistrictError):  # removed: the default applies
+            value = home.store.district(district).settings.get("retention_days", value)
+        cache[district] = float(value)  # type: ignore[arg-type]
+    return cache[district]
