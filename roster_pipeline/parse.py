@@ -41,6 +41,7 @@ import polars as pl
 
 from roster_pipeline import rejects
 from roster_pipeline.csvscan import (
+    WIDE_SPACES,
     Ints,
     Records,
     detect_delimiter,
@@ -60,7 +61,7 @@ _REJECTED = "The batch was rejected; the data loaded before stays loaded."
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _COUNTS = {"line": pl.Int64(), "found": pl.Int64()}
-_BLANK = " \t\n\x0b\x0c"  # what csvscan counts as whitespace
+_BLANK = " \t\n\x0b\x0c" + WIDE_SPACES  # what csvscan counts as whitespace
 
 
 @dataclass(frozen=True)
