@@ -14,12 +14,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts, guide, pipeline, report, specs
+from roster_pipeline import dialects, districts, guide, pipeline, report, specs
 from roster_pipeline.config import Settings, load_settings
 from roster_pipeline.display import shows_progress, stage_display
 from roster_pipeline.errors import RosterError
 from roster_pipeline.home import Home
-from roster_pipeline.store import BatchRecord, BatchStatus
+from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 from sftp_server import KEY_TYPES, HostKeyError, add_host_key, ensure_host_keys, fingerprints
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -551,8 +551,9 @@ def batch_approve(batch_id: str) -> None:
     """Apply the held batch BATCH_ID, planned again against what is loaded now."""
     from roster_pipeline import operations
 
-    with opened_home() as home:
-        _print_batch(operations.approve(home, batch_id))
+    with opened_home() as home, stage_display(shows_progress(False)) as progress:
+        approved = operations.approve(home, batch_id, progress)
+    _print_batch(approved)
 
 
 @batch_group.command("discard")
@@ -580,6 +581,38 @@ def batch_reprocess(batch_id: str) -> None:
     sys.exit(EXIT_CODES.get(batch.status, 0))
 
 
+# -- issue 6: per-district PowerSchool dialects (options of `district set`) ---------
+
+DIALECT_OPTIONS = ("encoding", "aliases", "clear_aliases", "headerless", "with_header")
+
+
+def dialect_options(func: F) -> F:
+    """The dialect options of `roster district set`."""
+    options = [
+        click.option("--encoding", type=click.Choice(dialects.ENCODINGS), default=None,
+                     help="Character set the district's files are read in."),
+        click.option("--alias", "aliases", multiple=True, metavar="FILE.COLUMN=HEADER",
+                     help="A header name meaning a spec column (repeatable)."),
+        click.option("--clear-aliases", is_flag=True, help="Forget the district's aliases."),
+        click.option("--headerless", multiple=True, metavar="FILE=COL,COL,...",
+                     help="FILE comes without a header row; its columns by position, '-'"
+                     " skips one (repeatable)."),
+        click.option("--with-header", multiple=True, metavar="FILE",
+                     help="FILE has a header row again (repeatable)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.Dialect | None:
+    """The district's dialect with the options given applied; None when none was given."""
+    if not any(given.values()):
+        return None
+    current = dialects.Dialect.from_settings(record.settings)
+    return current.changed(**given)
+
+
 @district.command("set")
 @click.argument("slug")
 @click.option("--max-delete-pct", type=float, help="Hold a batch deleting more of a table.")
@@ -588,18 +621,22 @@ def batch_reprocess(batch_id: str) -> None:
 @click.option("--expect-every", type=float, help="Hours without upload before STALE.")
 @click.option("--retention-days", type=float, help="Days archived files and reports are kept.")
 @click.option("--pause/--resume", default=None, help="Keep uploads without processing them.")
+@dialect_options
 @reported
-def district_set(slug: str, pause: bool | None, **given: float | None) -> None:
+def district_set(slug: str, pause: bool | None, **given: Any) -> None:
     """Change district SLUG's settings; options not given keep their value."""
     from roster_pipeline import operations
 
+    dialect_given = {k: given.pop(k) for k in DIALECT_OPTIONS}
     names = {"settle": "settle_seconds", "expect_every": "expect_every_hours"}
     given = {names.get(k, k): v for k, v in given.items()}
     values = {k: v for k, v in given.items() if v is not None}
     with opened_home() as home:
-        record = operations.configure(home, slug, values, pause)
-    knobs = {k: v for k, v in record.settings.items() if k in operations.DISTRICT_KNOBS}
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(knobs.items()))
+        dialect = changed_dialect(home.store.district(slug), dialect_given)
+        record = operations.configure(home, slug, values, pause, dialect)
+    known = {*operations.DISTRICT_KNOBS, *dialects.SETTING_KEYS}
+    knobs = {k: v for k, v in record.settings.items() if k in known}
+    shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(knobs.items()))
     state = "paused" if record.paused else "active"
     click.echo(f"district {record.slug}: {state}" + (f"; {shown}" if shown else ""))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,14 +26,6 @@ USERS = (
     "T1,José,Muñoz,Teacher,100\n"
     "S1,Zoë,Brontë,Student,100\n"
 )
-
-
-def _district_with(store_url: str, slug: str, settings: dict[str, object]) -> None:
-    store = open_store(store_url)
-    try:
-        store.put_district(replace(store.district(slug), settings=settings))
-    finally:
-        store.close()
 
 
 def _batch(folder: Path, users: bytes, samples: Path) -> Path:
@@ -59,7 +50,7 @@ def test_opted_in_encoding_decodes_names(
     roster: Roster, store_url: str, samples: Path, tmp_path: Path, encoding: str
 ) -> None:
     roster("district", "add", "lincoln")
-    _district_with(store_url, "lincoln", {"encoding": encoding})
+    assert roster("district", "set", "lincoln", "--encoding", encoding).exit_code == 0
     raw = USERS.encode(encoding)
     assert b"Jos\xe9" in raw or b"Jos\x8e" in raw  # really not UTF-8 bytes
     result = roster(
@@ -80,7 +71,7 @@ def test_utf8_district_rejects_cp1252_bytes_naming_the_line(
     assert [(r["code"], r["line"], r["value"]) for r in rejects] == [("not_utf8", 2, "0xE9")]
 
 
-def test_utf8_bom_wins_over_the_district_encoding(store_url: str, tmp_path: Path) -> None:
+def test_utf8_bom_wins_over_the_district_encoding(tmp_path: Path) -> None:
     spec = load_spec()
     path = tmp_path / "users.csv"
     path.write_bytes(b"\xef\xbb\xbf" + USERS.encode("utf-8"))
@@ -92,8 +83,8 @@ def test_headerless_files_read_by_position(
     roster: Roster, store_url: str, samples: Path, tmp_path: Path
 ) -> None:
     roster("district", "add", "lincoln")
-    order = ["district_user_id", "first_name", "last_name", "role", "school_id"]
-    _district_with(store_url, "lincoln", {"headerless": {"users": order}})
+    order = "users=district_user_id,first_name,last_name,role,school_id"
+    assert roster("district", "set", "lincoln", "--headerless", order).exit_code == 0
     body = USERS.split("\n", 1)[1] + "S2,Ann,Lee,Pupil,100\n"
     batch = _batch(tmp_path / "b", body.encode(), samples)
     result = as_json(roster("process", batch, "--district", "lincoln", "--json"))
@@ -105,7 +96,7 @@ def test_headerless_files_read_by_position(
     assert _exported_names(roster) == {("José", "Muñoz"), ("Zoë", "Brontë")}
 
 
-def test_headerless_district_sending_a_header_anyway(store_url: str, tmp_path: Path) -> None:
+def test_headerless_district_sending_a_header_anyway(tmp_path: Path) -> None:
     spec = load_spec()
     path = tmp_path / "users.csv"
     path.write_text("\n" + USERS)
@@ -133,8 +124,11 @@ def test_district_alias_maps_a_powerschool_header(
     roster: Roster, store_url: str, samples: Path, tmp_path: Path
 ) -> None:
     roster("district", "add", "lincoln")
-    aliases = {"users.district_user_id": ["Student_Number"], "users.first_name": ["First"]}
-    _district_with(store_url, "lincoln", {"aliases": aliases})
+    set_aliases = roster(
+        "district", "set", "lincoln",
+        "--alias", "users.district_user_id=Student_Number", "--alias", "users.first_name=First",
+    )  # fmt: skip
+    assert set_aliases.exit_code == 0
     users = USERS.replace("district_user_id,first_name", "Students.Student_Number,FIRST")
     batch = _batch(tmp_path / "b", users.encode(), samples)
     result = as_json(roster("process", batch, "--district", "lincoln", "--json"))
@@ -150,8 +144,8 @@ def test_check_with_district_honours_its_settings(
     plain = roster("check", batch, "--json")
     assert plain.exit_code == 1
     assert [r["code"] for r in as_json(plain)["rejects"]] == ["not_utf8"]
-    _district_with(
-        store_url, "lincoln", {"encoding": "cp1252", "aliases": {"users.first_name": ["First"]}}
+    roster(
+        "district", "set", "lincoln", "--encoding", "cp1252", "--alias", "users.first_name=First"
     )
     honoured = roster("check", batch, "--district", "lincoln", "--json")
     assert honoured.exit_code == 0, honoured.stdout
@@ -253,3 +247,47 @@ def test_changed_applies_set_options_as_typed() -> None:
     )
     assert start.changed(clear_aliases=True).aliases == {}
     assert start.changed() == start
+
+
+def test_district_set_stores_checks_and_shows_the_dialect(roster: Roster, store_url: str) -> None:
+    roster("district", "add", "lincoln")
+    shown = roster(
+        "district", "set", "lincoln", "--encoding", "mac_roman",
+        "--alias", "users.district_user_id=Student_Number",
+        "--headerless", "enrollments=class_id,-,student_id", "--max-delete-pct", "5",
+    )  # fmt: skip
+    assert shown.exit_code == 0
+    assert '"enrollments": ["class_id", "-", "student_id"]' in shown.stdout
+    store = open_store(store_url)
+    try:
+        settings = dict(store.district("lincoln").settings)
+    finally:
+        store.close()
+    assert settings == {
+        "encoding": "mac_roman",
+        "aliases": {"users.district_user_id": ["Student_Number"]},
+        "headerless": {"enrollments": ["class_id", "-", "student_id"]},
+        "max_delete_pct": 5.0,
+    }
+    for bad, says in (
+        (("--alias", "users.nickname=Nick"), "'nickname' is not a column of users"),
+        (("--headerless", "users=district_user_id"), "lacks first_name, last_name, role"),
+        (("--encoding", "latin-9"), "Invalid value for '--encoding'"),
+    ):
+        refused = roster("district", "set", "lincoln", *bad)
+        assert refused.exit_code in (1, 2)
+        assert says in refused.output
+    back = roster("district", "set", "lincoln", "--clear-aliases", "--with-header", "enrollments")
+    assert back.exit_code == 0
+    assert "aliases" not in back.stdout
+    assert "headerless" not in back.stdout
+    assert 'encoding="mac_roman"' in back.stdout
+
+
+def test_rows_of_no_break_spaces_are_blank(tmp_path: Path) -> None:
+    """Spreadsheets leave U+00A0 in emptied cells; such rows are blank, as ',,,' is."""
+    path = tmp_path / "users.csv"
+    path.write_text(USERS + ",,,\xa0,\n\u3000\nS2,Ann,Lee,Student,100\n", encoding="utf-8")
+    parsed = parse(ReceivedFile("users.csv", path, "users", 0, ""), load_spec().file("users"))
+    assert parsed.frame["__line__"].to_list() == [2, 3, 6]
+    assert parsed.rejects.height == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import Roster, as_json
 from rich.console import Console
 
-from roster_pipeline import districts, pipeline
+from roster_pipeline import districts, operations, pipeline
 from roster_pipeline.config import load_settings
 from roster_pipeline.display import stage_display
 from roster_pipeline.home import Home
@@ -96,3 +96,20 @@ def test_terminal_shows_the_stages_and_json_does_not(samples: Path, tmp_path: Pa
         [*roster, "process", str(samples / "next-night"), "--district", "lincoln", "--json"]
     )
     assert json.loads(quiet)["status"] == "loaded"  # nothing but the JSON, even on a terminal
+
+
+def test_approve_reports_its_stages(store_url: str, samples: Path, tmp_path: Path) -> None:
+    with Home(load_settings(home=tmp_path / "home", database_url=store_url)) as home:
+        home.create()
+        districts.add_district(home, "lincoln")
+        pipeline.process(home, "lincoln", [samples / "good"])
+        emptied = tmp_path / "emptied"
+        emptied.mkdir()
+        (emptied / "enrollments.csv").write_text("class_id,student_id\nS100-3A,000417\n")
+        held = pipeline.process(home, "lincoln", [emptied]).batch
+        assert held.status == "held"
+        seen: list[tuple[str, int | None]] = []
+        approved = operations.approve(home, held.batch_id, lambda s, r: seen.append((s, r)))
+    assert approved.status == "loaded"
+    assert seen[0] == ("unpack", None)
+    assert seen[-1] == ("apply", 8)  # 8 of the 9 enrollments deleted
