@@ -14,11 +14,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts, guide, pipeline, report, specs
+from roster_pipeline import dialects, districts, guide, pipeline, report, specs
 from roster_pipeline.config import Settings, load_settings
+from roster_pipeline.display import shows_progress, stage_display
 from roster_pipeline.errors import RosterError
 from roster_pipeline.home import Home
-from roster_pipeline.store import BatchRecord, BatchStatus
+from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 from sftp_server import KEY_TYPES, HostKeyError, add_host_key, ensure_host_keys, fingerprints
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -309,8 +310,8 @@ def district_list(as_json: bool) -> None:
 @reported
 def process(path: Path, slug: str, as_json: bool) -> None:
     """Process PATH (a zip, a CSV or a folder) for a district and load it."""
-    with opened_home() as home:
-        result = pipeline.process(home, slug, [path])
+    with opened_home() as home, stage_display(shows_progress(as_json)) as progress:
+        result = pipeline.process(home, slug, [path], progress=progress)
     batch = result.batch
     if as_json:
         echo_json(_process_json(batch))
@@ -344,12 +345,18 @@ def _print_batch(batch: BatchRecord) -> None:
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--spec", "spec_name", default=specs.DEFAULT_SPEC, show_default=True)
+@click.option("--district", "slug", default=None,
+              help="Read the files as this district's (its spec and dialect).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @reported
-def check(settings: Settings, path: Path, spec_name: str, as_json: bool) -> None:
+def check(settings: Settings, path: Path, spec_name: str, slug: str | None, as_json: bool) -> None:
     """Parse and validate PATH only; nothing is loaded. Exit 1 when it would be rejected."""
-    outcome = pipeline.check([path], spec_name, settings)
+    record = None
+    if slug is not None:
+        with opened_home() as home:
+            record = home.store.district(slug)
+    outcome = pipeline.check([path], spec_name, settings, record)
     rows = outcome.rejects.select(report.REJECT_COLUMNS)
     if as_json:
         echo_json({"status": str(outcome.status), "message": outcome.message,
@@ -427,6 +434,41 @@ def spec() -> None:
 def spec_show(name: str) -> None:
     """Print the contract NAME in human terms."""
     click.echo(guide.describe_spec(specs.load_spec(name)))
+
+
+# -- issue 6: what district admins read (onboarding guide) ------------------------
+
+
+@district.command("guide")
+@click.argument("slug")
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md",
+              show_default=True)  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--include-password", is_flag=True,
+              help="Set a NEW password and include it (the old one stops working).")  # fmt: skip
+@reported
+def district_guide(slug: str, fmt: str, output: Path | None, include_password: bool) -> None:
+    """Write the onboarding guide a district admin follows to set up PowerSchool.
+
+    Generated from the district's spec, account and dialect. Passwords are
+    stored only as a hash and cannot be shown again: without
+    --include-password the guide says the password is sent separately; with it,
+    a new password is generated, the old one stops working at once, and the
+    new one is in the guide (handle the file as a secret).
+    """
+    with opened_home() as home:
+        data = districts.onboarding(home, slug, include_password)
+    text = guide.onboarding_guide(data)
+    if fmt == "html":
+        text = guide.guide_html(text, f"Roster onboarding: {data.connection['name']}")
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+    if include_password:
+        click.echo(f"note: the password of {slug} was changed; the old one no longer works",
+                   err=True)  # fmt: skip
 
 
 @main.command()
@@ -510,8 +552,9 @@ def batch_approve(batch_id: str) -> None:
     """Apply the held batch BATCH_ID, planned again against what is loaded now."""
     from roster_pipeline import operations
 
-    with opened_home() as home:
-        _print_batch(operations.approve(home, batch_id))
+    with opened_home() as home, stage_display(shows_progress(False)) as progress:
+        approved = operations.approve(home, batch_id, progress)
+    _print_batch(approved)
 
 
 @batch_group.command("discard")
@@ -539,6 +582,38 @@ def batch_reprocess(batch_id: str) -> None:
     sys.exit(EXIT_CODES.get(batch.status, 0))
 
 
+# -- issue 6: per-district PowerSchool dialects (options of `district set`) ---------
+
+DIALECT_OPTIONS = ("encoding", "aliases", "clear_aliases", "headerless", "with_header")
+
+
+def dialect_options(func: F) -> F:
+    """The dialect options of `roster district set`."""
+    options = [
+        click.option("--encoding", type=click.Choice(dialects.ENCODINGS), default=None,
+                     help="Character set the district's files are read in."),
+        click.option("--alias", "aliases", multiple=True, metavar="FILE.COLUMN=HEADER",
+                     help="A header name meaning a spec column (repeatable)."),
+        click.option("--clear-aliases", is_flag=True, help="Forget the district's aliases."),
+        click.option("--headerless", multiple=True, metavar="FILE=COL,COL,...",
+                     help="FILE comes without a header row; its columns by position, '-'"
+                     " skips one (repeatable)."),
+        click.option("--with-header", multiple=True, metavar="FILE",
+                     help="FILE has a header row again (repeatable)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.Dialect | None:
+    """The district's dialect with the options given applied; None when none was given."""
+    if not any(given.values()):
+        return None
+    current = dialects.Dialect.from_settings(record.settings)
+    return current.changed(**given)
+
+
 @district.command("set")
 @click.argument("slug")
 @click.option("--max-delete-pct", type=float, help="Hold a batch deleting more of a table.")
@@ -547,18 +622,22 @@ def batch_reprocess(batch_id: str) -> None:
 @click.option("--expect-every", type=float, help="Hours without upload before STALE.")
 @click.option("--retention-days", type=float, help="Days archived files and reports are kept.")
 @click.option("--pause/--resume", default=None, help="Keep uploads without processing them.")
+@dialect_options
 @reported
-def district_set(slug: str, pause: bool | None, **given: float | None) -> None:
+def district_set(slug: str, pause: bool | None, **given: Any) -> None:
     """Change district SLUG's settings; options not given keep their value."""
     from roster_pipeline import operations
 
+    dialect_given = {k: given.pop(k) for k in DIALECT_OPTIONS}
     names = {"settle": "settle_seconds", "expect_every": "expect_every_hours"}
     given = {names.get(k, k): v for k, v in given.items()}
     values = {k: v for k, v in given.items() if v is not None}
     with opened_home() as home:
-        record = operations.configure(home, slug, values, pause)
-    knobs = {k: v for k, v in record.settings.items() if k in operations.DISTRICT_KNOBS}
-    shown = ", ".join(f"{k}={v}" for k, v in sorted(knobs.items()))
+        dialect = changed_dialect(home.store.district(slug), dialect_given)
+        record = operations.configure(home, slug, values, pause, dialect)
+    known = {*operations.DISTRICT_KNOBS, *dialects.SETTING_KEYS}
+    knobs = {k: v for k, v in record.settings.items() if k in known}
+    shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(knobs.items()))
     state = "paused" if record.paused else "active"
     click.echo(f"district {record.slug}: {state}" + (f"; {shown}" if shown else ""))
 

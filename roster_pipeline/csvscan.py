@@ -22,6 +22,7 @@ import pyarrow as pa
 
 __all__ = [
     "DELIMITERS",
+    "WIDE_SPACES",
     "Ints",
     "Records",
     "detect_delimiter",
@@ -38,6 +39,13 @@ Bools = npt.NDArray[np.bool_]
 _QUOTE, _LF = ord('"'), ord("\n")
 _NOT_CONTENT = np.frombuffer(b' \t\n\r\x0b\x0c"', dtype=np.uint8)
 _QUOTED = re.compile(r'"[^"]*"')
+#: Unicode whitespace beyond ASCII (what str.strip and polars' strip_chars remove),
+#: e.g. the no-break space spreadsheets leave in emptied cells: no content either.
+WIDE_SPACES = (
+    "\x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+)
+_WIDE = tuple(np.frombuffer(c.encode(), dtype=np.uint8) for c in WIDE_SPACES)
+_WIDE_LEADS = np.unique([w[0] for w in _WIDE])
 
 
 def normalise_newlines(data: bytes) -> bytes:
@@ -99,6 +107,7 @@ class Records:
         if not len(self):
             return np.zeros(0, dtype=np.bool_)
         content = ~np.isin(self._array, _NOT_CONTENT)
+        _clear_wide_spaces(self._array, content)
         # A doubled quote inside a quoted field is a literal '"': it is content.
         inside = np.arange(1, len(self.quotes) - 1, 2)
         doubled = inside[self.quotes[inside + 1] == self.quotes[inside] + 1]
@@ -144,6 +153,21 @@ class Records:
         )
         taken = pl.Series("value", array.take(pa.array(indices, type=pa.int64())))
         return taken.str.strip_chars_end("\n").str.slice(0, width)
+
+
+def _clear_wide_spaces(data: npt.NDArray[np.uint8], content: Bools) -> None:
+    """Mark the bytes of multi-byte Unicode spaces as no content (in place).
+
+    Only positions holding one of their few lead bytes are examined, so an
+    ASCII or accented-Latin file costs one pass.
+    """
+    leads = np.flatnonzero(np.isin(data, _WIDE_LEADS))
+    for wide in _WIDE:
+        found = leads[(data[leads] == wide[0]) & (leads + len(wide) <= len(data))]
+        for k in range(1, len(wide)):
+            found = found[data[found + k] == wide[k]]
+        for k in range(len(wide)):
+            content[found + k] = False
 
 
 def scan(buf: bytes) -> Records:

@@ -17,7 +17,9 @@ import asyncssh
 import polars as pl
 
 from roster_pipeline.config import Settings
+from roster_pipeline.dialects import Dialect
 from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrictError
+from roster_pipeline.guide import GuideInput
 from roster_pipeline.home import Home
 from roster_pipeline.specs import load_spec
 from roster_pipeline.store import DistrictRecord, Store, open_store
@@ -31,6 +33,7 @@ __all__ = [
     "add_key",
     "connection_info",
     "export",
+    "onboarding",
     "remove_district",
     "remove_key",
     "rotate_password",
@@ -197,6 +200,25 @@ def connection_info(
     return info
 
 
+def onboarding(home: Home, slug: str, include_password: bool = False) -> GuideInput:
+    """What the district's onboarding guide is generated from.
+
+    Only an argon2 hash of the password is stored, so it cannot be shown again:
+    ``include_password`` sets a new generated password (the old one stops
+    working at once) and includes that one.
+    """
+    record = home.store.district(slug)
+    password = None
+    if include_password:
+        if not record.password_hash:
+            raise ConflictError(f"district {slug} logs in with a key only; it has no password")
+        done = rotate_password(home, slug)
+        record, password = done.district, done.password
+    dialect = Dialect.from_settings(record.settings)
+    spec = dialect.apply(load_spec(record.spec))
+    return GuideInput(connection_info(home.settings, record, password), spec, dialect)
+
+
 def _host_fingerprints(settings: Settings) -> list[dict[str, str]]:
     folder = settings.path("hostkeys")
     if not folder.is_dir():
@@ -215,8 +237,11 @@ def export(home: Home, slug: str, table: str) -> pl.DataFrame:
         raise TerminalError(
             f"{table!r} is not a table of spec {spec.name} (tables: {known})"
         ) from None
-    frame = home.store.snapshot(slug, file_spec.table, file_spec.column_names)
-    return frame.sort(list(file_spec.key))
+    if not file_spec.load:
+        raise TerminalError(f"{table} is checked but not loaded (spec {spec.name})")
+    columns = file_spec.loaded_columns
+    frame = home.store.snapshot(slug, file_spec.table, tuple(c.target for c in columns))
+    return frame.rename({c.target: c.name for c in columns}).sort(list(file_spec.key))
 
 
 class DistrictAccounts:

@@ -16,8 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from roster_pipeline import batches, pipeline
+from roster_pipeline.dialects import SETTING_KEYS, Dialect
 from roster_pipeline.errors import ConflictError, TerminalError
 from roster_pipeline.home import Home
+from roster_pipeline.progress import Progress, no_progress
+from roster_pipeline.specs import load_spec
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 
 __all__ = ["DISTRICT_KNOBS", "approve", "configure", "discard", "reprocess"]
@@ -52,7 +55,7 @@ def _archived(home: Home, batch: BatchRecord) -> list[Path]:
     return files
 
 
-def approve(home: Home, batch_id: str) -> BatchRecord:
+def approve(home: Home, batch_id: str, progress: Progress = no_progress) -> BatchRecord:
     """Apply a held batch, planned again against the current state, thresholds lifted."""
     batch = _held(home, batch_id, "approved")
     files = _archived(home, batch)
@@ -66,6 +69,7 @@ def approve(home: Home, batch_id: str) -> BatchRecord:
         received_at=batch.received_at,
         archive_raw=False,
         lift_holds=True,
+        progress=progress,
     )
     return result.batch
 
@@ -94,15 +98,28 @@ def reprocess(home: Home, batch_id: str) -> BatchRecord:
 
 
 def configure(
-    home: Home, slug: str, values: Mapping[str, float], paused: bool | None = None
+    home: Home,
+    slug: str,
+    values: Mapping[str, float],
+    paused: bool | None = None,
+    dialect: Dialect | None = None,
 ) -> DistrictRecord:
-    """Change a district's settings (absent keys keep their value) and pause state."""
+    """Change a district's settings (absent keys keep their value) and pause state.
+
+    ``dialect`` replaces the district's dialect keys (``dialects.SETTING_KEYS``:
+    structured values, so not among the numeric DISTRICT_KNOBS), checked against
+    the district's spec first.
+    """
     district = home.store.district(slug)
     for name, value in values.items():
         low, high = DISTRICT_KNOBS[name]
         if not (low <= value <= high) or math.isnan(value):
             raise TerminalError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
     settings = {**district.settings, **values}
+    if dialect is not None:
+        dialect.check(load_spec(district.spec))
+        kept = {k: v for k, v in settings.items() if k not in SETTING_KEYS}
+        settings = {**kept, **dialect.to_settings()}
     changed = replace(
         district, settings=settings, paused=district.paused if paused is None else paused
     )

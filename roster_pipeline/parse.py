@@ -4,7 +4,8 @@ Contract (stage 2 of pipeline.py):
 
 ``parse(file, file_spec, encoding="utf-8") -> ParsedFile``
 
-- Encoding enforced (UTF-8, BOM allowed); the first bad byte rejects the file
+- Encoding enforced (UTF-8, BOM allowed; or the district's opted-in ``encoding``,
+  unless a UTF-8 BOM says otherwise); the first bad byte rejects the file
   (``not_utf8``) naming its physical line. Delimiter detected among , TAB | ;.
   LF, CRLF and CR-only endings. Quoted fields with delimiters, doubled quotes and
   newlines. Blank lines skipped. Values trimmed; empty becomes null.
@@ -13,6 +14,8 @@ Contract (stage 2 of pipeline.py):
   spec's column names and aliases. Missing required column: ``missing_column``;
   two headers naming the same column: ``duplicate_column``; no header at all:
   ``empty_file``. Extra columns are dropped and listed in ``warnings``.
+- ``positional``: the column names of a file sent without a header row (a
+  district's dialect); then the first record is data and line 1.
 - Each row keeps its physical line number (header = line 1; a quoted field over
   several lines counts all of them) in the ``__line__`` column. A row whose field
   count differs from the header's is rejected (``field_count``) and not kept.
@@ -30,14 +33,15 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
 
 from roster_pipeline import rejects
 from roster_pipeline.csvscan import (
+    WIDE_SPACES,
     Ints,
     Records,
     detect_delimiter,
@@ -57,7 +61,7 @@ _REJECTED = "The batch was rejected; the data loaded before stays loaded."
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _COUNTS = {"line": pl.Int64(), "found": pl.Int64()}
-_BLANK = " \t\n\x0b\x0c"  # what csvscan counts as whitespace
+_BLANK = " \t\n\x0b\x0c" + WIDE_SPACES  # what csvscan counts as whitespace
 
 
 @dataclass(frozen=True)
@@ -126,8 +130,15 @@ def map_columns(name: str, header: list[str], file_spec: FileSpec, line: int) ->
             )
             column = spec_column.name
             problems.append(rejects.one(name, Code.MISSING_COLUMN, msg, line=line, column=column))
-    warnings = (f"{name}: extra columns ignored: {', '.join(extra)}",) if extra else ()
+    warnings: tuple[str, ...] = ()
+    if extra:
+        warnings += (f"{name}: extra columns ignored: {', '.join(extra)}",)
     ordered = tuple(c for c in file_spec.column_names if c in columns.values())
+    if file_spec.ordered and ordered != tuple(columns[i] for i in sorted(columns)):
+        warnings += (
+            f"{name}: the columns are not in the order the spec gives ({', '.join(ordered)});"
+            " they were read by name",
+        )
     return Layout(tuple(header), columns, ordered, warnings, rejects.concat(problems))
 
 
@@ -140,7 +151,18 @@ class _Rows:
     seen: int
 
 
-def parse(file: ReceivedFile, file_spec: FileSpec, encoding: str = "utf-8") -> ParsedFile:
+def parse(
+    file: ReceivedFile,
+    file_spec: FileSpec,
+    encoding: str = "utf-8",
+    positional: Sequence[str] = (),
+) -> ParsedFile:
+    """Read ``file``; ``positional`` names the columns of a file sent without a header.
+
+    With ``positional``, a first record that reads as a header anyway (each of
+    its fields names a column) is taken as the header: a district that starts
+    sending titles keeps working.
+    """
     name = file.name
     data, problem = _utf8_lines(file.path.read_bytes(), name, encoding)
     if problem is not None:
@@ -154,6 +176,9 @@ def parse(file: ReceivedFile, file_spec: FileSpec, encoding: str = "utf-8") -> P
     delimiter = detect_delimiter(records.text(head))
     header = _split_one(records.text(head), delimiter)
     layout = map_columns(name, header, file_spec, int(records.first_lines[head]))
+    if positional and not _reads_as_header(header, file_spec):
+        head -= 1  # the first record is data; records before it are blank
+        layout = replace(map_columns(name, list(positional), file_spec, 1), warnings=())
     if rejects.has_fatal(layout.rejects):
         return _failed(name, file_spec, layout.rejects, layout.warnings, delimiter)
     rows = _read_fast(name, records, head, delimiter, layout)
@@ -170,18 +195,25 @@ def parse(file: ReceivedFile, file_spec: FileSpec, encoding: str = "utf-8") -> P
     )
 
 
+def _reads_as_header(fields: Sequence[str], file_spec: FileSpec) -> bool:
+    known = {normalise_header(a) for c in file_spec.columns for a in (c.name, *c.aliases)}
+    return all(normalise_header(f) in known for f in fields)
+
+
 def _utf8_lines(raw: bytes, name: str, encoding: str) -> tuple[bytes, pl.DataFrame | None]:
     """The bytes as UTF-8 with LF endings, or the reject saying why they cannot be."""
     how = "export the file as UTF-8 (in PowerSchool: Character Set UTF-8)"
     if raw.startswith(_UTF16_BOMS) or _looks_utf16(raw[:256]):
         msg = f"{name}: the file is UTF-16, not UTF-8; {how}. {_REJECTED}"
         return b"", rejects.one(name, Code.NOT_UTF8, msg, line=1)
-    raw = raw.removeprefix(_UTF8_BOM)
+    if raw.startswith(_UTF8_BOM):  # a UTF-8 byte-order mark settles it, whatever was agreed
+        raw, encoding = raw.removeprefix(_UTF8_BOM), "utf-8"
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = line_of_offset(raw, exc.start)
-        byte, label = raw[exc.start], "UTF-8" if _is_utf8(encoding) else encoding
+        byte = raw[exc.start]
+        label = "UTF-8" if _is_utf8(encoding) else f"{encoding} (this district's setting)"
         msg = f"{name} line {line}: byte 0x{byte:02X} is not valid {label}; {how}. {_REJECTED}"
         return b"", rejects.one(name, Code.NOT_UTF8, msg, line=line, value=f"0x{byte:02X}")
     except LookupError:
@@ -289,7 +321,9 @@ def _polars_read(
             eol_char="\n",
             raise_if_empty=False,
         )
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, OSError):
+        # OSError: polars sniffs compression from the first bytes, and a buffer that
+        # starts like a zlib stream ("x^,...") fails to inflate; the literal path reads it.
         return None
     if frame.height != expected:
         return None
@@ -324,13 +358,14 @@ def _literal_records(
     records: Records, head: int, delimiter: str
 ) -> Iterator[tuple[int, list[str]]]:
     """(first physical line, fields) of each non-blank record after the header."""
-    text = records.buf[records.offset_after(head) :].decode("utf-8")
+    start = records.offset_after(head) if head >= 0 else 0
+    text = records.buf[start:].decode("utf-8")
     # One quoted field may be the whole rest of the file; the default limit is 128 KiB.
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=False
     )
-    base, before = int(records.last_lines[head]), 0
+    base, before = (int(records.last_lines[head]) if head >= 0 else 0), 0
     for fields in reader:
         line, before = base + before + 1, reader.line_num
         if any(f.strip(_BLANK) for f in fields):

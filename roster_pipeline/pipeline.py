@@ -12,7 +12,7 @@ import math
 import secrets
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +21,12 @@ import polars as pl
 
 from roster_pipeline import rejects, report
 from roster_pipeline.config import Settings
+from roster_pipeline.dialects import Dialect
 from roster_pipeline.errors import TransientError
 from roster_pipeline.home import Home
 from roster_pipeline.parse import ParsedFile, parse
 from roster_pipeline.plan import Plan, Thresholds, plan
+from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.specs import Spec, load_spec
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord, Store
 from roster_pipeline.store.records import TableCounts
@@ -46,6 +48,7 @@ class Context:
     encoding: str
     store: Store | None = None  # None: nothing is loaded (``roster check``)
     district: str = ""
+    positional: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # headerless files
 
     def rows(self, table: str, columns: Sequence[str]) -> pl.DataFrame | None:
         """The Loaded protocol: the district's loaded rows, None when none."""
@@ -96,7 +99,8 @@ def new_batch_id(district: str, now: datetime | None = None) -> str:
 
 def context_for(settings: Settings, district: DistrictRecord, store: Store | None) -> Context:
     """The stage context for a district: its spec, limits and per-district overrides."""
-    spec = load_spec(district.spec)
+    dialect = Dialect.from_settings(district.settings)
+    spec = dialect.apply(load_spec(district.spec))
     knobs = {**vars(settings), **district.settings}
     return Context(
         spec=spec,
@@ -109,14 +113,18 @@ def context_for(settings: Settings, district: DistrictRecord, store: Store | Non
             max_delete_pct=float(knobs["max_delete_pct"]),
             max_update_pct=float(knobs["max_update_pct"]),
         ),
-        encoding=str(knobs.get("encoding") or spec.encoding),
+        encoding=dialect.encoding if "encoding" in district.settings else spec.encoding,
         store=store,
         district=district.slug,
+        positional=dialect.headerless,
     )
 
 
-def evaluate(sources: Sequence[Path], ctx: Context, work: Path) -> Outcome:
+def evaluate(
+    sources: Sequence[Path], ctx: Context, work: Path, progress: Progress = no_progress
+) -> Outcome:
     """Run the stages on ``sources``; ``work`` receives extracted files."""
+    progress("unpack", None)
     unpacked = unpack(sources, ctx.spec, work, ctx.limits)
     warnings = _unpack_warnings(unpacked)
     if rejects.has_fatal(unpacked.rejects):
@@ -127,18 +135,41 @@ def evaluate(sources: Sequence[Path], ctx: Context, work: Path) -> Outcome:
         files = _file_records(unpacked, (), unpacked.rejects)
         message = "every file is identical to the last loaded one; nothing to do"
         return Outcome(BatchStatus.DUPLICATE, files, unpacked.rejects, warnings, None, message)
-    fresh = tuple(f for f in unpacked.matched if last.get(f.file_spec or "") != f.sha256)
+    fresh = tuple(f for f in unpacked.matched if _must_parse(f, ctx.spec, last))
     warnings += _duplicate_warnings(unpacked, fresh)
-    parsed = tuple(parse(f, ctx.spec.file(f.file_spec), ctx.encoding) for f in fresh if f.file_spec)
+    parsed = tuple(_parse_all(fresh, ctx, progress))
     warnings += tuple(w for p in parsed for w in p.warnings)
+    progress("validate", sum(p.rows for p in parsed))
     validated = validate(parsed, ctx.spec, ctx)
     all_rejects = rejects.concat([unpacked.rejects, validated.rejects])
     files = _file_records(unpacked, parsed, all_rejects)
     if validated.fatal:
         return _rejected(files, all_rejects, warnings)
+    progress("plan", sum(v.frame.height for v in validated.files.values()))
     planned = _planned(validated, ctx, files, all_rejects, warnings)
     skipped = {f.file_spec for f in unpacked.matched if f not in fresh and f.file_spec}
     return replace(planned, unchanged=_loaded_rows(ctx, skipped)) if skipped else planned
+
+
+def _must_parse(f: ReceivedFile, spec: Spec, last: Mapping[str, str]) -> bool:
+    """Changed files, and files the spec checks but never loads: nothing loaded stands
+    in for them, so they are read again for the references into them."""
+    if not f.file_spec:
+        return False
+    return last.get(f.file_spec) != f.sha256 or not spec.file(f.file_spec).load
+
+
+def _parse_all(
+    files: Sequence[ReceivedFile], ctx: Context, progress: Progress
+) -> Iterator[ParsedFile]:
+    for f in files:
+        if f.file_spec:
+            progress(f"parse {f.name}", None)
+            parsed = parse(
+                f, ctx.spec.file(f.file_spec), ctx.encoding, ctx.positional.get(f.file_spec, ())
+            )
+            progress(f"parse {f.name}", parsed.rows)
+            yield parsed
 
 
 def _planned(
@@ -200,10 +231,11 @@ def _duplicate_warnings(unpacked: Unpacked, fresh: Sequence[ReceivedFile]) -> tu
 
 def _loaded_rows(ctx: Context, names: set[str]) -> dict[str, int]:
     """Rows loaded now for the tables of skipped duplicate files: all of them unchanged."""
+    tables = {ctx.spec.file(n).table or n for n in names}  # counts are per table
     if ctx.store is None:
-        return dict.fromkeys(names, 0)
+        return dict.fromkeys(tables, 0)
     loaded = ctx.store.table_counts(ctx.district)
-    return {n: loaded.get(ctx.spec.file(n).table or n, 0) for n in names}
+    return {t: loaded.get(t, 0) for t in tables}
 
 
 def _is_duplicate(unpacked: Unpacked, last: dict[str, str]) -> bool:
@@ -234,9 +266,18 @@ def _file_records(
     )
 
 
-def check(sources: Sequence[Path], spec_name: str, settings: Settings) -> Outcome:
-    """Parse and validate only, as a district admin testing an export would."""
-    probe = DistrictRecord(slug="check", spec=spec_name)
+def check(
+    sources: Sequence[Path],
+    spec_name: str,
+    settings: Settings,
+    district: DistrictRecord | None = None,
+) -> Outcome:
+    """Parse and validate only, as a district admin testing an export would.
+
+    With ``district``, its spec and dialect apply (``spec_name`` is then unused);
+    its loaded data does not: the files are judged on their own.
+    """
+    probe = district or DistrictRecord(slug="check", spec=spec_name)
     ctx = context_for(settings, probe, None)
     with tempfile.TemporaryDirectory(prefix="roster-check-") as work:
         return evaluate(sources, ctx, Path(work))
@@ -252,6 +293,7 @@ def process(
     archive_raw: bool = True,
     lift_holds: bool = False,
     notes: Sequence[str] = (),
+    progress: Progress = no_progress,
 ) -> BatchResult:
     """Run the whole pipeline for a district and record the batch.
 
@@ -271,7 +313,7 @@ def process(
     if archive_raw:
         _keep_raw(sources, archive / "raw")
     with tempfile.TemporaryDirectory(dir=home.folder("work"), prefix=f"{batch_id}-") as work:
-        outcome = _evaluate_guarded(sources, ctx, Path(work), batch_id)
+        outcome = _evaluate_guarded(sources, ctx, Path(work), batch_id, progress)
     batch = BatchRecord(
         batch_id=batch_id,
         district=district.slug,
@@ -286,21 +328,33 @@ def process(
         warnings=(*notes, *outcome.warnings),
         message=outcome.message,
     )
+    progress("report", outcome.rejects.height)
     batch = replace(batch, report_path=str(report.write_all(batch, outcome.rejects, archive)))
     applied = outcome.plan if outcome.status.name.startswith("LOADED") else None
+    progress("apply", _changed_rows(applied))
     store.save_batch(batch, outcome.rejects, applied)
     log.info("batch %s for %s: %s", batch_id, district.slug, outcome.message)
     return BatchResult(batch=batch, rejects=outcome.rejects, plan=outcome.plan)
 
 
-def _evaluate_guarded(sources: Sequence[Path], ctx: Context, work: Path, batch_id: str) -> Outcome:
+def _changed_rows(applied: Plan | None) -> int:
+    if applied is None:
+        return 0
+    return sum(
+        t.added.height + t.updated.height + t.deleted.height for t in applied.tables.values()
+    )
+
+
+def _evaluate_guarded(
+    sources: Sequence[Path], ctx: Context, work: Path, batch_id: str, progress: Progress
+) -> Outcome:
     """Evaluate; a bug of ours on some input ends as a rejected batch, not a crash.
 
     The raw files are already archived, so the batch can be reprocessed once fixed.
     Database trouble (TransientError) is not caught: the batch must be retried.
     """
     try:
-        return evaluate(sources, ctx, work)
+        return evaluate(sources, ctx, work, progress)
     except TransientError:
         raise
     except Exception as exc:

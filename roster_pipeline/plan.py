@@ -4,7 +4,8 @@ Contract (stage 4 of pipeline.py):
 
 ``plan(validated, spec, current, thresholds, first_load) -> Plan``
 
-For every file in the batch (a full snapshot of its table): added, updated
+For every loaded file in the batch (a full snapshot of its table; ``to_table``
+applies the spec's loading rules: ``load_where``, ``to``, ``load_as``): added, updated
 (any non-key column differs, nulls equal), deleted (loaded keys absent from the
 file, except keys whose row was rejected in this batch: yesterday's row stays),
 unchanged. Tables whose file is absent are not in the plan. Hold reasons when a
@@ -15,15 +16,16 @@ them or see more than ``max_update_pct`` percent updated.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
-from roster_pipeline.specs import Spec
+from roster_pipeline.parse import LINE
+from roster_pipeline.specs import FileSpec, Spec
 from roster_pipeline.store.records import TableCounts
 from roster_pipeline.validate import Validated, ValidFile
 
-__all__ = ["Plan", "TablePlan", "Thresholds", "diff_table", "hold_reasons", "plan"]
+__all__ = ["Plan", "TablePlan", "Thresholds", "diff_table", "hold_reasons", "plan", "to_table"]
 
 
 @dataclass(frozen=True)
@@ -71,14 +73,37 @@ def plan(
     tables: dict[str, TablePlan] = {}
     for name, valid in validated.files.items():
         file_spec = spec.file(name)
+        if not file_spec.load:
+            continue  # validated (and referenced) only
         table = file_spec.table or file_spec.name
-        key = file_spec.key
-        columns = (*key, *(c for c in file_spec.column_names if c not in key))
+        key = file_spec.target_key
+        columns = tuple(c.target for c in file_spec.loaded_columns)
+        loading = replace(
+            valid,
+            frame=to_table(file_spec, valid.frame),
+            rejected_keys=valid.rejected_keys.rename(dict(zip(file_spec.key, key, strict=True))),
+        )
         tables[table] = diff_table(
-            table, key, columns, valid, _as_text(current(table, columns), columns)
+            table, key, columns, loading, _as_text(current(table, columns), columns)
         )
     reasons = tuple(r for t in tables.values() for r in hold_reasons(t, thresholds))
     return Plan(tables=tables, hold_reasons=reasons)
+
+
+def to_table(file_spec: FileSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    """Valid rows as the table takes them: rows kept by ``load_where``, loaded columns
+    under their target names, ``load_as`` values rewritten."""
+    keep = [
+        pl.col(c).str.to_lowercase().is_in([v.lower() for v in values])
+        for c, values in file_spec.load_where.items()
+    ]
+    if keep:
+        frame = frame.filter(pl.all_horizontal(keep))
+    columns = [
+        (pl.col(c.name).replace(dict(c.load_as)) if c.load_as else pl.col(c.name)).alias(c.target)
+        for c in file_spec.loaded_columns
+    ]
+    return frame.select(*columns, LINE) if LINE in frame.columns else frame.select(columns)
 
 
 def diff_table(

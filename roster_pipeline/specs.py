@@ -41,13 +41,27 @@ DEFAULT_SPEC = "roster-csv"
 FORMATS: Mapping[str, tuple[str, str]] = {
     "id": (r"^[A-Za-z0-9._-]{1,64}$", "1 to 64 letters, digits, '.', '_' or '-'"),
     "email": (r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address"),
+    "ref": (r"^[^\s,|]{1,255}$", "1 to 255 characters without spaces, commas or '|'"),
+    "ref_list": (
+        r"^[^\s,|]{1,255}(\s*,\s*[^\s,|]{1,255})*$",
+        "one or more IDs separated by commas",
+    ),
+    "date": (r"^\d{4}-\d{2}-\d{2}$", "a date as YYYY-MM-DD"),
+    "datetime": (
+        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$",
+        "a UTC date and time as YYYY-MM-DDThh:mm:ss.sssZ",
+    ),
+    "year": (r"^\d{4}$", "a year as YYYY"),
 }
 
 _SPEC_KEYS = {"name", "title", "description", "encoding", "files"}
-_FILE_KEYS = {"description", "match", "required", "key", "table", "columns"}
+_FILE_KEYS = {
+    "description", "match", "required", "key", "table", "columns", "load", "load_where",
+    "ordered",
+}  # fmt: skip
 _COLUMN_KEYS = {
     "required", "format", "pattern", "max_length", "values",
-    "references", "where", "aliases", "description",
+    "references", "where", "aliases", "description", "unique", "to", "load", "load_as",
 }  # fmt: skip
 
 
@@ -71,6 +85,16 @@ class ColumnSpec:
     references: Reference | None = None
     aliases: tuple[str, ...] = ()
     description: str = ""
+    unique: bool = False  # no two rows share a value (beyond the file's key)
+    # Loading: the table column it fills (default: its own name), whether it is
+    # loaded at all, and values rewritten on the way in ({teacher: Teacher}).
+    to: str = ""
+    load: bool = True
+    load_as: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return self.to or self.name
 
     @property
     def regex(self) -> str | None:
@@ -89,6 +113,21 @@ class FileSpec:
     required: bool = True
     table: str = ""
     description: str = ""
+    load: bool = True  # False: validated (and referenced) but never loaded
+    load_where: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rows loaded
+    ordered: bool = False  # the contract fixes the column order (a warning when not kept)
+
+    @property
+    def loaded_columns(self) -> tuple[ColumnSpec, ...]:
+        """The columns that reach the table, key first; none when the file is not loaded."""
+        if not self.load:
+            return ()
+        key = tuple(self.column(k) for k in self.key)
+        return (*key, *(c for c in self.columns if c.load and c.name not in self.key))
+
+    @property
+    def target_key(self) -> tuple[str, ...]:
+        return tuple(self.column(k).target for k in self.key)
 
     def matches(self, filename: str) -> bool:
         """Case-insensitive glob match on the base name."""
@@ -227,6 +266,9 @@ class _Reader:
         missing = [k for k in key if k not in cols_raw]
         if not key or missing:
             raise self.fail(f"{where}.key", f"must list columns of the file (unknown: {missing})")
+        if any(not c.load for c in columns if c.name in key):
+            raise self.fail(f"{where}.key", "key columns must be loaded")
+        load_where = self.mapping(data.get("load_where", {}), f"{where}.load_where", set(cols_raw))
         return FileSpec(
             name=name,
             match=self.strings(data.get("match", [f"{name}*.csv"]), f"{where}.match"),
@@ -235,6 +277,11 @@ class _Reader:
             required=bool(data.get("required", True)),
             table=str(data.get("table", name)),
             description=str(data.get("description", "")).strip(),
+            load=bool(data.get("load", True)),
+            load_where={
+                k: self.strings(v, f"{where}.load_where.{k}") for k, v in load_where.items()
+            },
+            ordered=bool(data.get("ordered", False)),
         )
 
     def column(self, where: str, name: str, raw: Any) -> ColumnSpec:
@@ -261,7 +308,15 @@ class _Reader:
             references=self.reference(where, data),
             aliases=self.strings(data.get("aliases", []), f"{where}.aliases"),
             description=str(data.get("description", "")).strip(),
+            unique=bool(data.get("unique", False)),
+            to=str(data.get("to", "")),
+            load=bool(data.get("load", True)),
+            load_as=self.value_map(data.get("load_as", {}), f"{where}.load_as"),
         )
+
+    def value_map(self, raw: Any, where: str) -> dict[str, str]:
+        found = self.mapping(raw, where, set(raw or {}))
+        return {str(k): str(v) for k, v in found.items()}
 
     def reference(self, where: str, data: dict[str, Any]) -> Reference | None:
         target = data.get("references")

@@ -130,7 +130,7 @@ class _Batch:
         self.checked: dict[str, _Checked] = {}
 
     def missing_file(self, file_spec: FileSpec) -> pl.DataFrame:
-        if not file_spec.required or self.loaded.rows(file_spec.table, file_spec.key) is not None:
+        if not file_spec.required or self.loaded_rows(file_spec, file_spec.key) is not None:
             return rejects.empty()
         expected = file_spec.match[0].replace("*", "")
         message = (
@@ -147,6 +147,10 @@ class _Batch:
         # A key that failed a row rule is not compared, nor trusted to name a loaded row.
         malformed = row.filter(pl.col("column").is_in(list(file_spec.key)))["line"]
         found = [row, duplicate_keys(frame, file_spec.key, received.name, malformed)]
+        for column in file_spec.columns:
+            if column.unique and (column.name,) != file_spec.key:
+                bad = row.filter(pl.col("column") == column.name)["line"]
+                found.append(duplicate_keys(frame, (column.name,), received.name, bad))
         for column in file_spec.columns:
             target = self.target(column.references)
             if target is not None:
@@ -165,12 +169,23 @@ class _Batch:
             return self.checked[ref.file].target
         if ref.file in self.sent:  # sent but fatally rejected: the batch is rejected anyway
             return None
-        table = self.spec.file(ref.file).table
-        rows = self.loaded.rows(table, [ref.column, *ref.where])
+        file_spec = self.spec.file(ref.file)
+        rows = self.loaded_rows(file_spec, (ref.column, *ref.where))
         if rows is None:  # unknown: optional (schools) is fine, required is missing_file
             return None
-        label = f"the loaded {table} (no {ref.file} file in this batch)"
+        label = f"the loaded {file_spec.table} (no {ref.file} file in this batch)"
         return Target(label, rows.cast(pl.String), pl.DataFrame())
+
+    def loaded_rows(self, file_spec: FileSpec, columns: Sequence[str]) -> pl.DataFrame | None:
+        """Loaded values of the file's ``columns``, under the spec's names; None when
+        nothing is loaded or the table does not keep them (a file that is not loaded)."""
+        loaded = {c.name: c.target for c in file_spec.loaded_columns}
+        if not all(c in loaded for c in columns):
+            return None
+        rows = self.loaded.rows(file_spec.table, [loaded[c] for c in columns])
+        if rows is None:
+            return None
+        return rows.rename({loaded[c]: c for c in columns if loaded[c] != c})
 
 
 def _conform(frame: pl.DataFrame, file_spec: FileSpec) -> pl.DataFrame:

@@ -22,7 +22,10 @@ CASES = {
     "missing-file": "broken/missing-file",
     "truncated-zip": "broken/truncated.zip",
     "escaping-zip": "broken/escaping.zip",
+    "oneroster-bad": "oneroster/bad",
 }
+#: The contract a case's district is on, when it is not the default.
+SPECS = {"oneroster-bad": "oneroster-1.1"}
 
 
 def _comparable(report: dict[str, object]) -> dict[str, object]:
@@ -34,7 +37,7 @@ def _comparable(report: dict[str, object]) -> dict[str, object]:
 def test_sample_report_matches_expected(
     roster: Roster, samples: Path, tmp_path: Path, name: str
 ) -> None:
-    roster("district", "add", "lincoln")
+    roster("district", "add", "lincoln", "--spec", SPECS.get(name, "roster-csv"))
     processed = as_json(roster("process", samples / CASES[name], "--district", "lincoln", "--json"))
     report = as_json(roster("report", processed["batch_id"], "--format", "json"))
     actual = _comparable(report)
