@@ -22,6 +22,8 @@ from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 from sftp_server import KEY_TYPES, HostKeyError, add_host_key, ensure_host_keys, fingerprints
 
+__all__ = ["main"]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Exit codes of `roster process`, by batch status.
