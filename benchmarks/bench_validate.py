@@ -20,7 +20,8 @@ from pandera.errors import SchemaErrors
 
 from roster_pipeline import rejects
 from roster_pipeline.parse import LINE, ParsedFile
-from roster_pipeline.specs import Spec, compile_schema, load_spec
+from roster_pipeline.schemas import compile_schema
+from roster_pipeline.specs import Spec, load_spec
 from roster_pipeline.validate import validate
 
 USERS, TEACHERS, CLASSES, ENROLLMENTS = 262_000, 12_000, 20_000, 2_000_000

@@ -4,7 +4,7 @@ Contract (stage 3 of pipeline.py):
 
 ``validate(parsed, spec, loaded) -> Validated``
 
-Row rules come from the pandera polars schema that ``specs.compile_schema``
+Row rules come from the pandera polars schema that ``schemas.compile_schema``
 builds from a FileSpec (required, pattern/format, spreadsheet numbers like
 ``9.00001E+08`` in id columns, allowed values, max length). Allowed values
 match case-insensitively and are stored canonical (``teacher`` -> ``Teacher``).
@@ -39,8 +39,9 @@ from pandera.errors import SchemaErrors
 from roster_pipeline import rejects
 from roster_pipeline.parse import LINE, ParsedFile
 from roster_pipeline.rejects import Code
+from roster_pipeline.schemas import compile_schema
 from roster_pipeline.set_rules import Target, duplicate_keys, references, reject_rows
-from roster_pipeline.specs import FORMATS, ColumnSpec, FileSpec, Reference, Spec, compile_schema
+from roster_pipeline.specs import FORMATS, ColumnSpec, FileSpec, Reference, Spec
 
 __all__ = ["Loaded", "ValidFile", "Validated", "validate"]
 

@@ -7,7 +7,8 @@ import pytest
 from pandera.errors import SchemaErrors
 
 from roster_pipeline.rejects import Code
-from roster_pipeline.specs import compile_schema, load_spec
+from roster_pipeline.schemas import compile_schema
+from roster_pipeline.specs import load_spec
 
 
 def _failures(file: str, frame: pl.DataFrame) -> list[tuple[str, int, str, str | None]]:

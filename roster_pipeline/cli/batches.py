@@ -1,0 +1,204 @@
+"""``roster`` commands about batches and the spec: process, check, batches, report,
+export, batch approve|discard|reprocess, spec show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from roster_pipeline import districts, guide, operations, pipeline, report, specs
+from roster_pipeline.cli import main
+from roster_pipeline.cli.common import (
+    echo_json,
+    exit_for,
+    minute,
+    opened_home,
+    reported,
+    write_or_echo,
+)
+from roster_pipeline.config import Settings
+from roster_pipeline.display import shows_progress, stage_display
+from roster_pipeline.store import BatchRecord
+
+__all__ = [
+    "batch_approve",
+    "batch_discard",
+    "batch_group",
+    "batch_reprocess",
+    "batches",
+    "check",
+    "export",
+    "process",
+    "report_cmd",
+    "spec",
+    "spec_show",
+]
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--district", "slug", required=True, help="The district the files come from.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@reported
+def process(path: Path, slug: str, as_json: bool) -> None:
+    """Process PATH (a zip, a CSV or a folder) for a district and load it."""
+    with opened_home() as home, stage_display(shows_progress(as_json)) as progress:
+        result = pipeline.process(home, slug, [path], progress=progress)
+    batch = result.batch
+    if as_json:
+        echo_json(_process_json(batch))
+    else:
+        _print_batch(batch)
+    exit_for(batch.status)
+
+
+def _process_json(batch: BatchRecord) -> dict[str, Any]:
+    data = report.summary(batch)
+    keys = ("batch_id", "district", "status", "files", "counts", "rejects", "report")
+    return {k: data[k] for k in keys}
+
+
+def _print_batch(batch: BatchRecord) -> None:
+    console = Console()
+    table = Table("table", "added", "updated", "deleted", "unchanged", "rejected",
+                  title=f"batch {batch.batch_id} ({batch.district}): {batch.status}")  # fmt: skip
+    for name, c in batch.counts.items():
+        table.add_row(
+            name, *(f"{n:,}" for n in (c.added, c.updated, c.deleted, c.unchanged, c.rejected))
+        )
+    console.print(table)
+    console.print(batch.message, highlight=False)
+    for warning in batch.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if batch.report_path:
+        console.print(f"report: {batch.report_path}", highlight=False)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--spec", "spec_name", default=specs.DEFAULT_SPEC, show_default=True)
+@click.option("--district", "slug", default=None,
+              help="Read the files as this district's (its spec and dialect).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@reported
+def check(settings: Settings, path: Path, spec_name: str, slug: str | None, as_json: bool) -> None:
+    """Parse and validate PATH only; nothing is loaded. Exit 1 when it would be rejected."""
+    record = None
+    if slug is not None:
+        with opened_home() as home:
+            record = home.store.district(slug)
+    outcome = pipeline.check([path], spec_name, settings, record)
+    rows = outcome.rejects.select(report.REJECT_COLUMNS)
+    if as_json:
+        echo_json({"status": str(outcome.status), "message": outcome.message,
+                   "warnings": list(outcome.warnings), "rejects": rows.to_dicts()})  # fmt: skip
+    else:
+        click.echo(report.render_rejects_text(outcome.message, outcome.warnings, rows))
+    exit_for(outcome.status)
+
+
+@main.command()
+@click.option("--district", "slug", default=None)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@reported
+def batches(slug: str | None, limit: int, as_json: bool) -> None:
+    """List batches, newest first."""
+    with opened_home() as home:
+        found = home.store.batches(slug, limit)
+    if as_json:
+        echo_json([report.summary(b) for b in found])
+        return
+    table = Table("batch", "district", "status", "received", "files", "rejects")
+    for b in found:
+        table.add_row(
+            b.batch_id, b.district, str(b.status), minute(b.received_at), str(len(b.files)),
+            f"{b.rejects:,}",
+        )  # fmt: skip
+    Console().print(table)
+
+
+@main.command("report")
+@click.argument("batch_id")
+@click.option(
+    "--format", "fmt", type=click.Choice(report.FORMATS), default="text", show_default=True
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@reported
+def report_cmd(batch_id: str, fmt: str, output: Path | None) -> None:
+    """Print or write the reject report of a batch."""
+    with opened_home() as home:
+        batch = home.store.batch(batch_id)
+        text = report.render(batch, home.store.rejects(batch_id), fmt)
+    write_or_echo(text, output)
+
+
+@main.command()
+@click.argument("slug")
+@click.argument("table")
+@click.option(
+    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+)
+@reported
+def export(slug: str, table: str, fmt: str) -> None:
+    """Print what is loaded now for district SLUG's TABLE, in the spec's column names."""
+    with opened_home() as home:
+        frame = districts.export(home, slug, table)
+    if fmt == "json":
+        echo_json(frame.to_dicts())
+    else:
+        click.echo(frame.write_csv(), nl=False)
+
+
+@main.group("batch")
+def batch_group() -> None:
+    """Act on one batch: approve or discard a held batch, reprocess a finished one."""
+
+
+@batch_group.command("approve")
+@click.argument("batch_id")
+@reported
+def batch_approve(batch_id: str) -> None:
+    """Apply the held batch BATCH_ID, planned again against what is loaded now."""
+    with opened_home() as home, stage_display(shows_progress(False)) as progress:
+        approved = operations.approve(home, batch_id, progress)
+    _print_batch(approved)
+
+
+@batch_group.command("discard")
+@click.argument("batch_id")
+@reported
+def batch_discard(batch_id: str) -> None:
+    """Drop the held batch BATCH_ID; nothing of it is applied."""
+    with opened_home() as home:
+        batch = operations.discard(home, batch_id)
+    click.echo(f"batch {batch.batch_id}: {batch.status}")
+
+
+@batch_group.command("reprocess")
+@click.argument("batch_id")
+@reported
+def batch_reprocess(batch_id: str) -> None:
+    """Run the archived files of the finished batch BATCH_ID again, as a new batch."""
+    with opened_home() as home:
+        batch = operations.reprocess(home, batch_id)
+    _print_batch(batch)
+    exit_for(batch.status)
+
+
+@main.group()
+def spec() -> None:
+    """The file contracts districts send."""
+
+
+@spec.command("show")
+@click.argument("name", default=specs.DEFAULT_SPEC)
+@reported
+def spec_show(name: str) -> None:
+    """Print the contract NAME in human terms."""
+    click.echo(guide.describe_spec(specs.load_spec(name)))

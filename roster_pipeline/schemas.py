@@ -1,0 +1,89 @@
+"""Compile a FileSpec's row rules into a pandera polars schema.
+
+The spec dataclasses (``specs.py``) say what a column must hold; this module
+says it in pandera's terms, so the validator can run every row rule of a file
+in one vectorised pass and map each failure back to a reject ``Code``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandera.polars as pa
+import polars as pl
+
+from roster_pipeline.rejects import Code
+from roster_pipeline.specs import ColumnSpec, FileSpec
+
+__all__ = ["SPREADSHEET_NUMBER", "compile_schema"]
+
+#: How a spreadsheet writes a long number it has taken an ID for: ``9.00001E+08``.
+SPREADSHEET_NUMBER = r"^[0-9]+(\.[0-9]+)?[Ee]\+[0-9]+$"
+
+
+def compile_schema(file_spec: FileSpec) -> pa.DataFrameSchema:
+    """The row rules of ``file_spec`` as a pandera polars schema over text columns.
+
+    Every column stays String: polars 2 no longer casts text to dates and pandera's
+    coercion relies on that, so values are validated as strings. Each check's
+    ``name`` is the reject ``Code`` it stands for and a non-nullable column is a
+    required one, so a failure maps to a code without reading pandera's English.
+    Checks ignore nulls; an empty required value fails only as ``not_nullable``.
+    """
+    columns = {c.name: _column_schema(c) for c in file_spec.columns}
+    return pa.DataFrameSchema(columns, name=file_spec.name, strict=False)
+
+
+def _column_schema(column: ColumnSpec) -> pa.Column:
+    return pa.Column(pl.String, nullable=not column.required, checks=_checks(column))
+
+
+def _checks(column: ColumnSpec) -> list[pa.Check]:
+    checks: list[pa.Check] = []
+    is_id = column.format == "id"
+    regex = column.regex
+    if is_id:
+        checks.append(
+            _check(
+                Code.SPREADSHEET_NUMBER,
+                lambda v: ~v.str.contains(SPREADSHEET_NUMBER),
+                "an ID, not a number rewritten by a spreadsheet",
+            )
+        )
+    if regex:
+        # A spreadsheet number is reported once, as such, not also as a bad pattern.
+        checks.append(
+            _check(
+                Code.PATTERN,
+                lambda v: v.str.contains(regex) | (is_id & v.str.contains(SPREADSHEET_NUMBER)),
+                f"matches {regex}",
+            )
+        )
+    if column.values:
+        allowed = [v.lower() for v in column.values]
+        checks.append(
+            _check(
+                Code.NOT_ALLOWED,
+                lambda v: v.str.to_lowercase().is_in(allowed),
+                f"one of {', '.join(column.values)} (any case)",
+            )
+        )
+    if column.max_length is not None:
+        longest = column.max_length
+        checks.append(
+            _check(
+                Code.TOO_LONG,
+                lambda v: v.str.len_chars() <= longest,
+                f"at most {longest} characters",
+            )
+        )
+    return checks
+
+
+def _check(code: Code, passes: Callable[[pl.Expr], pl.Expr], rule: str) -> pa.Check:
+    """A vectorised check named by its reject code; ``passes`` maps a column to booleans."""
+
+    def run(data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(passes(pl.col(data.key)))
+
+    return pa.Check(run, name=str(code), error=rule)
