@@ -280,9 +280,10 @@ def test_a_login_succeeds_within_2_seconds_while_a_large_batch_is_processing(
 def test_a_zip_uploaded_over_sftp_ends_as_rows_in_roster_export(
     root: Path, serve: list[ServiceProcess], samples: Path
 ) -> None:
-    ready = _start(serve, root, "--port", "0")
-    port = int(ready.lines[-1].split("sftp on 127.0.0.1:")[1].split(";")[0])
-    with paramiko.Transport(("127.0.0.1", port)) as transport:
+    # Another loopback address than the default, so --host is really honoured.
+    ready = _start(serve, root, "--host", "127.0.0.2", "--port", "0")
+    port = int(ready.lines[-1].split("sftp on 127.0.0.2:")[1].split(";")[0])
+    with paramiko.Transport(("127.0.0.2", port)) as transport:
         transport.connect(username="lincoln", password=PASSWORD)
         sftp = paramiko.SFTPClient.from_transport(transport)
         assert sftp is not None

@@ -34,17 +34,23 @@ def init() -> None:
 @click.option("--workers", default=1, show_default=True, help="Batch worker processes.")
 @click.option("--role", type=click.Choice(["all", "sftp", "worker"]), default="all",
               show_default=True, help="Run the receiver, the workers, or both.")  # fmt: skip
-@click.option("--port", type=int, default=None, help="SFTP port (default: listen_port).")
+@click.option(
+    "--host", default=None, help="Address to listen on (default: listen_host, 127.0.0.1)."
+)
+@click.option("--port", type=int, default=None, help="SFTP port (default: listen_port, 2222).")
 @click.pass_obj
 @reported
-def serve(settings: Settings, workers: int, role: str, port: int | None) -> None:
+def serve(settings: Settings, workers: int, role: str, host: str | None, port: int | None) -> None:
     """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT."""
     # Imported here: the service's machinery is needed by this command alone.
     from roster_pipeline import service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if port is not None:
-        settings = dataclasses.replace(settings, listen_port=port)
+    settings = dataclasses.replace(
+        settings,
+        listen_host=settings.listen_host if host is None else host,
+        listen_port=settings.listen_port if port is None else port,
+    )
     options = service.ServiceOptions(workers=workers, role=role)
     service.serve(settings, options, service.default_receiver(), ready=_announce)
 
