@@ -117,3 +117,12 @@ def roster(tmp_path: Path, store_url: str) -> Roster:
 
 def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
+
+
+def process_json(roster: Roster, source: Path, code: int = 0) -> dict[str, object]:
+    """`roster process SOURCE --district lincoln --json`, its exit code checked."""
+    result = roster("process", source, "--district", "lincoln", "--json")
+    assert result.exit_code == code, result.output
+    data = as_json(result)
+    assert isinstance(data, dict)
+    return data

@@ -6,15 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from conftest import Roster, as_json
-
-
-def _process(roster: Roster, source: Path, code: int = 0) -> dict[str, object]:
-    result = roster("process", source, "--district", "lincoln", "--json")
-    assert result.exit_code == code, result.output
-    data = as_json(result)
-    assert isinstance(data, dict)
-    return data
+from conftest import Roster, as_json, process_json
 
 
 def _counts(data: dict[str, object], table: str) -> tuple[int, ...]:
@@ -26,7 +18,7 @@ def _counts(data: dict[str, object], table: str) -> tuple[int, ...]:
 
 def test_first_load_then_next_night(roster: Roster, samples: Path) -> None:
     assert roster("district", "add", "lincoln").exit_code == 0
-    first = _process(roster, samples / "good.zip")
+    first = process_json(roster, samples / "good.zip")
     assert first["status"] == "loaded"
     assert first["rejects"] == 0
     assert _counts(first, "users") == (12, 0, 0, 0, 0)
@@ -34,7 +26,7 @@ def test_first_load_then_next_night(roster: Roster, samples: Path) -> None:
     assert {f["name"]: f["rows"] for f in first["files"]} == {  # type: ignore[attr-defined]
         "schools.csv": 2, "users.csv": 12, "classes.csv": 4, "enrollments.csv": 9,
     }  # fmt: skip
-    second = _process(roster, samples / "next-night")
+    second = process_json(roster, samples / "next-night")
     assert second["status"] == "loaded"
     assert _counts(second, "users") == (1, 1, 0, 11, 0)
     assert _counts(second, "enrollments") == (2, 0, 0, 9, 0)
@@ -50,8 +42,8 @@ def test_same_content_again_is_a_duplicate_and_changes_nothing(
     roster: Roster, samples: Path
 ) -> None:
     roster("district", "add", "lincoln")
-    _process(roster, samples / "good.zip")
-    again = _process(roster, samples / "good")  # same bytes, loose this time
+    process_json(roster, samples / "good.zip")
+    again = process_json(roster, samples / "good")  # same bytes, loose this time
     assert again["status"] == "duplicate"
     listing = as_json(roster("batches", "--json"))
     assert [b["status"] for b in listing] == ["duplicate", "loaded"]
@@ -59,8 +51,8 @@ def test_same_content_again_is_a_duplicate_and_changes_nothing(
 
 def test_mass_delete_is_held_exit_3(roster: Roster, samples: Path) -> None:
     roster("district", "add", "lincoln")
-    _process(roster, samples / "next-night")
-    held = _process(roster, samples / "good.zip", code=3)
+    process_json(roster, samples / "next-night")
+    held = process_json(roster, samples / "good.zip", code=3)
     assert held["status"] == "held"
     exported = roster("export", "lincoln", "enrollments", "--format", "json")
     assert len(as_json(exported)) == 11  # nothing applied
@@ -68,7 +60,7 @@ def test_mass_delete_is_held_exit_3(roster: Roster, samples: Path) -> None:
 
 def test_bad_batch_loads_good_rows_and_reports_every_reject(roster: Roster, samples: Path) -> None:
     roster("district", "add", "lincoln")
-    data = _process(roster, samples / "bad")
+    data = process_json(roster, samples / "bad")
     assert data["status"] == "loaded_with_rejects"
     report = as_json(roster("report", str(data["batch_id"]), "--format", "json"))
     codes = {r["code"] for r in report["rejects"]}
@@ -90,10 +82,10 @@ def test_rejected_batch_exit_1_keeps_loaded_data(
     roster: Roster, samples: Path, tmp_path: Path
 ) -> None:
     roster("district", "add", "lincoln")
-    _process(roster, samples / "good.zip")
+    process_json(roster, samples / "good.zip")
     broken = tmp_path / "users.csv"
     broken.write_bytes(b"district_user_id,first_name,last_name\nT1,Ann,Lee\n")
-    data = _process(roster, broken, code=1)
+    data = process_json(roster, broken, code=1)
     assert data["status"] == "rejected"
     report = as_json(roster("report", str(data["batch_id"]), "--format", "json"))
     assert report["rejects"][0]["code"] == "missing_column"
@@ -117,7 +109,7 @@ def test_unknown_district_is_a_clean_error(roster: Roster, samples: Path) -> Non
 
 def test_powerschool_flavour_loads(roster: Roster, samples: Path) -> None:
     roster("district", "add", "lincoln")
-    data = _process(roster, samples / "powerschool")
+    data = process_json(roster, samples / "powerschool")
     assert data["status"] == "loaded", data
     users = as_json(roster("export", "lincoln", "users", "--format", "json"))
     assert {u["role"] for u in users} == {"Teacher", "Student"}

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Roster, as_json
+from conftest import Roster, as_json, process_json
 from service_helpers import open_home, publish, wait_for
 
 from roster_pipeline import batches, districts, retention, worker
@@ -21,19 +21,11 @@ from roster_pipeline.worker import queue_for
 pytestmark = pytest.mark.timeout(120)
 
 
-def _process(roster: Roster, source: Path, code: int = 0) -> dict[str, object]:
-    result = roster("process", source, "--district", "lincoln", "--json")
-    assert result.exit_code == code, result.output
-    data = as_json(result)
-    assert isinstance(data, dict)
-    return data
-
-
 def _held(roster: Roster, samples: Path) -> str:
     """next-night, then good.zip: 2 of 11 enrollments deleted (18%) is held."""
     assert roster("district", "add", "lincoln").exit_code == 0
-    _process(roster, samples / "next-night")
-    held = _process(roster, samples / "good.zip", code=3)
+    process_json(roster, samples / "next-night")
+    held = process_json(roster, samples / "good.zip", code=3)
     assert held["status"] == "held"
     return str(held["batch_id"])
 
@@ -99,11 +91,11 @@ def test_a_file_equal_to_the_last_loaded_one_is_recorded_not_reprocessed(
     roster: Roster, samples: Path, tmp_path: Path
 ) -> None:
     roster("district", "add", "lincoln")
-    _process(roster, samples / "good.zip")
+    process_json(roster, samples / "good.zip")
     mixed = tmp_path / "mixed"
     shutil.copytree(samples / "good", mixed)
     shutil.copy(samples / "next-night" / "users.csv", mixed / "users.csv")
-    data = _process(roster, mixed)
+    data = process_json(roster, mixed)
     assert data["status"] == "loaded"
     counts = data["counts"]
     assert isinstance(counts, dict)
@@ -122,7 +114,7 @@ def test_retention_purges_old_folders_and_keeps_the_records(
     roster: Roster, samples: Path, root: Path, store_url: str
 ) -> None:
     roster("district", "add", "lincoln")
-    batch_id = str(_process(roster, samples / "good.zip")["batch_id"])
+    batch_id = str(process_json(roster, samples / "good.zip")["batch_id"])
     folder = root / "archive" / batch_id
     assert "0 batch folder(s) purged" in roster("purge").output
     assert folder.is_dir()
@@ -141,7 +133,7 @@ def test_status_exit_codes_stale_held_and_paused(roster: Roster, samples: Path) 
     roster("district", "add", "lincoln")
     fresh = roster("status", "--json")
     assert fresh.exit_code == 0, fresh.output
-    _process(roster, samples / "good.zip")
+    process_json(roster, samples / "good.zip")
     (lincoln,) = as_json(roster("status", "--json"))["districts"]
     assert lincoln["rows"]["users"] == 12
     assert lincoln["latest_status"] == "loaded"
@@ -157,8 +149,8 @@ def test_status_exit_codes_stale_held_and_paused(roster: Roster, samples: Path) 
     assert roster("status").exit_code == 0  # a paused district is never stale
     assert roster("district", "set", "lincoln", "--resume", "--expect-every", "26").exit_code == 0
     assert roster("status").exit_code == 0
-    _process(roster, samples / "next-night")
-    _process(roster, samples / "good.zip", code=3)
+    process_json(roster, samples / "next-night")
+    process_json(roster, samples / "good.zip", code=3)
     held = roster("status", "--json")
     assert held.exit_code == 1
     assert len(as_json(held)["districts"][0]["held"]) == 1
@@ -175,8 +167,8 @@ def test_district_set_refuses_nonsense(roster: Roster) -> None:
 def test_a_district_threshold_lets_a_big_change_through(roster: Roster, samples: Path) -> None:
     roster("district", "add", "lincoln")
     assert roster("district", "set", "lincoln", "--max-delete-pct", "50").exit_code == 0
-    _process(roster, samples / "next-night")
-    assert _process(roster, samples / "good.zip")["status"] == "loaded"  # 18% < 50%
+    process_json(roster, samples / "next-night")
+    assert process_json(roster, samples / "good.zip")["status"] == "loaded"  # 18% < 50%
 
 
 def _assembled(root: Path, store_url: str, samples: Path) -> tuple[Home, str]:
