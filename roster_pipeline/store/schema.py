@@ -103,14 +103,15 @@ def _v1(d: Dialect) -> list[str]:
         ' file_spec TEXT, sha256 TEXT NOT NULL, "size" BIGINT NOT NULL,'
         ' "rows" BIGINT NOT NULL, rejected BIGINT NOT NULL, seq BIGINT NOT NULL,'
         ' PRIMARY KEY (batch_id, "name"))',
-        f"CREATE TABLE rejects (reject_id {d.serial_pk}, batch_id TEXT NOT NULL,"
+        f"CREATE TABLE rejects (reject_id {d.log_id}, batch_id TEXT NOT NULL,"
         ' file TEXT, line BIGINT, "column" TEXT, "value" TEXT, code TEXT NOT NULL,'
         " message TEXT NOT NULL)",
         "CREATE INDEX rejects_batch ON rejects (batch_id)",
-        f"CREATE TABLE changes (change_id {d.serial_pk}, batch_id TEXT NOT NULL,"
+        f"CREATE TABLE changes (change_id {d.log_id}, batch_id TEXT NOT NULL,"
         ' table_name TEXT NOT NULL, "key" TEXT NOT NULL, op TEXT NOT NULL)',
         # No index on batch_id: the batch row records its range of change_id instead,
         # which halves the cost of logging a first load (2M rows: 2.3 s -> 1.3 s).
+        *([d.log_index.format(table="changes", column="change_id")] if d.log_index else []),
         f"CREATE TABLE uploads (upload_id {d.serial_pk}, district_id TEXT NOT NULL,"
         " username TEXT NOT NULL, original_name TEXT NOT NULL, published_name TEXT NOT NULL,"
         ' "size" BIGINT NOT NULL, sha256 TEXT NOT NULL, client_address TEXT NOT NULL,'
