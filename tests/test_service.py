@@ -316,3 +316,31 @@ def test_roster_demo_runs_end_to_end() -> None:
         assert statuses == ["loaded", "loaded", "loaded_with_rejects"]
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+@BOTH_ENGINES
+def test_a_receiver_and_two_workers_in_separate_processes_load_each_upload_once(
+    root: Path, serve: list[ServiceProcess], samples: Path
+) -> None:
+    """The several-machine layout on one machine: `--role sftp` receives, two
+    `--role worker` processes share the home and the database."""
+    ready = _start(serve, root, "--role", "sftp", "--port", "0")
+    _start(serve, root, "--role", "worker")
+    _start(serve, root, "--role", "worker")
+    port = int(ready.lines[-1].split("sftp on 127.0.0.1:")[1].split(";")[0])
+    for n, source in enumerate((samples / "good.zip", samples / "next-night" / "users.csv")):
+        with paramiko.Transport(("127.0.0.1", port)) as transport:
+            transport.connect(username="lincoln", password=PASSWORD)
+            sftp = paramiko.SFTPClient.from_transport(transport)
+            assert sftp is not None
+            sftp.put(str(source), source.name)
+            sftp.close()
+        wait_for(lambda n=n: _finished(root, "lincoln", n + 1), f"batch {n + 1}")
+    time.sleep(3)  # longer than settle: a second assembler would have made a batch by now
+    done = batches(root, "lincoln")
+    assert [b.status for b in done] == [BatchStatus.LOADED, BatchStatus.LOADED]
+    first, second = reversed(done)
+    assert {f.name for f in first.files} == set(GOOD)
+    assert [f.name for f in second.files] == ["users.csv"]
+    assert second.counts["users"].added == 1
+    _no_leftovers(root)
