@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shutil
 import threading
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -170,8 +171,6 @@ def remove_district(home: Home, slug: str, purge: bool) -> None:
     """Without ``purge`` the received files, loaded rows and batch records stay."""
     home.store.remove_district(slug, purge)
     if purge:
-        import shutil
-
         shutil.rmtree(home.folder("inbox", slug), ignore_errors=True)
 
 

@@ -315,16 +315,14 @@ def test_snapshot_reads_text_columns_null_in_their_first_rows(store: Store) -> N
     assert_frame_equal(got, many)
 
 
-def test_export_and_loaded_view(store: Store) -> None:
+def test_snapshot_reads_the_districts_rows_with_the_asked_columns(store: Store) -> None:
     load(store, "north", "b1", valid("users", NIGHT1))
-    exported = store.export("north", SPEC)
-    assert list(exported) == ["schools", "users", "classes", "enrollments"]
-    assert_frame_equal(exported["users"], NIGHT1)
-    assert exported["classes"].columns == list(SPEC.file("classes").column_names)
-    view = store.loaded("north")
-    assert view.rows("classes", ["class_id"]) is None
-    got = view.rows("users", ["district_user_id"])
-    assert got is not None
+    users = store.snapshot("north", "users", SPEC.file("users").column_names)
+    assert_frame_equal(users.sort("district_user_id"), NIGHT1)
+    classes = store.snapshot("north", "classes", ("class_id",))
+    assert classes.height == 0
+    assert classes.columns == ["class_id"]
+    got = store.snapshot("north", "users", ["district_user_id"])
     assert sorted(got["district_user_id"]) == ["u1", "u2", "u3"]
 
 

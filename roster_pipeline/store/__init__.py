@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from roster_pipeline.plan import Plan
-    from roster_pipeline.specs import Spec
-    from roster_pipeline.validate import Loaded
     from sftp_server import UploadRecord
 
 __all__ = [
@@ -79,16 +77,8 @@ class Store(Protocol):
         """Loaded rows of the district's table, ``columns`` as String; empty when none."""
         ...
 
-    def loaded(self, district: str) -> Loaded:
-        """The district's loaded rows, as the validate stage reads them."""
-        ...
-
     def table_counts(self, district: str) -> dict[str, int]:
         """Loaded rows per roster table of the district."""
-        ...
-
-    def export(self, district: str, spec: Spec) -> dict[str, pl.DataFrame]:
-        """spec file name -> the loaded rows with the spec's columns, sorted by key."""
         ...
 
     def last_hashes(self, district: str) -> dict[str, str]:

@@ -37,9 +37,8 @@ from sftp_server import UploadRecord
 
 if TYPE_CHECKING:
     from roster_pipeline.plan import Plan
-    from roster_pipeline.specs import Spec
 
-__all__ = ["DistrictSnapshot", "SqlStore"]
+__all__ = ["SqlStore"]
 
 _APPLIED = (str(BatchStatus.LOADED), str(BatchStatus.LOADED_WITH_REJECTS))
 _DISTRICT_SELECT = f"SELECT {', '.join(DISTRICT_COLUMNS)} FROM districts"
@@ -137,10 +136,6 @@ class SqlStore:
         )
         return frame.select(pl.col(c).cast(pl.String) for c in columns)
 
-    def loaded(self, district: str) -> DistrictSnapshot:
-        """The district's loaded rows as the validate stage's ``Loaded``."""
-        return DistrictSnapshot(self, district)
-
     def table_counts(self, district: str) -> dict[str, int]:
         """Loaded rows per roster table of the district."""
         return {
@@ -150,13 +145,6 @@ class SqlStore:
                 )[0][0]
             )
             for table in schema.ROSTER_TABLES
-        }
-
-    def export(self, district: str, spec: Spec) -> dict[str, pl.DataFrame]:
-        """Every loaded table of the spec with the spec's columns, sorted by key."""
-        return {
-            f.name: self.snapshot(district, f.table or f.name, f.column_names).sort(f.key)
-            for f in spec.files
         }
 
     def last_hashes(self, district: str) -> dict[str, str]:
@@ -243,18 +231,6 @@ class SqlStore:
             key=pl.col("key").cast(pl.String),
             op=pl.col("op").cast(pl.String),
         )
-
-
-class DistrictSnapshot:
-    """One district's loaded rows, as the validate stage reads them."""
-
-    def __init__(self, store: SqlStore, district: str) -> None:
-        self.store = store
-        self.district = district
-
-    def rows(self, table: str, columns: Sequence[str]) -> pl.DataFrame | None:
-        frame = self.store.snapshot(self.district, table, columns)
-        return frame if frame.height else None
 
 
 @contextmanager
