@@ -32,6 +32,7 @@ from roster_pipeline.store import (
     schema,
 )
 from roster_pipeline.store.dialect import mask_url
+from roster_pipeline.store.engine import Engine
 from roster_pipeline.validate import Validated, ValidFile
 
 SPEC = load_spec()
@@ -123,6 +124,45 @@ def test_migrate_twice_is_a_no_op_and_records_the_version(store: Store) -> None:
     store.migrate()
     assert store.schema_version() == max(schema.MIGRATIONS)
     assert [d.slug for d in store.districts()] == ["north"]
+
+
+def test_upgrade_from_version_2_links_rows_and_changes_to_batch_numbers(store_url: str) -> None:
+    """A database written before batch numbers keeps every link after the upgrade."""
+    old = Engine(store_url)
+    schema.migrate(old, target=2)
+    with old.transaction():
+        for batch_id in ("b1", "b2"):
+            old.execute(
+                "INSERT INTO batches (batch_id, district_id, status, received_at, source, counts,"
+                " rejects, report_path, hold_reasons, warnings, message, first_change,"
+                " last_change) VALUES (?, 'north', 'loaded', '2026-01-01T00:00:00+00:00', 'x',"
+                " '{}', 0, '', '[]', '[]', 'loaded', ?, ?)",
+                (batch_id, 1 if batch_id == "b1" else 2, 1 if batch_id == "b1" else 2),
+            )
+        old.execute(
+            "INSERT INTO users (district_id, district_user_id, first_name, last_name, role,"
+            " batch_id) VALUES ('north', 'u1', 'Ada', 'Lovelace', 'Teacher', 'b2')"
+        )
+        for batch_id, op in (("b1", "added"), ("b2", "updated")):
+            old.execute(
+                'INSERT INTO changes (batch_id, table_name, "key", op)'
+                " VALUES (?, 'users', 'u1', ?)",
+                (batch_id, op),
+            )
+    old.close()
+    upgraded = open_store(store_url)
+    upgraded.migrate()
+    assert upgraded.schema_version() == max(schema.MIGRATIONS)
+    assert set(upgraded.changes("b1").iter_rows()) == {("users", "u1", "added")}
+    assert set(upgraded.changes("b2").iter_rows()) == {("users", "u1", "updated")}
+    engine = upgraded.engine  # type: ignore[attr-defined]
+    linked = engine.rows("SELECT b.batch_id FROM users u JOIN batches b ON b.batch_no = u.batch_no")
+    assert linked == [("b2",)]
+    upgraded.save_batch(batch("b3", "north", day=3), rejects.empty())
+    numbers = dict(engine.rows("SELECT batch_id, batch_no FROM batches"))
+    assert len(set(numbers.values())) == 3
+    assert numbers["b3"] > max(numbers["b1"], numbers["b2"])
+    upgraded.close()
 
 
 def test_district_round_trip(store: Store) -> None:

@@ -30,8 +30,9 @@ def change_key(key: tuple[str, ...]) -> pl.Expr:
     return pl.concat_str([pl.col(k) for k in key], separator=KEY_SEPARATOR)
 
 
-def apply_plan(engine: Engine, district: str, batch_id: str, plan: Plan) -> None:
-    """Write the plan's rows and change log; the caller owns the transaction."""
+def apply_plan(engine: Engine, district: str, batch_no: int, plan: Plan) -> None:
+    """Write the plan's rows and change log, both marked with the batch's number;
+    the caller owns the transaction."""
     for table in plan.tables.values():
         roster_table(table.table, table.columns)
         _delete_keys(engine, district, table)
@@ -40,9 +41,9 @@ def apply_plan(engine: Engine, district: str, batch_id: str, plan: Plan) -> None
         ).sort(table.key)  # in key order: B-tree appends, not random inserts (7x on SQLite)
         engine.ingest(
             table.table,
-            rows.with_columns(district_id=pl.lit(district), batch_id=pl.lit(batch_id)),
+            rows.with_columns(district_id=pl.lit(district), batch_no=pl.lit(batch_no, pl.Int64)),
         )
-        engine.ingest("changes", _changes(batch_id, table))
+        engine.ingest("changes", _changes(batch_no, table))
 
 
 def _delete_keys(engine: Engine, district: str, table: TablePlan) -> None:
@@ -62,7 +63,7 @@ def _delete_keys(engine: Engine, district: str, table: TablePlan) -> None:
     engine.execute(f"DROP TABLE {_STAGE}")
 
 
-def _changes(batch_id: str, table: TablePlan) -> pl.DataFrame:
+def _changes(batch_no: int, table: TablePlan) -> pl.DataFrame:
     parts = [
         frame.select(key=change_key(table.key)).with_columns(op=pl.lit(op))
         for op, frame in (
@@ -72,5 +73,5 @@ def _changes(batch_id: str, table: TablePlan) -> pl.DataFrame:
         )
     ]
     return pl.concat(parts).select(
-        batch_id=pl.lit(batch_id), table_name=pl.lit(table.table), key="key", op="op"
+        batch_no=pl.lit(batch_no, pl.Int64), table_name=pl.lit(table.table), key="key", op="op"
     )

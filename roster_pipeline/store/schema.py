@@ -131,8 +131,28 @@ def _v2(_d: Dialect) -> list[str]:
     ]
 
 
+def _v3(d: Dialect) -> list[str]:
+    """Batch numbers: roster rows and change rows name their batch by an integer.
+
+    A 27-character batch id on each of the 2.28M rows of a large first load was
+    a third of the bytes written (SQLite file 265 MB -> 153 MB without it), and
+    every byte is written twice through the WAL. Existing rows are renumbered.
+    """
+    relinked = [*ROSTER_TABLES, "changes"]
+    return [
+        *d.batch_no_column,
+        *(f"ALTER TABLE {t} ADD COLUMN batch_no BIGINT" for t in relinked),
+        *(
+            f"UPDATE {t} SET batch_no = (SELECT b.batch_no FROM batches b"
+            f" WHERE b.batch_id = {t}.batch_id)"
+            for t in relinked
+        ),
+        *(f"ALTER TABLE {t} DROP COLUMN batch_id" for t in relinked),
+    ]
+
+
 #: version -> statements for a dialect; applied in order, each in its own transaction.
-MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2}
+MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2, 3: _v3}
 
 
 def current_version(engine: Engine) -> int:
@@ -140,14 +160,15 @@ def current_version(engine: Engine) -> int:
     return int(rows[0][0] or 0)
 
 
-def migrate(engine: Engine) -> list[int]:
-    """Apply the migrations the database lacks; returns the versions applied."""
+def migrate(engine: Engine, target: int | None = None) -> list[int]:
+    """Apply the migrations the database lacks, up to ``target`` (default: all);
+    returns the versions applied."""
     engine.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY,"
         " applied_at TEXT NOT NULL)"
     )
     applied = []
-    for version in sorted(MIGRATIONS):
+    for version in sorted(v for v in MIGRATIONS if target is None or v <= target):
         with engine.transaction():
             # Read inside the transaction so two processes migrating at once
             # collide on the schema_version key instead of both applying.

@@ -101,10 +101,14 @@ class SqlStore:
     def _purge(self, slug: str) -> None:
         for table in schema.ROSTER_TABLES:
             self.engine.execute(f"DELETE FROM {table} WHERE district_id = ?", (slug,))
-        for table in ("batch_files", "rejects", "changes"):
+        for table, link in (
+            ("batch_files", "batch_id"),
+            ("rejects", "batch_id"),
+            ("changes", "batch_no"),
+        ):
             self.engine.execute(
-                f"DELETE FROM {table} WHERE batch_id IN"
-                " (SELECT batch_id FROM batches WHERE district_id = ?)",
+                f"DELETE FROM {table} WHERE {link} IN"
+                f" (SELECT {link} FROM batches WHERE district_id = ?)",
                 (slug,),
             )
         self.engine.execute("DELETE FROM batches WHERE district_id = ?", (slug,))
@@ -174,11 +178,16 @@ class SqlStore:
         engine.ingest("rejects", _rejects_frame(batch.batch_id, rejects))
         if plan is not None:
             first = self._last_change_id() + 1
-            apply_plan(engine, batch.district, batch.batch_id, plan)
+            apply_plan(engine, batch.district, self._batch_no(batch.batch_id), plan)
             engine.execute(
                 "UPDATE batches SET first_change = ?, last_change = ? WHERE batch_id = ?",
                 (first, self._last_change_id(), batch.batch_id),
             )
+
+    def _batch_no(self, batch_id: str) -> int:
+        return int(
+            self.engine.rows("SELECT batch_no FROM batches WHERE batch_id = ?", (batch_id,))[0][0]
+        )
 
     def _last_change_id(self) -> int:
         return int(self.engine.rows("SELECT COALESCE(MAX(change_id), 0) FROM changes")[0][0])
@@ -216,15 +225,15 @@ class SqlStore:
         """The batch's change log; found through its id range (other workers' batches
         may interleave on PostgreSQL, hence the batch_id filter inside the range)."""
         span = self.engine.rows(
-            "SELECT COALESCE(first_change, 0), COALESCE(last_change, -1) FROM batches"
+            "SELECT COALESCE(first_change, 0), COALESCE(last_change, -1), batch_no FROM batches"
             " WHERE batch_id = ?",
             (batch_id,),
         )
-        first, last = span[0] if span else (0, -1)
+        first, last, number = span[0] if span else (0, -1, 0)
         frame = self.engine.frame(
             'SELECT table_name, "key", op FROM changes WHERE change_id BETWEEN ? AND ?'
-            " AND batch_id = ? ORDER BY change_id",
-            (int(first), int(last), batch_id),
+            " AND batch_no = ? ORDER BY change_id",
+            (int(first), int(last), int(number)),
         )
         return frame.select(
             table=pl.col("table_name").cast(pl.String),
