@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncssh
 import polars as pl
 
 from roster_pipeline.config import Settings
@@ -24,7 +23,7 @@ from roster_pipeline.guide import GuideInput
 from roster_pipeline.home import Home
 from roster_pipeline.specs import load_spec
 from roster_pipeline.store import DistrictRecord, Store, open_store
-from sftp_server import Account, UploadRecord, fingerprints, generate_password, hash_password
+from sftp_server import Account, UploadRecord, fingerprints
 
 __all__ = [
     "SLUG_PATTERN",
@@ -65,6 +64,8 @@ def validate_slug(slug: str) -> str:
 
 def _key_line(line: str) -> str:
     """Validate one authorized_keys line; returns it normalised."""
+    import asyncssh  # here: the pipeline's commands start without the SSH library
+
     try:
         key = asyncssh.import_public_key(line.strip())
     except (asyncssh.KeyImportError, ValueError) as exc:
@@ -74,6 +75,8 @@ def _key_line(line: str) -> str:
 
 
 def _fingerprint(line: str) -> str:
+    import asyncssh
+
     return str(asyncssh.import_public_key(line).get_fingerprint("sha256"))
 
 
@@ -106,13 +109,13 @@ def add_district(
     _must_not_exist(home.store, slug)
     if not with_password and not public_keys:
         raise TerminalError(f"district {slug}: a key-only account needs at least one --public-key")
-    secret = (password or generate_password()) if with_password else None
+    secret, password_hash = _credential(password) if with_password else (None, "")
     record = DistrictRecord(
         slug=slug,
         name=name or slug,
         spec=spec,
         username=validate_slug(username or slug),
-        password_hash=hash_password(secret) if secret else "",
+        password_hash=password_hash,
         public_keys=tuple(_key_line(k) for k in public_keys),
         allow_ips=tuple(_cidr(c) for c in allow_ips),
         created_at=datetime.now(UTC),
@@ -120,6 +123,14 @@ def add_district(
     home.store.put_district(record)
     home.folder("inbox", slug).mkdir(parents=True, exist_ok=True)
     return Provisioned(record, secret)
+
+
+def _credential(password: str | None) -> tuple[str, str]:
+    """A password (generated unless given) and its argon2id hash."""
+    from sftp_server import generate_password, hash_password  # argon2 loads only here
+
+    secret = password or generate_password()
+    return secret, hash_password(secret)
 
 
 def _must_not_exist(store: Store, slug: str) -> None:
@@ -132,8 +143,8 @@ def _must_not_exist(store: Store, slug: str) -> None:
 
 def rotate_password(home: Home, slug: str, password: str | None = None) -> Provisioned:
     """Set a new password (generated unless given); the old one stops working at once."""
-    secret = password or generate_password()
-    record = replace(home.store.district(slug), password_hash=hash_password(secret))
+    secret, password_hash = _credential(password)
+    record = replace(home.store.district(slug), password_hash=password_hash)
     home.store.put_district(record)
     return Provisioned(record, secret)
 

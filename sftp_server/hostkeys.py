@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import asyncssh
+if TYPE_CHECKING:
+    import asyncssh
 
 __all__ = [
     "KEY_TYPES",
@@ -53,6 +55,8 @@ def _generate(directory: Path, key_type: str) -> bool:
     path = _key_path(directory, key_type)
     if path.exists():
         return False
+    import asyncssh  # here, not at the top: listing key types needs no crypto library
+
     alg, bits, _ = KEY_TYPES[key_type]
     key = (
         asyncssh.generate_private_key(alg, key_size=bits)
@@ -69,6 +73,8 @@ def _generate(directory: Path, key_type: str) -> bool:
 
 def load_host_keys(directory: Path) -> list[asyncssh.SSHKey]:
     """Every host key present in ``directory``, in the order of ``KEY_TYPES``."""
+    import asyncssh
+
     keys = []
     for key_type in KEY_TYPES:
         path = _key_path(directory, key_type)
@@ -90,6 +96,8 @@ def ensure_host_keys(directory: Path) -> list[asyncssh.SSHKey]:
 
 def add_host_key(directory: Path, key_type: str) -> asyncssh.SSHKey:
     """Add a key of ``key_type`` beside the others; an existing one is kept and returned."""
+    import asyncssh
+
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     _generate(directory, key_type)
     try:
