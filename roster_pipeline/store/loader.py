@@ -3,7 +3,8 @@
 Per table, set-based and bulk only: the keys of deleted and updated rows go to
 a temporary staging table and leave the roster table in one ``DELETE ... IN
 (SELECT ...)``; the added and updated rows come back with one ADBC ingest
-(COPY on PostgreSQL); the change rows follow with one more ingest.
+(COPY on PostgreSQL); the change rows follow with one more ingest, or, on a
+table's first load, with one INSERT ... SELECT of the keys just written.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def apply_plan(engine: Engine, district: str, batch_no: int, plan: Plan) -> None
             table.table,
             rows.with_columns(district_id=pl.lit(district), batch_no=pl.lit(batch_no, pl.Int64)),
         )
-        engine.ingest("changes", _changes(batch_no, table))
+        _log_changes(engine, district, batch_no, table)
 
 
 def _delete_keys(engine: Engine, district: str, table: TablePlan) -> None:
@@ -61,6 +62,21 @@ def _delete_keys(engine: Engine, district: str, table: TablePlan) -> None:
         (district,),
     )
     engine.execute(f"DROP TABLE {_STAGE}")
+
+
+def _log_changes(engine: Engine, district: str, batch_no: int, table: TablePlan) -> None:
+    if table.loaded_before:
+        engine.ingest("changes", _changes(batch_no, table))
+        return
+    # A first load: the district's rows in this table are exactly the ones just added,
+    # so the database copies their keys itself rather than receive them once more
+    # (2M change rows on SQLite: 1.5 s bound from Arrow, 0.7 s as one INSERT ... SELECT).
+    key = f" || '{KEY_SEPARATOR}' || ".join(f'"{k}"' for k in table.key)
+    engine.execute(
+        f'INSERT INTO changes (batch_no, table_name, "key", op) SELECT ?, ?, {key}, ?'
+        f" FROM {roster_table(table.table).name} WHERE district_id = ?",
+        (batch_no, table.table, "added", district),
+    )
 
 
 def _changes(batch_no: int, table: TablePlan) -> pl.DataFrame:
