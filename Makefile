@@ -33,9 +33,17 @@ pytest: $(STAMP) system-deps
 
 test: lint typecheck pytest
 
-bench: $(STAMP) system-deps
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python benchmarks/run.py
+# The pandas baseline gets an environment of its own: roster-pipeline does not
+# depend on pandas, and pandera imports it when it is installed.
+BASELINE := .venv-baseline
+
+$(BASELINE)/.installed: benchmarks/requirements-baseline.txt
+	test -x $(BASELINE)/bin/python || $(PY) -m venv $(BASELINE)
+	$(BASELINE)/bin/python -m pip install --quiet -r benchmarks/requirements-baseline.txt
+	touch $@
+
+bench: $(STAMP) $(BASELINE)/.installed system-deps
+	ROSTER_BENCH_BASELINE_PYTHON=$(BASELINE)/bin/python $(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BASELINE) .mypy_cache .pytest_cache .ruff_cache

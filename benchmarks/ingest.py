@@ -1,6 +1,7 @@
 """Ingest benchmark: `roster process` vs the raw limit vs a pandas pipeline, one run.
 
-    python benchmarks/ingest.py [--users N --classes N --enrollments N] [--db URL]
+    python benchmarks/ingest.py [--users N --classes N --enrollments N] [--postgres URL]
+                                [--repeat 3] [--baseline-python PATH]
 
 Prints one table: first load and next night (1% of users added, changed and
 removed; 1% of enrollments added and removed) for
@@ -8,8 +9,12 @@ removed; 1% of enrollments added and removed) for
 - ours: `roster process roster.zip` into a fresh home (wall time, peak RSS);
 - raw:  the sqlite3 shell's `.import` of the same CSVs into tables with the same
         primary keys, no validation at all (PostgreSQL: `psql \\copy`);
-- pandas: read_csv + pandera (pandas) with the same row and set checks + to_sql.
+- pandas: read_csv + pandera (pandas) with the same row and set checks + to_sql,
+        run by --baseline-python (its own environment: roster-pipeline does not
+        depend on pandas, so ours runs without it, as a deployment would).
 
+Each figure is the median of --repeat runs, the contenders taking turns so a
+busy minute on the machine falls on all of them; the spread (min-max) follows.
 Figures only; nothing here asserts a timing.
 """
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,6 +117,10 @@ def ours(folder: Path, db: str | None) -> tuple[Run, Run]:
     return first, nxt
 
 
+def raw(folder: Path, db: str | None) -> Run:
+    return raw_postgres(folder, db) if db else raw_sqlite(folder)
+
+
 def raw_sqlite(folder: Path) -> Run:
     work = Path(tempfile.mkdtemp(prefix="bench-raw-"))
     script = [f"CREATE TABLE {t} ({DDL[t]});" for t in TABLES] + [".mode csv"]
@@ -135,24 +145,70 @@ def raw_postgres(folder: Path, url: str) -> Run:
     return run
 
 
-def pandas_pipeline(folder: Path) -> Run | None:
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
+def pandas_pipeline(folder: Path, python: str) -> Run | None:
+    probe = [python, "-c", "import pandas, pandera.pandas"]
+    if subprocess.run(probe, capture_output=True, check=False).returncode:
         return None
     work = Path(tempfile.mkdtemp(prefix="bench-pandas-"))
-    run = measure(
-        [sys.executable, str(HERE / "pandas_pipeline.py"), str(folder), str(work / "p.db")]
-    )
+    run = measure([python, str(HERE / "pandas_pipeline.py"), str(folder), str(work / "p.db")])
     shutil.rmtree(work, ignore_errors=True)
     return run
 
 
-def row(label: str, run: Run | None, base: Run | None) -> str:
-    if run is None:
-        return f"{label:<44} {'n/a':>9}"
-    ratio = f"{run.seconds / base.seconds:>6.2f}x" if base else ""
-    return f"{label:<44} {run.seconds:>8.2f}s {ratio:>8} {run.peak_mb:>9.0f} MB"
+@dataclass(frozen=True)
+class Figure:
+    """The runs of one contender: median time, spread, and the largest peak RSS."""
+
+    runs: tuple[Run, ...]
+
+    @property
+    def seconds(self) -> float:
+        return statistics.median(r.seconds for r in self.runs)
+
+    @property
+    def spread(self) -> str:
+        times = [r.seconds for r in self.runs]
+        return f"{min(times):.2f}-{max(times):.2f}" if len(times) > 1 else ""
+
+    @property
+    def peak_mb(self) -> float:
+        return max(r.peak_mb for r in self.runs)
+
+
+def row(label: str, fig: Figure | None, base: Figure | None, other: Figure | None = None) -> str:
+    if fig is None:
+        return f"{label:<42} {'n/a':>8}"
+    ratio = f"{fig.seconds / base.seconds:.2f}x" if base else ""
+    versus = f"{other.seconds / fig.seconds:.2f}x" if other else ""
+    return (
+        f"{label:<42} {fig.seconds:>7.2f}s {fig.spread:>12} {ratio:>7} {versus:>10}"
+        f" {fig.peak_mb:>7.0f} MB"
+    )
+
+
+def engine_rounds(args: argparse.Namespace, folder: Path, db: str | None) -> dict[str, list[Run]]:
+    """``--repeat`` rounds, each running every contender once, in turn."""
+    runs: dict[str, list[Run]] = {}
+    for _ in range(args.repeat):
+        found = {"raw": raw(folder, db), "raw_next": raw(folder / "next", db)}
+        found["first"], found["next"] = ours(folder, db)
+        pandas = None if db else pandas_pipeline(folder, args.baseline_python)
+        if pandas is not None:
+            found["pandas"] = pandas
+        for name, run in found.items():
+            runs.setdefault(name, []).append(run)
+    return runs
+
+
+def print_engine(name: str, tool: str, runs: dict[str, list[Run]]) -> None:
+    fig = {k: Figure(tuple(v)) for k, v in runs.items()}
+    pandas = fig.get("pandas")
+    print(row(f"{name} raw {tool} (first load CSVs)", fig["raw"], None))
+    print(row(f"{name} roster process, first load", fig["first"], fig["raw"], pandas))
+    print(row(f"{name} raw {tool} (next night CSVs)", fig["raw_next"], None))
+    print(row(f"{name} roster process, next night", fig["next"], fig["raw_next"]))
+    if name == "SQLite":
+        print(row("pandas + pandera + to_sql, first load", pandas, fig["raw"]))
 
 
 def main() -> None:
@@ -169,31 +225,25 @@ def main() -> None:
         ),
         help="PostgreSQL to measure on too ('' to skip)",
     )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument(
+        "--baseline-python",
+        default=os.environ.get("ROSTER_BENCH_BASELINE_PYTHON", sys.executable),
+        help="the interpreter of the pandas baseline's environment (with pandas and pandera)",
+    )
     args = parser.parse_args()
     folder = data(args)
     size = sum((folder / f"{t}.csv").stat().st_size for t in TABLES) / 1e6
     zipped = (folder / "roster.zip").stat().st_size / 1e6
     print(
         f"\ningest: {args.users:,} users, {args.classes:,} classes,"
-        f" {args.enrollments:,} enrollments ({size:.0f} MB CSV, {zipped:.0f} MB zipped)"
+        f" {args.enrollments:,} enrollments ({size:.0f} MB CSV, {zipped:.0f} MB zipped);"
+        f" median of {args.repeat}"
     )
-    print(f"{'':<44} {'time':>9} {'vs raw':>8} {'peak RSS':>12}")
-    raw = raw_sqlite(folder)
-    raw_next = raw_sqlite(folder / "next")
-    first, nxt = ours(folder, None)
-    print(row("SQLite raw .import (first load CSVs)", raw, None))
-    print(row("SQLite roster process, first load", first, raw))
-    print(row("SQLite raw .import (next night CSVs)", raw_next, None))
-    print(row("SQLite roster process, next night", nxt, raw_next))
-    print(row("pandas + pandera + to_sql, first load", pandas_pipeline(folder), raw))
+    print(f"{'':<42} {'time':>8} {'spread':>12} {'vs raw':>7} {'vs pandas':>10} {'peak RSS':>10}")
+    print_engine("SQLite", ".import", engine_rounds(args, folder, None))
     if args.postgres:
-        pg_raw = raw_postgres(folder, args.postgres)
-        pg_raw_next = raw_postgres(folder / "next", args.postgres)
-        pg_first, pg_next = ours(folder, args.postgres)
-        print(row("PostgreSQL raw \\copy (first load CSVs)", pg_raw, None))
-        print(row("PostgreSQL roster process, first load", pg_first, pg_raw))
-        print(row("PostgreSQL raw \\copy (next night CSVs)", pg_raw_next, None))
-        print(row("PostgreSQL roster process, next night", pg_next, pg_raw_next))
+        print_engine("PostgreSQL", "\\copy", engine_rounds(args, folder, args.postgres))
 
 
 if __name__ == "__main__":
