@@ -9,6 +9,7 @@ table's first load, with one INSERT ... SELECT of the keys just written.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -34,17 +35,32 @@ def change_key(key: tuple[str, ...]) -> pl.Expr:
 def apply_plan(engine: Engine, district: str, batch_no: int, plan: Plan) -> None:
     """Write the plan's rows and change log, both marked with the batch's number;
     the caller owns the transaction."""
-    for table in plan.tables.values():
-        roster_table(table.table, table.columns)
-        _delete_keys(engine, district, table)
-        rows = pl.concat(
-            [f.select(table.columns).cast(pl.String) for f in (table.added, table.updated)]
-        ).sort(table.key)  # in key order: B-tree appends, not random inserts (7x on SQLite)
-        engine.ingest(
-            table.table,
-            rows.with_columns(district_id=pl.lit(district), batch_no=pl.lit(batch_no, pl.Int64)),
-        )
-        _log_changes(engine, district, batch_no, table)
+    tables = list(plan.tables.values())
+    for table in tables:
+        roster_table(table.table, table.columns)  # unknown names fail before any write
+    # A helper thread sorts each table's rows while the database takes the previous
+    # table's (both release the GIL): 2M enrollments take 1 s to sort, which then
+    # happens during the users' ingest instead of after it.
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roster-rows")
+    try:
+        pending = [pool.submit(_rows, t, district, batch_no) for t in tables]
+        for table in tables:
+            _delete_keys(engine, district, table)
+            engine.ingest(table.table, pending.pop(0).result())
+            _log_changes(engine, district, batch_no, table)
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _rows(table: TablePlan, district: str, batch_no: int) -> pl.DataFrame:
+    """The added and updated rows as stored, in key order: B-tree appends, not random
+    inserts (7x faster on SQLite)."""
+    rows = pl.concat(
+        [f.select(table.columns).cast(pl.String) for f in (table.added, table.updated)]
+    )
+    return rows.sort(table.key).with_columns(
+        district_id=pl.lit(district), batch_no=pl.lit(batch_no, pl.Int64)
+    )
 
 
 def _delete_keys(engine: Engine, district: str, table: TablePlan) -> None:
