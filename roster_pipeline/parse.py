@@ -168,11 +168,10 @@ def parse(
     if problem is not None:
         return _failed(name, file_spec, problem)
     records = scan(data)
-    content = np.flatnonzero(records.has_content())
-    if not len(content):
+    head = records.first_with_content()
+    if head is None:
         msg = f"{name}: the file is empty (no header row). {_REJECTED}"
         return _failed(name, file_spec, rejects.one(name, Code.EMPTY_FILE, msg))
-    head = int(content[0])
     delimiter = detect_delimiter(records.text(head))
     header = _split_one(records.text(head), delimiter)
     layout = map_columns(name, header, file_spec, int(records.first_lines[head]))
@@ -284,8 +283,8 @@ def _read_fast(
     name: str, records: Records, head: int, delimiter: str, layout: Layout
 ) -> _Rows | None:
     """Scanner boundaries + one polars read; None when polars disagrees with the scanner."""
-    data = np.arange(len(records)) > head
-    kept = data & records.has_content(delimiter)
+    kept = records.has_content(delimiter)
+    kept[: head + 1] = False  # the header and the blank records before it
     counts = records.field_counts(delimiter)
     width = len(layout.header)
     ragged = kept & (counts != width)

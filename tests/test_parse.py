@@ -222,6 +222,18 @@ def test_leading_zeros_and_trimming(spec: Spec, tmp_path: Path) -> None:
     ]
 
 
+def test_content_found_past_the_first_bytes_or_only_inside_quotes(
+    spec: Spec, tmp_path: Path
+) -> None:
+    # Rows are blank when they hold only spaces, quotes and separators; a quoted
+    # delimiter or a doubled quote is content, so those rows are ragged, not blank.
+    data = HEADER + b'\n,,Lee,Student\n"",""\n  "" ,\n","\n""""\n  1,Bo,Ng,Teacher\n'
+    parsed = parse_bytes(spec, tmp_path, data)
+    assert rows(parsed) == [(2, None, None, "Lee", "Student"), (7, "1", "Bo", "Ng", "Teacher")]
+    assert parsed.rejects.select("line", "value").rows() == [(5, '","'), (6, '""""')]
+    assert parsed.rows == 4
+
+
 def test_space_before_quote_and_stray_quote_read_literally(spec: Spec, tmp_path: Path) -> None:
     # Neither is valid RFC 4180; polars refuses them, so the exact reader takes over.
     data = HEADER + b'\n1, "Lee, Ann" ,Ng,Student\n2,5\'11",Oz,Teacher\n3,Cy,Oz,Student\n'
