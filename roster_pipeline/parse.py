@@ -62,6 +62,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _COUNTS = {"line": pl.Int64(), "found": pl.Int64()}
 _BLANK = " \t\n\x0b\x0c" + WIDE_SPACES  # what csvscan counts as whitespace
+_CHUNK = 1 << 20  # bytes of text decoded at a time when checking UTF-8
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def _utf8_lines(raw: bytes, name: str, encoding: str) -> tuple[bytes, pl.DataFra
     if raw.startswith(_UTF8_BOM):  # a UTF-8 byte-order mark settles it, whatever was agreed
         raw, encoding = raw.removeprefix(_UTF8_BOM), "utf-8"
     try:
-        text = raw.decode(encoding)
+        utf8 = _check_utf8(raw) if _is_utf8(encoding) else raw.decode(encoding).encode("utf-8")
     except UnicodeDecodeError as exc:
         line = line_of_offset(raw, exc.start)
         byte = raw[exc.start]
@@ -218,9 +219,28 @@ def _utf8_lines(raw: bytes, name: str, encoding: str) -> tuple[bytes, pl.DataFra
     except LookupError:
         msg = f"{name}: unknown character set {encoding!r}; {how}. {_REJECTED}"
         return b"", rejects.one(name, Code.NOT_UTF8, msg)
-    if not _is_utf8(encoding):
-        raw = text.encode("utf-8")
-    return normalise_newlines(raw), None
+    return normalise_newlines(utf8), None
+
+
+def _check_utf8(raw: bytes) -> bytes:
+    """``raw``, once it is known to decode as UTF-8; raises as ``raw.decode()`` would.
+
+    The text is decoded a chunk at a time and dropped: only validity matters. Each
+    chunk ends just after a newline, where a decoder of the whole buffer stands
+    between characters too, so the first bad byte found is the same.
+    """
+    if raw.isascii():
+        return raw
+    view, start = memoryview(raw), 0
+    while start < len(raw):
+        stop = raw.find(b"\n", start + _CHUNK) + 1 or len(raw)
+        try:
+            str(view[start:stop], "utf-8")
+        except UnicodeDecodeError as exc:
+            where = (start + exc.start, start + exc.end)
+            raise UnicodeDecodeError("utf-8", raw, *where, exc.reason) from None
+        start = stop
+    return raw
 
 
 def _looks_utf16(head: bytes) -> bool:

@@ -181,6 +181,19 @@ def test_not_utf8_names_line_of_first_bad_byte(spec: Spec, tmp_path: Path) -> No
     )
 
 
+@pytest.mark.parametrize("bad", [b"Ren\xe9", b"Ren\xe2\x82"])  # a stray byte; a cut-off character
+def test_not_utf8_deep_in_a_large_file(spec: Spec, tmp_path: Path, bad: bytes) -> None:
+    # Over a MiB of accented text, checked a piece at a time: the bad byte keeps its line.
+    good = "1,Zoë,Lee,Student\n".encode() * 80_000
+    data = HEADER + b"\n" + good + b"2," + bad + b"\n,Lee,Student\n" + good
+    reject = only_reject(parse_bytes(spec, tmp_path, data))
+    assert reject["line"] == 80_002
+    byte = "E9" if bad.endswith(b"\xe9") else "E2"
+    assert str(reject["message"]).startswith(
+        f"users.csv line 80002: byte 0x{byte} is not valid UTF-8; export the file as UTF-8"
+    )
+
+
 def test_utf16_is_not_utf8(spec: Spec, tmp_path: Path) -> None:
     data = (HEADER.decode() + "\n1,Ann,Lee,Student\n").encode("utf-16")
     reject = only_reject(parse_bytes(spec, tmp_path, data))
