@@ -50,6 +50,10 @@ WIDE_SPACES = (
 )
 _WIDE = tuple(np.frombuffer(c.encode(), dtype=np.uint8) for c in WIDE_SPACES)
 _WIDE_LEADS = np.unique([w[0] for w in _WIDE])
+_WIDE_BY_LEAD = {
+    bytes([lead]): tuple(w.tobytes() for w in _WIDE if w[0] == lead) for lead in _WIDE_LEADS
+}
+_ASCII_SPACES = (b" ", b"\t", b"\r", b"\x0b", b"\x0c")  # and LF, which ends records
 
 
 def _none_of(chars: str) -> str:
@@ -201,6 +205,19 @@ class Records:
             return 1 + np.bincount(owners, minlength=len(self)).astype(np.int64)
         counts: Ints = pc.count_substring(self._arrow, delimiter).to_numpy()
         return 1 + counts
+
+    def has_spaces(self) -> bool:
+        """Whether any field might hold whitespace: any besides the newlines ending records."""
+        if not self._one_line_each or any(space in self.buf for space in _ASCII_SPACES):
+            return True
+        if self.buf.isascii():
+            return False
+        return any(
+            wide in self.buf
+            for lead, wides in _WIDE_BY_LEAD.items()
+            if lead in self.buf
+            for wide in wides
+        )
 
     def text(self, index: int) -> str:
         return self.buf[self.starts[index] : self.ends[index]].decode("utf-8", "replace")

@@ -150,6 +150,7 @@ class _Rows:
     frame: pl.DataFrame
     rejects: pl.DataFrame
     seen: int
+    spaced: bool = True  # False: no value holds whitespace, so trimming is a no-op
 
 
 def parse(
@@ -184,10 +185,11 @@ def parse(
     rows = _read_fast(name, records, head, delimiter, layout)
     if rows is None:
         rows = _read_exact(name, records, head, delimiter, layout)
+    del records, data  # the buffer and the scanner's arrays: freed before tidying copies columns
     return ParsedFile(
         name=name,
         file_spec=file_spec.name,
-        frame=_tidy(rows.frame, layout),
+        frame=_tidy(rows.frame, layout, rows.spaced),
         rejects=rows.rejects,
         warnings=layout.warnings,
         delimiter=delimiter,
@@ -319,7 +321,7 @@ def _read_fast(
         if frame is None:
             return None
         lines = lines.hstack(frame)
-    return _Rows(lines, problems, int(kept.sum()))
+    return _Rows(lines, problems, int(kept.sum()), records.has_spaces())
 
 
 def _polars_read(
@@ -391,14 +393,17 @@ def _literal_records(
             yield line, fields
 
 
-def _tidy(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
-    """LINE first, spec order, values trimmed, empty strings null."""
+def _tidy(frame: pl.DataFrame, layout: Layout, spaced: bool) -> pl.DataFrame:
+    """LINE first, spec order, values trimmed, empty strings null.
+
+    Each step only runs where it changes something: columns are copied when trimmed
+    or nulled, and a large file's columns are large.
+    """
     names = layout.ordered
-    trimmed = [pl.col(c).str.strip_chars() for c in names]
+    if spaced:
+        frame = frame.with_columns(pl.col(c).str.strip_chars() for c in names)
+    empty = {c for c in names if (frame[c] == "").any()}
     return frame.select(
         pl.col(LINE).cast(pl.Int64),
-        *[
-            pl.when(t.str.len_bytes() > 0).then(t).alias(c)
-            for t, c in zip(trimmed, names, strict=True)
-        ],
+        *[pl.when(pl.col(c) != "").then(pl.col(c)) if c in empty else pl.col(c) for c in names],
     )

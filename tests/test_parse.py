@@ -247,6 +247,18 @@ def test_content_found_past_the_first_bytes_or_only_inside_quotes(
     assert parsed.rows == 4
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(b"Ann", "Ann"), (b'""', None), (b"Ann\xc2\xa0", "Ann"), (b"\xe3\x80\x80Ann", "Ann"),
+     (b'"\nAnn"', "Ann"), (b"\xe2\x80\x99Ann", "\u2019Ann")],
+)  # fmt: skip
+def test_trimming_whatever_the_only_whitespace_in_the_file(
+    spec: Spec, tmp_path: Path, value: bytes, expected: str | None
+) -> None:
+    parsed = parse_bytes(spec, tmp_path, HEADER + b"\n1," + value + b",Lee,Student\n")
+    assert rows(parsed) == [(2, "1", expected, "Lee", "Student")]
+
+
 def test_space_before_quote_and_stray_quote_read_literally(spec: Spec, tmp_path: Path) -> None:
     # Neither is valid RFC 4180; polars refuses them, so the exact reader takes over.
     data = HEADER + b'\n1, "Lee, Ann" ,Ng,Student\n2,5\'11",Oz,Teacher\n3,Cy,Oz,Student\n'
