@@ -62,6 +62,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _COUNTS = {"line": pl.Int64(), "found": pl.Int64()}
 _BLANK = " \t\n\x0b\x0c" + WIDE_SPACES  # what csvscan counts as whitespace
+_CHUNK = 1 << 20  # bytes of text decoded at a time when checking UTF-8
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class _Rows:
     frame: pl.DataFrame
     rejects: pl.DataFrame
     seen: int
+    spaced: bool = True  # False: no value holds whitespace, so trimming is a no-op
 
 
 def parse(
@@ -168,11 +170,10 @@ def parse(
     if problem is not None:
         return _failed(name, file_spec, problem)
     records = scan(data)
-    content = np.flatnonzero(records.has_content())
-    if not len(content):
+    head = records.first_with_content()
+    if head is None:
         msg = f"{name}: the file is empty (no header row). {_REJECTED}"
         return _failed(name, file_spec, rejects.one(name, Code.EMPTY_FILE, msg))
-    head = int(content[0])
     delimiter = detect_delimiter(records.text(head))
     header = _split_one(records.text(head), delimiter)
     layout = map_columns(name, header, file_spec, int(records.first_lines[head]))
@@ -184,10 +185,11 @@ def parse(
     rows = _read_fast(name, records, head, delimiter, layout)
     if rows is None:
         rows = _read_exact(name, records, head, delimiter, layout)
+    del records, data  # the buffer and the scanner's arrays: freed before tidying copies columns
     return ParsedFile(
         name=name,
         file_spec=file_spec.name,
-        frame=_tidy(rows.frame, layout),
+        frame=_tidy(rows.frame, layout, rows.spaced),
         rejects=rows.rejects,
         warnings=layout.warnings,
         delimiter=delimiter,
@@ -209,7 +211,7 @@ def _utf8_lines(raw: bytes, name: str, encoding: str) -> tuple[bytes, pl.DataFra
     if raw.startswith(_UTF8_BOM):  # a UTF-8 byte-order mark settles it, whatever was agreed
         raw, encoding = raw.removeprefix(_UTF8_BOM), "utf-8"
     try:
-        text = raw.decode(encoding)
+        utf8 = _check_utf8(raw) if _is_utf8(encoding) else raw.decode(encoding).encode("utf-8")
     except UnicodeDecodeError as exc:
         line = line_of_offset(raw, exc.start)
         byte = raw[exc.start]
@@ -219,9 +221,28 @@ def _utf8_lines(raw: bytes, name: str, encoding: str) -> tuple[bytes, pl.DataFra
     except LookupError:
         msg = f"{name}: unknown character set {encoding!r}; {how}. {_REJECTED}"
         return b"", rejects.one(name, Code.NOT_UTF8, msg)
-    if not _is_utf8(encoding):
-        raw = text.encode("utf-8")
-    return normalise_newlines(raw), None
+    return normalise_newlines(utf8), None
+
+
+def _check_utf8(raw: bytes) -> bytes:
+    """``raw``, once it is known to decode as UTF-8; raises as ``raw.decode()`` would.
+
+    The text is decoded a chunk at a time and dropped: only validity matters. Each
+    chunk ends just after a newline, where a decoder of the whole buffer stands
+    between characters too, so the first bad byte found is the same.
+    """
+    if raw.isascii():
+        return raw
+    view, start = memoryview(raw), 0
+    while start < len(raw):
+        stop = raw.find(b"\n", start + _CHUNK) + 1 or len(raw)
+        try:
+            str(view[start:stop], "utf-8")
+        except UnicodeDecodeError as exc:
+            where = (start + exc.start, start + exc.end)
+            raise UnicodeDecodeError("utf-8", raw, *where, exc.reason) from None
+        start = stop
+    return raw
 
 
 def _looks_utf16(head: bytes) -> bool:
@@ -284,8 +305,8 @@ def _read_fast(
     name: str, records: Records, head: int, delimiter: str, layout: Layout
 ) -> _Rows | None:
     """Scanner boundaries + one polars read; None when polars disagrees with the scanner."""
-    data = np.arange(len(records)) > head
-    kept = data & records.has_content(delimiter)
+    kept = records.has_content(delimiter)
+    kept[: head + 1] = False  # the header and the blank records before it
     counts = records.field_counts(delimiter)
     width = len(layout.header)
     ragged = kept & (counts != width)
@@ -300,7 +321,7 @@ def _read_fast(
         if frame is None:
             return None
         lines = lines.hstack(frame)
-    return _Rows(lines, problems, int(kept.sum()))
+    return _Rows(lines, problems, int(kept.sum()), records.has_spaces())
 
 
 def _polars_read(
@@ -372,14 +393,17 @@ def _literal_records(
             yield line, fields
 
 
-def _tidy(frame: pl.DataFrame, layout: Layout) -> pl.DataFrame:
-    """LINE first, spec order, values trimmed, empty strings null."""
+def _tidy(frame: pl.DataFrame, layout: Layout, spaced: bool) -> pl.DataFrame:
+    """LINE first, spec order, values trimmed, empty strings null.
+
+    Each step only runs where it changes something: columns are copied when trimmed
+    or nulled, and a large file's columns are large.
+    """
     names = layout.ordered
-    trimmed = [pl.col(c).str.strip_chars() for c in names]
+    if spaced:
+        frame = frame.with_columns(pl.col(c).str.strip_chars() for c in names)
+    empty = {c for c in names if (frame[c] == "").any()}
     return frame.select(
         pl.col(LINE).cast(pl.Int64),
-        *[
-            pl.when(t.str.len_bytes() > 0).then(t).alias(c)
-            for t, c in zip(trimmed, names, strict=True)
-        ],
+        *[pl.when(pl.col(c) != "").then(pl.col(c)) if c in empty else pl.col(c) for c in names],
     )

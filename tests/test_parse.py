@@ -181,6 +181,19 @@ def test_not_utf8_names_line_of_first_bad_byte(spec: Spec, tmp_path: Path) -> No
     )
 
 
+@pytest.mark.parametrize("bad", [b"Ren\xe9", b"Ren\xe2\x82"])  # a stray byte; a cut-off character
+def test_not_utf8_deep_in_a_large_file(spec: Spec, tmp_path: Path, bad: bytes) -> None:
+    # Over a MiB of accented text, checked a piece at a time: the bad byte keeps its line.
+    good = "1,Zoë,Lee,Student\n".encode() * 80_000
+    data = HEADER + b"\n" + good + b"2," + bad + b"\n,Lee,Student\n" + good
+    reject = only_reject(parse_bytes(spec, tmp_path, data))
+    assert reject["line"] == 80_002
+    byte = "E9" if bad.endswith(b"\xe9") else "E2"
+    assert str(reject["message"]).startswith(
+        f"users.csv line 80002: byte 0x{byte} is not valid UTF-8; export the file as UTF-8"
+    )
+
+
 def test_utf16_is_not_utf8(spec: Spec, tmp_path: Path) -> None:
     data = (HEADER.decode() + "\n1,Ann,Lee,Student\n").encode("utf-16")
     reject = only_reject(parse_bytes(spec, tmp_path, data))
@@ -220,6 +233,30 @@ def test_leading_zeros_and_trimming(spec: Spec, tmp_path: Path) -> None:
         (2, "00123", "Ann", None, "Student", None),
         (3, "0007", "Bo", "Ng", "Teacher", None),
     ]
+
+
+def test_content_found_past_the_first_bytes_or_only_inside_quotes(
+    spec: Spec, tmp_path: Path
+) -> None:
+    # Rows are blank when they hold only spaces, quotes and separators; a quoted
+    # delimiter or a doubled quote is content, so those rows are ragged, not blank.
+    data = HEADER + b'\n,,Lee,Student\n"",""\n  "" ,\n","\n""""\n  1,Bo,Ng,Teacher\n'
+    parsed = parse_bytes(spec, tmp_path, data)
+    assert rows(parsed) == [(2, None, None, "Lee", "Student"), (7, "1", "Bo", "Ng", "Teacher")]
+    assert parsed.rejects.select("line", "value").rows() == [(5, '","'), (6, '""""')]
+    assert parsed.rows == 4
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(b"Ann", "Ann"), (b'""', None), (b"Ann\xc2\xa0", "Ann"), (b"\xe3\x80\x80Ann", "Ann"),
+     (b'"\nAnn"', "Ann"), (b"\xe2\x80\x99Ann", "\u2019Ann")],
+)  # fmt: skip
+def test_trimming_whatever_the_only_whitespace_in_the_file(
+    spec: Spec, tmp_path: Path, value: bytes, expected: str | None
+) -> None:
+    parsed = parse_bytes(spec, tmp_path, HEADER + b"\n1," + value + b",Lee,Student\n")
+    assert rows(parsed) == [(2, "1", expected, "Lee", "Student")]
 
 
 def test_space_before_quote_and_stray_quote_read_literally(spec: Spec, tmp_path: Path) -> None:
