@@ -219,7 +219,7 @@ def _assemble(
     malformed: pl.Series,
 ) -> _Checked:
     bad_lines = file_rejects["line"].unique()
-    is_bad = pl.col(LINE).is_in(bad_lines.implode())
+    is_bad = frame[LINE].is_in(bad_lines.implode())
     valid, rejected = frame.filter(~is_bad), frame.filter(is_bad)
     rejected_keys = (
         rejected.filter(~pl.col(LINE).is_in(malformed.implode()))
