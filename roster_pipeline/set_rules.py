@@ -1,8 +1,9 @@
 """Set rules: keys unique within a file, references resolved between files.
 
-Both are polars joins over whole columns, never loops over rows. A failing row
-becomes one reject naming the file and physical line, shaped like the row rules'
-rejects (``reject_rows`` builds both).
+Both work on whole columns, never loops over rows: a pass over every row finds
+the few that fail (sorted key hashes, ``is_in``) and only those are joined to
+explain why. A failing row becomes one reject naming the file and physical line,
+shaped like the row rules' rejects (``reject_rows`` builds both).
 """
 
 from __future__ import annotations
