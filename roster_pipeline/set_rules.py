@@ -1,8 +1,9 @@
 """Set rules: keys unique within a file, references resolved between files.
 
-Both are polars joins over whole columns, never loops over rows. A failing row
-becomes one reject naming the file and physical line, shaped like the row rules'
-rejects (``reject_rows`` builds both).
+Both work on whole columns, never loops over rows: a pass over every row finds
+the few that fail (sorted key hashes, ``is_in``) and only those are joined to
+explain why. A failing row becomes one reject naming the file and physical line,
+shaped like the row rules' rejects (``reject_rows`` builds both).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from roster_pipeline import rejects
 from roster_pipeline.parse import LINE
 from roster_pipeline.rejects import Code
 from roster_pipeline.specs import ColumnSpec, Reference
@@ -66,9 +68,9 @@ def duplicate_keys(
     ``skip`` have a malformed key (a spreadsheet folds distinct IDs into one
     ``9.00001E+08``): neither is compared.
     """
-    keyed = frame.select(*key, LINE).drop_nulls(key).filter(~pl.col(LINE).is_in(skip.implode()))
-    # Narrow to the shared keys first: grouping every key of 2M rows into lists is slow.
-    shared = keyed.filter(keyed.select(key).is_duplicated())
+    shared = _sharing_rows(frame, key, skip)
+    if shared.is_empty():
+        return rejects.empty()
     copies = shared.group_by(key).agg(*_line_list())
     hits = shared.join(copies, on=list(key))
     named = [pl.concat_str(pl.lit(f"{k} '"), pl.col(k), pl.lit("'")) for k in key]
@@ -84,6 +86,24 @@ def duplicate_keys(
     )
 
 
+def _sharing_rows(frame: pl.DataFrame, key: Sequence[str], skip: pl.Series) -> pl.DataFrame:
+    """Key and LINE of the compared rows whose key another compared row shares.
+
+    Comparing 2M keys directly (``is_duplicated``, ``group_by``) hashes them into a
+    table of every key: half a gigabyte for enrollments. Sorting their 64-bit hashes
+    finds the repeated ones with a tenth of that, and only the rows with a repeated
+    hash, usually none, have their keys compared.
+    """
+    hashes = frame.select(pl.struct(key).hash()).to_series()
+    ordered = hashes.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1))
+    compared = [pl.col(k).is_not_null() for k in key]
+    keyed = frame.filter(
+        hashes.is_in(repeated.implode()), *compared, ~pl.col(LINE).is_in(skip.implode())
+    ).select(*key, LINE)
+    return keyed.filter(keyed.select(key).is_duplicated())
+
+
 def references(
     frame: pl.DataFrame, skip: pl.Series, file: str, column: ColumnSpec, target: Target
 ) -> pl.DataFrame:
@@ -97,15 +117,20 @@ def references(
     if ref is None:
         raise ValueError(f"column {column.name!r} declares no reference")
     name = column.name
-    unchecked = pl.col(LINE).is_in(skip.implode())
-    candidates = frame.select(LINE, name).drop_nulls(name).filter(~unchecked)
     found = _found(target.valid, ref)
-    good = found.filter(_where_holds(ref)).select(_KEY).unique()
-    bad = (
-        candidates.join(good, left_on=name, right_on=_KEY, how="anti")
-        .join(found.unique(_KEY, keep="first"), left_on=name, right_on=_KEY, how="left")
-        .join(_rejected_lines(target.rejected, ref), left_on=name, right_on=_KEY, how="left")
-    )
+    good = found.filter(_where_holds(ref))[_KEY]
+    unresolved = frame.filter(
+        pl.col(name).is_not_null(),
+        ~pl.col(name).is_in(good.implode()),
+        ~pl.col(LINE).is_in(skip.implode()),
+    ).select(LINE, name)
+    if unresolved.is_empty():
+        return rejects.empty()
+    # Only the few unresolved values are looked up again, to tell why they failed.
+    named = found.filter(pl.col(_KEY).is_in(unresolved[name].implode()))
+    bad = unresolved.join(
+        named.unique(_KEY, keep="first"), left_on=name, right_on=_KEY, how="left"
+    ).join(_rejected_lines(target.rejected, ref), left_on=name, right_on=_KEY, how="left")
     code = (
         pl.when(pl.col(_FOUND))
         .then(pl.lit(str(Code.REFERENCE_MISMATCH)))

@@ -200,14 +200,16 @@ def _conform(frame: pl.DataFrame, file_spec: FileSpec) -> pl.DataFrame:
 
 
 def _canonical(frame: pl.DataFrame, file_spec: FileSpec) -> pl.DataFrame:
-    """Allowed values in the spec's spelling (``teacher`` -> ``Teacher``); others unchanged."""
-    spelled = [
-        pl.col(c.name)
-        .str.to_lowercase()
-        .replace_strict({v.lower(): v for v in c.values}, default=pl.col(c.name))
-        for c in file_spec.columns
-        if c.values
-    ]
+    """Allowed values in the spec's spelling (``teacher`` -> ``Teacher``); others unchanged.
+
+    A column already spelled so throughout, the usual case, is not rewritten.
+    """
+    spelled = []
+    for column in file_spec.columns:
+        spelling = {v.lower(): v for v in column.values}
+        if spelling and not frame[column.name].is_in(list(spelling.values())).all():
+            lowered = pl.col(column.name).str.to_lowercase()
+            spelled.append(lowered.replace_strict(spelling, default=pl.col(column.name)))
     return frame.with_columns(spelled) if spelled else frame
 
 
@@ -219,7 +221,7 @@ def _assemble(
     malformed: pl.Series,
 ) -> _Checked:
     bad_lines = file_rejects["line"].unique()
-    is_bad = pl.col(LINE).is_in(bad_lines.implode())
+    is_bad = frame[LINE].is_in(bad_lines.implode())
     valid, rejected = frame.filter(~is_bad), frame.filter(is_bad)
     rejected_keys = (
         rejected.filter(~pl.col(LINE).is_in(malformed.implode()))
