@@ -223,7 +223,7 @@ class SqlStore:
 
     def changes(self, batch_id: str) -> pl.DataFrame:
         """The batch's change log; found through its id range (other workers' batches
-        may interleave on PostgreSQL, hence the batch_id filter inside the range)."""
+        may interleave on PostgreSQL, hence the batch_no filter inside the range)."""
         span = self.engine.rows(
             "SELECT COALESCE(first_change, 0), COALESCE(last_change, -1), batch_no FROM batches"
             " WHERE batch_id = ?",
