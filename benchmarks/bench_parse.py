@@ -39,9 +39,9 @@ sys.path.insert(0, str(HERE))
 
 from ingest import data  # noqa: E402  (the large district, generated once)
 
-from roster_pipeline.parse import ParsedFile  # noqa: E402
-from roster_pipeline.specs import load_spec  # noqa: E402
-from roster_pipeline.unpack import ReceivedFile  # noqa: E402
+from roster_pipeline.contracts.specs import load_spec  # noqa: E402
+from roster_pipeline.stages.parse import ParsedFile  # noqa: E402
+from roster_pipeline.stages.unpack import ReceivedFile  # noqa: E402
 
 
 class Parse(Protocol):
@@ -72,7 +72,7 @@ def _module(name: str, rev: str, path: str) -> types.ModuleType:
 
 
 def versions(rev: str) -> dict[str, Parse]:
-    current: Parse = importlib.import_module("roster_pipeline.parse").parse
+    current: Parse = importlib.import_module("roster_pipeline.stages.parse").parse
     return {"old": baseline(rev), "new": current}
 
 

@@ -22,11 +22,11 @@ import numpy as np
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from roster_pipeline import rejects
-from roster_pipeline.parse import LINE, ParsedFile
-from roster_pipeline.schemas import compile_schema
-from roster_pipeline.specs import Spec, load_spec
-from roster_pipeline.validate import validate
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.schemas import compile_schema
+from roster_pipeline.contracts.specs import Spec, load_spec
+from roster_pipeline.stages.parse import LINE, ParsedFile
+from roster_pipeline.stages.validate import validate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "samples"))
 

@@ -17,11 +17,11 @@ from typing import Any
 import polars as pl
 
 from roster_pipeline.config import Settings
-from roster_pipeline.dialects import Dialect
+from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrictError
-from roster_pipeline.guide import GuideInput
 from roster_pipeline.home import Home
-from roster_pipeline.specs import load_spec
+from roster_pipeline.render.guide import GuideInput
 from roster_pipeline.store import DistrictRecord, Store, open_store
 from sftp_server import Account, UploadRecord, fingerprints
 

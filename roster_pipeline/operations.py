@@ -15,12 +15,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from roster_pipeline import batches, pipeline
-from roster_pipeline.dialects import SETTING_KEYS, Dialect
+from roster_pipeline import pipeline
+from roster_pipeline.contracts.dialects import SETTING_KEYS, Dialect
+from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import ConflictError, TerminalError
 from roster_pipeline.home import Home
 from roster_pipeline.progress import Progress, no_progress
-from roster_pipeline.specs import load_spec
+from roster_pipeline.service import batches
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 
 __all__ = ["DISTRICT_KNOBS", "approve", "configure", "discard", "reprocess"]

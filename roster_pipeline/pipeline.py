@@ -19,19 +19,20 @@ from pathlib import Path
 
 import polars as pl
 
-from roster_pipeline import rejects, report
 from roster_pipeline.config import Settings
-from roster_pipeline.dialects import Dialect
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.errors import TransientError
 from roster_pipeline.home import Home
-from roster_pipeline.parse import ParsedFile, parse
-from roster_pipeline.plan import Plan, Thresholds, plan
 from roster_pipeline.progress import Progress, no_progress
-from roster_pipeline.specs import Spec, load_spec
+from roster_pipeline.render import report
+from roster_pipeline.stages.parse import ParsedFile, parse
+from roster_pipeline.stages.plan import Plan, Thresholds, plan
+from roster_pipeline.stages.unpack import ReceivedFile, Unpacked, ZipLimits, unpack
+from roster_pipeline.stages.validate import Validated, validate
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord, Store
 from roster_pipeline.store.records import TableCounts
-from roster_pipeline.unpack import ReceivedFile, Unpacked, ZipLimits, unpack
-from roster_pipeline.validate import Validated, validate
 
 __all__ = ["BatchResult", "Context", "Outcome", "check", "evaluate", "new_batch_id", "process"]
 

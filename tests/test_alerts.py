@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import pytest
 
-from roster_pipeline.alerts import Alerts, batch_event
+from roster_pipeline.service.alerts import Alerts, batch_event
 from roster_pipeline.store import BatchRecord, BatchStatus
 
 pytestmark = pytest.mark.timeout(60)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from roster_pipeline.batches import Arrival, Manifest, ManifestFile, arrivals, ready_groups
-from roster_pipeline.specs import load_spec
+from roster_pipeline.contracts.specs import load_spec
+from roster_pipeline.service.batches import Arrival, Manifest, ManifestFile, arrivals, ready_groups
 
 SPEC = load_spec("roster-csv")
 

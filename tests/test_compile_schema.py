@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 from pandera.errors import SchemaErrors
 
-from roster_pipeline.rejects import Code
-from roster_pipeline.schemas import compile_schema
-from roster_pipeline.specs import load_spec
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.contracts.schemas import compile_schema
+from roster_pipeline.contracts.specs import load_spec
 
 
 def _failures(file: str, frame: pl.DataFrame) -> list[tuple[str, int, str, str | None]]:

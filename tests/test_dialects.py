@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from conftest import Roster, as_json
 
-from roster_pipeline.dialects import Dialect, parse_alias, parse_headerless
+from roster_pipeline.contracts.dialects import Dialect, parse_alias, parse_headerless
+from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import TerminalError
-from roster_pipeline.parse import parse
-from roster_pipeline.specs import load_spec
+from roster_pipeline.stages.parse import parse
+from roster_pipeline.stages.unpack import ReceivedFile
 from roster_pipeline.store import open_store
-from roster_pipeline.unpack import ReceivedFile
 
 USERS = (
     "district_user_id,first_name,last_name,role,school_id\n"

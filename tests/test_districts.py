@@ -15,7 +15,7 @@ from conftest import Roster, as_json
 
 from roster_pipeline.config import load_settings
 from roster_pipeline.districts import DistrictAccounts
-from roster_pipeline.receiver import receiver_config
+from roster_pipeline.service.receiver import receiver_config
 from roster_pipeline.store import open_store
 from sftp_server import start_receiver
 

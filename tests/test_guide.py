@@ -10,10 +10,10 @@ import pytest
 from browser import Rendered, dump_dom, screenshot
 from conftest import Roster, as_json
 
-from roster_pipeline.dialects import Dialect
-from roster_pipeline.guide import GuideInput, guide_html, onboarding_guide
-from roster_pipeline.rejects import Code
-from roster_pipeline.specs import available_specs, load_spec
+from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.contracts.specs import available_specs, load_spec
+from roster_pipeline.render.guide import GuideInput, guide_html, onboarding_guide
 from roster_pipeline.store import open_store
 from sftp_server.passwords import verify
 

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from conftest import Roster, as_json
 
+from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import SpecError
-from roster_pipeline.specs import load_spec
 
 SPEC = "oneroster-1.1"
 

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from roster_pipeline import rejects
-from roster_pipeline.parse import LINE
-from roster_pipeline.plan import Plan, Thresholds, plan
-from roster_pipeline.specs import load_spec
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.specs import load_spec
+from roster_pipeline.stages.parse import LINE
+from roster_pipeline.stages.plan import Plan, Thresholds, plan
+from roster_pipeline.stages.validate import Validated, ValidFile
 from roster_pipeline.store import TableCounts
-from roster_pipeline.validate import Validated, ValidFile
 
 SPEC = load_spec()
 USER_COLS = SPEC.file("users").column_names

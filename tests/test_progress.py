@@ -14,8 +14,8 @@ from conftest import Roster, as_json
 from rich.console import Console
 
 from roster_pipeline import districts, operations, pipeline
+from roster_pipeline.cli.display import stage_display
 from roster_pipeline.config import load_settings
-from roster_pipeline.display import stage_display
 from roster_pipeline.home import Home
 
 

@@ -12,9 +12,10 @@ import pytest
 from browser import Rendered, dump_dom, screenshot
 from conftest import Roster, as_json
 
-from roster_pipeline import rejects, report
-from roster_pipeline.rejects import Code
-from roster_pipeline.report_html import CODE_ADVICE, ROW_LIMIT
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.render import report
+from roster_pipeline.render.report_html import CODE_ADVICE, ROW_LIMIT
 from roster_pipeline.store import BatchRecord, BatchStatus, FileRecord, TableCounts
 
 NASTY = "<script>alert(1)</script>"

@@ -12,11 +12,12 @@ import pytest
 from conftest import Roster, as_json, process_json
 from service_helpers import open_home, publish, wait_for
 
-from roster_pipeline import batches, districts, retention, worker
-from roster_pipeline.alerts import Alerts
+from roster_pipeline import districts
 from roster_pipeline.home import Home
+from roster_pipeline.service import batches, retention, worker
+from roster_pipeline.service.alerts import Alerts
+from roster_pipeline.service.worker import queue_for
 from roster_pipeline.store.queue import worker_name
-from roster_pipeline.worker import queue_for
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from roster_pipeline import rejects
+from roster_pipeline.contracts import rejects
+from roster_pipeline.service.worker import queue_for
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, Store, open_store
 from roster_pipeline.store.queue import BatchQueue, worker_name
-from roster_pipeline.worker import queue_for
 
 pytestmark = pytest.mark.timeout(120)
 

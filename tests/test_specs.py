@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from roster_pipeline.contracts.specs import available_specs, load_spec
 from roster_pipeline.errors import SpecError
-from roster_pipeline.specs import available_specs, load_spec
 
 
 def test_default_spec_loads_in_reference_order() -> None:

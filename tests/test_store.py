@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from roster_pipeline import rejects
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -18,9 +19,9 @@ from roster_pipeline.errors import (
     UnknownBatchError,
     UnknownDistrictError,
 )
-from roster_pipeline.parse import LINE
-from roster_pipeline.plan import Plan, Thresholds, plan
-from roster_pipeline.specs import load_spec
+from roster_pipeline.stages.parse import LINE
+from roster_pipeline.stages.plan import Plan, Thresholds, plan
+from roster_pipeline.stages.validate import Validated, ValidFile
 from roster_pipeline.store import (
     BatchRecord,
     BatchStatus,
@@ -33,7 +34,6 @@ from roster_pipeline.store import (
 )
 from roster_pipeline.store.dialect import mask_url
 from roster_pipeline.store.engine import Engine
-from roster_pipeline.validate import Validated, ValidFile
 
 SPEC = load_spec()
 T0 = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)

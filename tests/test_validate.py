@@ -9,11 +9,11 @@ import polars as pl
 import pytest
 from pandera.config import config_context
 
-from roster_pipeline import rejects
-from roster_pipeline.parse import LINE, ParsedFile
-from roster_pipeline.rejects import Code
-from roster_pipeline.specs import load_spec
-from roster_pipeline.validate import Validated, validate
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.contracts.specs import load_spec
+from roster_pipeline.stages.parse import LINE, ParsedFile
+from roster_pipeline.stages.validate import Validated, validate
 
 SPEC = load_spec()
 

@@ -8,11 +8,11 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from roster_pipeline import rejects
-from roster_pipeline.parse import LINE, ParsedFile
-from roster_pipeline.rejects import Code
-from roster_pipeline.specs import load_spec
-from roster_pipeline.validate import validate
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.contracts.specs import load_spec
+from roster_pipeline.stages.parse import LINE, ParsedFile
+from roster_pipeline.stages.validate import validate
 
 SPEC = load_spec()
 USERS = SPEC.file("users")

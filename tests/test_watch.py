@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from roster_pipeline.watch import InboxWatcher
+from roster_pipeline.service.watch import InboxWatcher
 
 pytestmark = pytest.mark.timeout(60)
 

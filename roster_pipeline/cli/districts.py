@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import dialects, districts, guide, operations, specs
+from roster_pipeline import districts, operations
 from roster_pipeline.cli import main
 from roster_pipeline.cli.common import (
     F,
@@ -22,6 +22,8 @@ from roster_pipeline.cli.common import (
     write_or_echo,
 )
 from roster_pipeline.config import Settings
+from roster_pipeline.contracts import dialects, specs
+from roster_pipeline.render import guide
 from roster_pipeline.store import DistrictRecord
 from sftp_server import KEY_TYPES, HostKeyError, add_host_key, ensure_host_keys, fingerprints
 

@@ -10,11 +10,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import retention
-from roster_pipeline import status as status_mod
 from roster_pipeline.cli import main
 from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
 from roster_pipeline.config import Settings
+from roster_pipeline.service import retention
+from roster_pipeline.service import status as status_mod
 from sftp_server import ensure_host_keys
 
 __all__ = ["demo", "init", "purge", "serve", "status"]
@@ -43,7 +43,7 @@ def init() -> None:
 def serve(settings: Settings, workers: int, role: str, host: str | None, port: int | None) -> None:
     """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT."""
     # Imported here: the service's machinery is needed by this command alone.
-    from roster_pipeline import service
+    from roster_pipeline.service import runtime as service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = dataclasses.replace(

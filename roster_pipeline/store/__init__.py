@@ -26,7 +26,7 @@ from roster_pipeline.store.records import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from roster_pipeline.plan import Plan
+    from roster_pipeline.stages.plan import Plan
     from sftp_server import UploadRecord
 
 __all__ = [

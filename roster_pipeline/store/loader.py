@@ -18,7 +18,7 @@ from roster_pipeline.store.engine import Engine
 from roster_pipeline.store.schema import roster_table
 
 if TYPE_CHECKING:
-    from roster_pipeline.plan import Plan, TablePlan
+    from roster_pipeline.stages.plan import Plan, TablePlan
 
 __all__ = ["KEY_SEPARATOR", "apply_plan", "change_key"]
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from roster_pipeline import rejects as rejects_mod
+from roster_pipeline.contracts import rejects as rejects_mod
 from roster_pipeline.errors import (
     ConflictError,
     UnknownBatchError,
@@ -36,7 +36,7 @@ from roster_pipeline.store.rows import (
 from sftp_server import UploadRecord
 
 if TYPE_CHECKING:
-    from roster_pipeline.plan import Plan
+    from roster_pipeline.stages.plan import Plan
 
 __all__ = ["SqlStore"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from roster_pipeline.report_html import render_html
+from roster_pipeline.render.report_html import render_html
 from roster_pipeline.store import BatchRecord
 
 __all__ = ["FORMATS", "REJECT_COLUMNS", "render", "render_rejects_text", "summary", "write_all"]

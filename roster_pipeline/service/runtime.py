@@ -28,14 +28,14 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Protocol
 
-from roster_pipeline import batches, retention, status
-from roster_pipeline.alerts import Alerts
 from roster_pipeline.config import Settings
 from roster_pipeline.errors import ConfigError, RosterError
 from roster_pipeline.home import Home
+from roster_pipeline.service import batches, retention, status
+from roster_pipeline.service.alerts import Alerts
+from roster_pipeline.service.watch import InboxWatcher
+from roster_pipeline.service.worker import queue_for, worker_main
 from roster_pipeline.store.queue import worker_name
-from roster_pipeline.watch import InboxWatcher
-from roster_pipeline.worker import queue_for, worker_main
 
 __all__ = ["ROLES", "Receiver", "ReceiverFactory", "Service", "ServiceOptions", "serve"]
 
@@ -271,6 +271,6 @@ def serve(
 
 def default_receiver() -> ReceiverFactory:
     """The SFTP receiver over the district registry."""
-    from roster_pipeline import receiving
+    from roster_pipeline.service import receiver as receiving
 
     return receiving.start

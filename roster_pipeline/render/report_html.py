@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from roster_pipeline.rejects import Code
+from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.store import BatchRecord, BatchStatus
 
 __all__ = ["CODE_ADVICE", "EXAMPLES_PER_CODE", "ROW_LIMIT", "render_html"]

@@ -36,12 +36,12 @@ import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
-from roster_pipeline import rejects
-from roster_pipeline.parse import LINE, ParsedFile
-from roster_pipeline.rejects import Code
-from roster_pipeline.schemas import compile_schema
-from roster_pipeline.set_rules import Target, duplicate_keys, references, reject_rows
-from roster_pipeline.specs import FORMATS, ColumnSpec, FileSpec, Reference, Spec
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.contracts.schemas import compile_schema
+from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec, Reference, Spec
+from roster_pipeline.stages.parse import LINE, ParsedFile
+from roster_pipeline.stages.set_rules import Target, duplicate_keys, references, reject_rows
 
 __all__ = ["Loaded", "ValidFile", "Validated", "validate"]
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from roster_pipeline import pipeline
+from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.errors import (
     RosterError,
     StorageError,
@@ -38,7 +39,6 @@ from roster_pipeline.errors import (
     UnknownDistrictError,
 )
 from roster_pipeline.home import Home
-from roster_pipeline.specs import Spec, load_spec
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord
 from roster_pipeline.store.queue import BatchQueue
 from sftp_server import is_temp_name, original_name

@@ -38,10 +38,10 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
-from roster_pipeline import rejects
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.contracts.specs import Spec
 from roster_pipeline.errors import InputError
-from roster_pipeline.rejects import Code
-from roster_pipeline.specs import Spec
 
 __all__ = ["ReceivedFile", "Unpacked", "ZipLimits", "is_zip", "unpack"]
 

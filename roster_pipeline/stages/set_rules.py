@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from roster_pipeline import rejects
-from roster_pipeline.parse import LINE
-from roster_pipeline.rejects import Code
-from roster_pipeline.specs import ColumnSpec, Reference
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.contracts.specs import ColumnSpec, Reference
+from roster_pipeline.stages.parse import LINE
 
 __all__ = ["Target", "duplicate_keys", "references", "reject_rows"]
 

@@ -39,8 +39,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import polars as pl
 
-from roster_pipeline import rejects
-from roster_pipeline.csvscan import (
+from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.contracts.specs import FileSpec
+from roster_pipeline.stages.csvscan import (
     WIDE_SPACES,
     Ints,
     Records,
@@ -49,9 +51,7 @@ from roster_pipeline.csvscan import (
     normalise_newlines,
     scan,
 )
-from roster_pipeline.rejects import Code
-from roster_pipeline.specs import FileSpec
-from roster_pipeline.unpack import ReceivedFile
+from roster_pipeline.stages.unpack import ReceivedFile
 
 __all__ = ["LINE", "Layout", "ParsedFile", "map_columns", "normalise_header", "parse"]
 

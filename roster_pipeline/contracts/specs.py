@@ -175,8 +175,8 @@ def _deps(f: FileSpec) -> set[str]:
 
 def specs_dir() -> Path:
     """Where the shipped specs live: the source tree's ``specs/`` or the wheel's copy."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "specs", here / "_specs"):
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package.parent / "specs", package / "_specs"):
         if candidate.is_dir():
             return candidate
     raise SpecError("no specs folder found next to the roster_pipeline package")

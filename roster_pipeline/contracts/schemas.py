@@ -12,8 +12,8 @@ from collections.abc import Callable
 import pandera.polars as pa
 import polars as pl
 
-from roster_pipeline.rejects import Code
-from roster_pipeline.specs import ColumnSpec, FileSpec
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.contracts.specs import ColumnSpec, FileSpec
 
 __all__ = ["SPREADSHEET_NUMBER", "compile_schema"]
 

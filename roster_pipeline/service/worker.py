@@ -21,11 +21,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
-from roster_pipeline import batches, pipeline, rejects
-from roster_pipeline.alerts import Alerts
+from roster_pipeline import pipeline
 from roster_pipeline.config import Settings
+from roster_pipeline.contracts import rejects
 from roster_pipeline.errors import TerminalError, TransientError
 from roster_pipeline.home import Home
+from roster_pipeline.service import batches
+from roster_pipeline.service.alerts import Alerts
 from roster_pipeline.store import BatchRecord, BatchStatus, Store, open_store
 from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
 from roster_pipeline.store.sql_store import SqlStore

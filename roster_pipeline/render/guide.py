@@ -16,10 +16,10 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from roster_pipeline.dialects import Dialect
-from roster_pipeline.rejects import Code
-from roster_pipeline.report_html import CODE_ADVICE
-from roster_pipeline.specs import FORMATS, ColumnSpec, FileSpec, Spec
+from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec, Spec
+from roster_pipeline.render.report_html import CODE_ADVICE
 
 __all__ = [
     "GuideInput",

@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from roster_pipeline.parse import LINE
-from roster_pipeline.specs import FileSpec, Spec
+from roster_pipeline.contracts.specs import FileSpec, Spec
+from roster_pipeline.stages.parse import LINE
+from roster_pipeline.stages.validate import Validated, ValidFile
 from roster_pipeline.store.records import TableCounts
-from roster_pipeline.validate import Validated, ValidFile
 
 __all__ = ["Plan", "TablePlan", "Thresholds", "diff_table", "hold_reasons", "plan", "to_table"]
 

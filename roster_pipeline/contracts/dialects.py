@@ -22,9 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from roster_pipeline.contracts.specs import ColumnSpec, FileSpec, Spec
 from roster_pipeline.errors import TerminalError
-from roster_pipeline.parse import normalise_header
-from roster_pipeline.specs import ColumnSpec, FileSpec, Spec
+from roster_pipeline.stages.parse import normalise_header
 
 __all__ = [
     "ENCODINGS",

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from roster_pipeline import batches
 from roster_pipeline.home import Home
+from roster_pipeline.service import batches
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 
 __all__ = ["DistrictStatus", "district_status", "exit_code", "overview"]

@@ -2,19 +2,44 @@
 
 ``start(settings)`` is the service's receiver factory: host keys are created
 once under ``<home>/hostkeys`` and never replaced; the receiver is configured
-by ``receiver.receiver_config`` and looks accounts up in the district registry
+by ``receiver_config`` and looks accounts up in the district registry
 (``districts.DistrictAccounts``), which also records every upload.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 from roster_pipeline.config import Settings
 from roster_pipeline.districts import DistrictAccounts
 from roster_pipeline.errors import ConfigError, StorageError
-from roster_pipeline.receiver import receiver_config
-from sftp_server import HostKeyError, Receiver, ensure_host_keys, start_receiver
+from sftp_server import (
+    HostKeyError,
+    Limits,
+    Receiver,
+    ReceiverConfig,
+    ensure_host_keys,
+    start_receiver,
+)
 
-__all__ = ["RunningReceiver", "start"]
+__all__ = ["RunningReceiver", "receiver_config", "receiver_limits", "start"]
+
+
+def receiver_limits(settings: Settings) -> Limits:
+    """Limits take the Settings fields of the same names."""
+    names = {f.name for f in dataclasses.fields(Limits)}
+    return Limits(**{n: getattr(settings, n) for n in names})
+
+
+def receiver_config(settings: Settings, port: int | None = None) -> ReceiverConfig:
+    """The receiver under the home's standard layout; ``port`` overrides the setting."""
+    return ReceiverConfig.under(
+        settings.home,
+        host=settings.listen_host,
+        port=settings.listen_port if port is None else port,
+        limits=receiver_limits(settings),
+        legacy_algorithms=settings.legacy_algorithms,
+    )
 
 
 class RunningReceiver:
