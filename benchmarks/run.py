@@ -17,11 +17,13 @@ HERE = Path(__file__).resolve().parent
 FULL = {
     "ingest.py": ["--xl"],
     "sftp_bench.py": [],
+    "startup.py": [],
     "wave.py": [],
 }
 QUICK = {
     "ingest.py": ["--repeat", "1"],
     "sftp_bench.py": [],
+    "startup.py": ["--repeat", "3"],
     "wave.py": ["--districts", "30", "--window", "60"],
 }
 
