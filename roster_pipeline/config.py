@@ -63,6 +63,10 @@ class Settings:
     claim_seconds: float = 300.0  # a worker's claim on a batch, renewed while it works
     # Alerts
     webhook_url: str = ""
+    # The ops console (`roster web`, `roster serve --role web`)
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    web_forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-Proto is believed
 
     @property
     def db_url(self) -> str:

@@ -10,6 +10,7 @@
     │   │   ├── UnknownDistrictError
     │   │   └── UnknownBatchError
     │   ├── ConflictError          the request contradicts the current state
+    │   ├── AccessError            an operator is not logged in, locked out or not allowed
     │   └── InputError             a file a district sent cannot be used at all
     └── TransientError             the world failed us; the same call may succeed later
         ├── DatabaseUnavailableError   the database is unreachable or its driver missing
@@ -22,6 +23,7 @@ district, batch, file and line where there is one, and say what happens next.
 from __future__ import annotations
 
 __all__ = [
+    "AccessError",
     "ConfigError",
     "ConflictError",
     "DatabaseUnavailableError",
@@ -71,6 +73,17 @@ class UnknownBatchError(NotFoundError):
 
 class ConflictError(TerminalError):
     """The request contradicts the current state (e.g. approving a loaded batch)."""
+
+
+class AccessError(TerminalError):
+    """Who asked may not do this: unknown, wrong password, locked out, or the role lacks it.
+
+    ``authenticated`` tells the web console which answer to give: 401 (log in) or 403.
+    """
+
+    def __init__(self, message: str, *, authenticated: bool = False) -> None:
+        super().__init__(message)
+        self.authenticated = authenticated
 
 
 class InputError(TerminalError):

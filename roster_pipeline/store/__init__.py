@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from roster_pipeline.stages.plan import Plan
+    from roster_pipeline.store.engine import Engine
     from sftp_server import UploadRecord
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
 
 class Store(Protocol):
     url: str
+    engine: Engine  # for readers with queries of their own (the console's, the accounts)
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the current version (idempotent)."""

@@ -151,8 +151,37 @@ def _v3(d: Dialect) -> list[str]:
     ]
 
 
+def _v4(d: Dialect) -> list[str]:
+    """The ops console: operator accounts, their sessions, and what its pages look up.
+
+    A session row holds a hash of the cookie's token, never the token. Rejects are
+    paged by (batch_id, reject_id): SQLite's batch index carries the rowid already,
+    PostgreSQL's needs the id to page without sorting a million rows. The summary
+    caches a batch's rejects counted by file, code and column, keyed by the batch's
+    highest reject id so a batch saved again is counted again.
+    """
+    return [
+        "CREATE TABLE operators (name TEXT PRIMARY KEY, role TEXT NOT NULL,"
+        " password_hash TEXT NOT NULL, token_hash TEXT UNIQUE, failures INTEGER NOT NULL,"
+        " locked_until TEXT, last_login TEXT, created_at TEXT NOT NULL)",
+        "CREATE TABLE operator_sessions (session_hash TEXT PRIMARY KEY,"
+        " operator TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,"
+        " expires_at TEXT NOT NULL)",
+        "CREATE INDEX operator_sessions_operator ON operator_sessions (operator)",
+        "CREATE INDEX batches_received ON batches (received_at)",
+        "CREATE TABLE reject_summary (batch_id TEXT NOT NULL, last_reject BIGINT NOT NULL,"
+        ' file TEXT, code TEXT NOT NULL, "column" TEXT, n BIGINT NOT NULL)',
+        "CREATE INDEX reject_summary_batch ON reject_summary (batch_id)",
+        *(
+            ["CREATE INDEX rejects_page ON rejects (batch_id, reject_id)"]
+            if d.name == "postgresql"
+            else []
+        ),
+    ]
+
+
 #: version -> statements for a dialect; applied in order, each in its own transaction.
-MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2, 3: _v3}
+MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 
 
 def current_version(engine: Engine) -> int:

@@ -104,6 +104,7 @@ class SqlStore:
         for table, link in (
             ("batch_files", "batch_id"),
             ("rejects", "batch_id"),
+            ("reject_summary", "batch_id"),
             ("changes", "batch_no"),
         ):
             self.engine.execute(

@@ -1,0 +1,196 @@
+"""The overview and district pages' data: each district's status, worst first.
+
+A district's status, worst first: ``held`` (a batch waits for ops), ``rejected``
+(its latest batch loaded nothing), ``stale`` (nothing received within its
+``expect_every_hours``), ``never received``, then the quiet ones: ``paused``,
+``disabled``, ``ok``. Disabled and paused districts are never stale.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.districts import connection_info
+from roster_pipeline.home import Home
+from roster_pipeline.service.batches import knob
+from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, TableCounts
+from roster_pipeline.store.console import Console, LatestBatch, RecentBatch
+from roster_pipeline.store.schema import ROSTER_TABLES
+from roster_pipeline.web.models import (
+    STATES,
+    BatchLine,
+    Category,
+    DistrictSummary,
+    DistrictView,
+    Overview,
+    Point,
+    SftpAccount,
+)
+from roster_pipeline.web.security import account_events
+
+__all__ = ["CHART_DAYS", "district_view", "overview", "review_order"]
+
+CHART_DAYS = 14
+_HISTORY = 60
+_REVIEW = ("schools", "users", "classes")  # then any other table, enrollments last
+
+
+def review_order() -> list[str]:
+    """The roster tables in the order ops review them: what others depend on first."""
+    middle = [t for t in ROSTER_TABLES if t not in (*_REVIEW, "enrollments")]
+    return [*(t for t in _REVIEW if t in ROSTER_TABLES), *middle, "enrollments"]
+
+
+def _state(
+    d: DistrictRecord, latest: LatestBatch | None, held: int, stale: bool
+) -> str:  # worst wins
+    if held:
+        return "held"
+    if latest is not None and latest.status == BatchStatus.REJECTED:
+        return "rejected"
+    if not d.enabled:
+        return "disabled"
+    if d.paused:
+        return "paused"
+    if stale:
+        return "stale"
+    return "ok" if latest is not None else "never received"
+
+
+def _summary(
+    home: Home,
+    d: DistrictRecord,
+    facts: tuple[LatestBatch | None, int, datetime | None, list[RecentBatch]],
+    now: datetime,
+) -> DistrictSummary:
+    latest, held, upload, recent = facts
+    seen = [t for t in (upload, latest.received_at if latest else None) if t is not None]
+    last_upload = max(seen) if seen else None
+    expect = timedelta(hours=knob(home, d, "expect_every_hours"))
+    since = last_upload or d.created_at or now
+    stale = d.enabled and not d.paused and now - since > expect
+    return DistrictSummary(
+        slug=d.slug,
+        name=d.name,
+        status=_state(d, latest, held, stale),  # type: ignore[arg-type]
+        enabled=d.enabled,
+        paused=d.paused,
+        last_batch=latest.batch_id if latest else None,
+        last_batch_status=latest.status if latest else None,
+        last_batch_at=latest.received_at if latest else None,
+        last_batch_rejects=latest.rejects if latest else None,
+        last_upload=last_upload,
+        next_expected=since + expect if d.enabled and not d.paused else None,
+        held=held,
+        recent=[Point(at=b.received_at, rows=b.rows, rejects=b.rejects) for b in recent],
+    )
+
+
+def overview(
+    home: Home, status: str = "", query: str = "", now: datetime | None = None
+) -> Overview:
+    """Every district (filtered by status and a name fragment), worst first."""
+    now = now or datetime.now(UTC)
+    console = Console(home.store.engine)
+    latest, held, uploads = console.latest_batches(), console.held_counts(), console.last_uploads()
+    recent: dict[str, list[RecentBatch]] = defaultdict(list)
+    for b in console.recent_batches(now - timedelta(days=CHART_DAYS)):
+        recent[b.district].append(b)
+    everyone = [
+        _summary(home, d, (latest.get(d.slug), held.get(d.slug, 0), uploads.get(d.slug),
+                           recent[d.slug]), now)
+        for d in home.store.districts()
+    ]  # fmt: skip
+    by_status = {s: sum(1 for d in everyone if d.status == s) for s in STATES}
+    needle = query.strip().lower()
+    shown = [
+        d
+        for d in everyone
+        if (not status or d.status == status)
+        and (not needle or needle in d.slug.lower() or needle in d.name.lower())
+    ]
+    shown.sort(key=lambda d: (STATES.index(d.status), d.slug))
+    return Overview(generated_at=now, total=len(everyone), by_status=by_status, districts=shown)
+
+
+def _categories(home: Home, slug: str, batch: BatchRecord | None) -> list[Category]:
+    loaded = home.store.table_counts(slug)
+    found = []
+    for table in review_order():
+        counts = batch.counts.get(table) if batch else None
+        found.append(
+            Category(
+                table=table,
+                status=_category_state(table, batch, counts),  # type: ignore[arg-type]
+                loaded=loaded.get(table, 0),
+                **vars(counts or TableCounts()),
+            )
+        )
+    return found
+
+
+def _category_state(table: str, batch: BatchRecord | None, counts: TableCounts | None) -> str:
+    if batch is None:
+        return "not in batch"
+    if batch.status == BatchStatus.REJECTED:
+        return "rejected"
+    if batch.status == BatchStatus.HELD and any(table in r for r in batch.hold_reasons):
+        return "held"
+    if counts is None:
+        return "not in batch"
+    return "rejects" if counts.rejected else "ok"
+
+
+def district_view(home: Home, slug: str, now: datetime | None = None) -> DistrictView:
+    """One district: its categories in review order, history, SFTP account, dialect."""
+    now = now or datetime.now(UTC)
+    record = home.store.district(slug)  # UnknownDistrictError: a 404
+    console = Console(home.store.engine)
+    history = home.store.batches(slug, _HISTORY)
+    recent = console.recent_batches(now - timedelta(days=CHART_DAYS), slug)
+    latest = console.latest_batches().get(slug)
+    upload = home.store.last_upload(slug)
+    held = sum(1 for b in history if b.status == BatchStatus.HELD)
+    summary = _summary(home, record, (latest, held, upload, recent), now)
+    return DistrictView(
+        summary=summary,
+        spec=record.spec,
+        categories=_categories(home, slug, history[0] if history else None),
+        history=[_line(b) for b in history],
+        account=_account(home, record),
+        dialect={
+            k: str(v) for k, v in Dialect.from_settings(record.settings).to_settings().items()
+        },
+        thresholds={
+            k: knob(home, record, k)
+            for k in ("max_delete_pct", "max_update_pct", "expect_every_hours", "settle_seconds")
+        },
+    )
+
+
+def _line(b: BatchRecord) -> BatchLine:
+    return BatchLine(
+        batch_id=b.batch_id,
+        status=str(b.status),
+        received_at=b.received_at,
+        finished_at=b.finished_at,
+        rows=sum(f.rows for f in b.files),
+        rejects=b.rejects,
+    )
+
+
+def _account(home: Home, record: DistrictRecord) -> SftpAccount:
+    info = connection_info(home.settings, record)
+    events = account_events(home, record.username)
+    logins = [e for e in events if e.event == "auth_ok"]
+    return SftpAccount(
+        username=record.username,
+        authentication=list(info["authentication"]),
+        key_fingerprints=[k["fingerprint"] for k in info["public_keys"]],
+        allow_ips=list(record.allow_ips),
+        last_login=logins[0].ts if logins else None,
+        recent_failures=sum(1 for e in events if e.event == "auth_fail"),
+        recent=events[:20],
+    )
