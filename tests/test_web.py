@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ from web_helpers import FORMULA, HOSTILE, PASSWORDS, Deployment, build, csrf_of,
 
 from roster_pipeline import operators
 from roster_pipeline.config import load_settings
+from roster_pipeline.contracts import rejects as rejects_mod
 from roster_pipeline.home import Home
+from roster_pipeline.store import BatchRecord, BatchStatus
 from roster_pipeline.web.app import CSP, create_app
 
 
@@ -334,8 +337,9 @@ def test_security_and_system_pages(client: TestClient, deployment: Deployment) -
     assert "newbie" in {o["name"] for o in client.get("/api/system").json()["operators"]}
 
 
-def test_metrics_health_and_readiness(client: TestClient) -> None:
-    text = client.get("/metrics").text
+def test_metrics_health_and_readiness(client: TestClient, deployment: Deployment) -> None:
+    assert client.get("/metrics").status_code == 401
+    text = client.get("/metrics", headers=_token(deployment, "vera")).text
     assert 'roster_batches{status="held"} 1.0' in text
     assert 'roster_rejects_total{code="pattern"}' in text
     assert "roster_batch_processing_seconds_bucket" in text
@@ -344,3 +348,18 @@ def test_metrics_health_and_readiness(client: TestClient) -> None:
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
+
+
+def test_not_ready_while_a_batch_waits_for_a_worker(
+    client: TestClient, deployment: Deployment
+) -> None:
+    waiting = BatchRecord(
+        batch_id="b-waiting", district="quiet", status=BatchStatus.RECEIVED,
+        received_at=datetime.now(UTC) - timedelta(hours=1),
+    )  # fmt: skip
+    with Home(deployment.settings) as home:
+        home.store.save_batch(waiting, rejects_mod.empty())
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert "waits for a worker" in ready.json()["problems"][0]
+    assert client.get("/healthz").status_code == 200

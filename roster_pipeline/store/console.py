@@ -8,6 +8,7 @@ costs what the first does, and counted by file, code and column once per batch
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,25 @@ from typing import Any
 from roster_pipeline.store import schema
 from roster_pipeline.store.engine import Engine
 
-__all__ = ["Console", "LatestBatch", "RecentBatch", "RejectFilter", "RejectGroup", "RejectRow"]
+__all__ = [
+    "Console",
+    "DistrictFacts",
+    "LatestBatch",
+    "RecentBatch",
+    "RejectFilter",
+    "RejectGroup",
+    "RejectRow",
+]
+
+
+@dataclass(frozen=True)
+class DistrictFacts:
+    slug: str
+    name: str
+    enabled: bool
+    paused: bool
+    settings: dict[str, Any]
+    created_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -31,7 +50,6 @@ class LatestBatch:
 @dataclass(frozen=True)
 class RecentBatch:
     district: str
-    received_at: datetime
     rows: int
     rejects: int
 
@@ -75,10 +93,26 @@ class Console:
     def ping(self) -> None:
         self.engine.rows("SELECT 1")
 
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows through Arrow: thousands of rows cost what one batch of columns does,
+        where the driver's row-by-row fetch costs microseconds per value."""
+        return list(self.engine.frame(sql, params).iter_rows())
+
+    def districts(self) -> list[DistrictFacts]:
+        """What the overview needs of every district, in one read."""
+        rows = self._rows(
+            "SELECT slug, name, enabled, paused, settings, created_at FROM districts ORDER BY slug"
+        )
+        return [
+            DistrictFacts(str(s), str(n), bool(e), bool(p), json.loads(j) if j != "{}" else {},
+                          _time(c))
+            for s, n, e, p, j, c in rows
+        ]  # fmt: skip
+
     # the overview
     def latest_batches(self) -> dict[str, LatestBatch]:
         """Per district, its newest batch (one index probe per district)."""
-        rows = self.engine.rows(
+        rows = self._rows(
             "SELECT b.district_id, b.batch_id, b.status, b.received_at, b.finished_at, b.rejects"
             " FROM districts d JOIN batches b ON b.batch_id = (SELECT x.batch_id FROM batches x"
             " WHERE x.district_id = d.slug ORDER BY x.received_at DESC, x.batch_id DESC LIMIT 1)"
@@ -88,35 +122,46 @@ class Console:
             for d, b, s, r, f, n in rows
         }
 
+    def history(self, district: str, limit: int) -> list[tuple[LatestBatch, int]]:
+        """The district's newest batches with the rows their files held, newest first."""
+        rows = self._rows(
+            "SELECT b.batch_id, b.status, b.received_at, b.finished_at, b.rejects,"
+            ' (SELECT COALESCE(SUM(f."rows"), 0) FROM batch_files f WHERE f.batch_id = b.batch_id)'
+            " FROM batches b WHERE b.district_id = ?"
+            " ORDER BY b.received_at DESC, b.batch_id DESC LIMIT ?",
+            (district, limit),
+        )
+        return [
+            (LatestBatch(str(b), str(s), _time(r) or datetime.min, _time(f), int(n)), int(t))
+            for b, s, r, f, n, t in rows
+        ]
+
     def held_counts(self) -> dict[str, int]:
-        rows = self.engine.rows(
+        rows = self._rows(
             "SELECT district_id, COUNT(*) FROM batches WHERE status = 'held' GROUP BY district_id"
         )
         return {str(d): int(n) for d, n in rows}
 
     def last_uploads(self) -> dict[str, datetime]:
-        rows = self.engine.rows(
-            "SELECT district_id, MAX(finished_at) FROM uploads GROUP BY district_id"
-        )
+        rows = self._rows("SELECT district_id, MAX(finished_at) FROM uploads GROUP BY district_id")
         return {str(d): t for d, w in rows if (t := _time(w)) is not None}
 
     def recent_batches(self, since: datetime, district: str | None = None) -> list[RecentBatch]:
         """Batches received since ``since``, oldest first, with the rows their files held."""
         where, params = ("AND b.district_id = ?", [district]) if district else ("", [])
-        rows = self.engine.rows(
-            'SELECT b.district_id, b.received_at, b.rejects, (SELECT COALESCE(SUM(f."rows"), 0)'
-            " FROM batch_files f WHERE f.batch_id = b.batch_id) FROM batches b"
-            f" WHERE b.received_at >= ? {where} ORDER BY b.received_at",
+        rows = self._rows(
+            'SELECT b.district_id, b.rejects, COALESCE(SUM(f."rows"), 0) FROM batches b'
+            " LEFT JOIN batch_files f ON f.batch_id = b.batch_id"
+            f" WHERE b.received_at >= ? {where}"
+            " GROUP BY b.batch_id, b.district_id, b.rejects, b.received_at ORDER BY b.received_at",
             (since.isoformat(), *params),
         )
-        return [RecentBatch(str(d), _time(r) or since, int(n), int(j)) for d, r, j, n in rows]
+        return [RecentBatch(str(d), int(n), int(j)) for d, j, n in rows]
 
     # a batch's rejects
     def reject_groups(self, batch_id: str) -> list[RejectGroup]:
         """The batch's rejects counted by file, code and column, largest first."""
-        top = self.engine.rows(
-            "SELECT MAX(reject_id) FROM rejects WHERE batch_id = ?", (batch_id,)
-        )[0][0]
+        top = self._rows("SELECT MAX(reject_id) FROM rejects WHERE batch_id = ?", (batch_id,))[0][0]
         if top is None:
             return []
         cached = self._summary(batch_id, int(top))
@@ -125,7 +170,7 @@ class Console:
         return sorted(cached, key=lambda g: (-g.count, g.code, g.file or "", g.column or ""))
 
     def _summary(self, batch_id: str, top: int) -> list[RejectGroup]:
-        rows = self.engine.rows(
+        rows = self._rows(
             'SELECT file, code, "column", n FROM reject_summary'
             " WHERE batch_id = ? AND last_reject = ?",
             (batch_id, top),
@@ -133,7 +178,7 @@ class Console:
         return [RejectGroup(f, str(c), k, int(n)) for f, c, k, n in rows]
 
     def _count_rejects(self, batch_id: str, top: int) -> list[RejectGroup]:
-        rows = self.engine.rows(
+        rows = self._rows(
             'SELECT file, code, "column", COUNT(*) FROM rejects WHERE batch_id = ?'
             ' GROUP BY file, code, "column"',
             (batch_id,),
@@ -154,7 +199,7 @@ class Console:
     ) -> list[RejectRow]:
         """Up to ``limit`` rejects with ``reject_id > after`` matching ``where``."""
         clauses, params = _filter(where)
-        rows = self.engine.rows(
+        rows = self._rows(
             'SELECT reject_id, file, line, "column", "value", code, message FROM rejects'
             f" WHERE batch_id = ? AND reject_id > ?{clauses} ORDER BY reject_id LIMIT ?",
             (batch_id, after, *params, limit),
@@ -182,7 +227,7 @@ class Console:
         like = " OR ".join(f'LOWER("{c}") LIKE ?' for c in names)
         columns = ", ".join(f'"{c}"' for c in ("district_id", *spec.columns))
         pattern = f"%{fragment.lower().replace('%', '').replace('_', '')}%"
-        rows = self.engine.rows(
+        rows = self._rows(
             f'SELECT {columns} FROM {spec.name} WHERE "{key}" = ?'
             + (f" OR {like}" if like else "")
             + f' ORDER BY district_id, "{key}" LIMIT ?',
@@ -197,7 +242,7 @@ class Console:
             "client_version", "finished_at",
         )  # fmt: skip
         names = ", ".join(f'"{c}"' for c in columns)
-        rows = self.engine.rows(
+        rows = self._rows(
             f"SELECT {names} FROM uploads {where} ORDER BY finished_at DESC LIMIT ?",
             (*params, limit),
         )
@@ -205,15 +250,15 @@ class Console:
 
     # metrics
     def batches_by_status(self) -> dict[str, int]:
-        rows = self.engine.rows("SELECT status, COUNT(*) FROM batches GROUP BY status")
+        rows = self._rows("SELECT status, COUNT(*) FROM batches GROUP BY status")
         return {str(s): int(n) for s, n in rows}
 
     def rejects_by_code(self) -> dict[str, int]:
-        rows = self.engine.rows("SELECT code, COUNT(*) FROM rejects GROUP BY code")
+        rows = self._rows("SELECT code, COUNT(*) FROM rejects GROUP BY code")
         return {str(c): int(n) for c, n in rows}
 
     def rows_applied(self) -> int:
-        rows = self.engine.rows(
+        rows = self._rows(
             "SELECT COALESCE(SUM(last_change - first_change + 1), 0) FROM batches"
             " WHERE first_change IS NOT NULL AND last_change >= first_change"
         )
@@ -221,7 +266,7 @@ class Console:
 
     def durations(self) -> list[float]:
         """Seconds from receipt to the end of every finished batch."""
-        rows = self.engine.rows(
+        rows = self._rows(
             "SELECT received_at, finished_at FROM batches WHERE finished_at IS NOT NULL"
         )
         return [
@@ -232,11 +277,11 @@ class Console:
 
     def upload_totals(self) -> tuple[int, int]:
         """Uploads and bytes received."""
-        rows = self.engine.rows('SELECT COUNT(*), COALESCE(SUM("size"), 0) FROM uploads')
+        rows = self._rows('SELECT COUNT(*), COALESCE(SUM("size"), 0) FROM uploads')
         return int(rows[0][0]), int(rows[0][1])
 
     def oldest_unclaimed(self) -> datetime | None:
-        rows = self.engine.rows(
+        rows = self._rows(
             "SELECT MIN(received_at) FROM batches WHERE status = 'received' AND claimed_by IS NULL"
         )
         return _time(rows[0][0])

@@ -169,6 +169,8 @@ def _v4(d: Dialect) -> list[str]:
         " expires_at TEXT NOT NULL)",
         "CREATE INDEX operator_sessions_operator ON operator_sessions (operator)",
         "CREATE INDEX batches_received ON batches (received_at)",
+        # The overview's reject rates sum each recent batch's rows from this index alone.
+        'CREATE INDEX batch_files_rows ON batch_files (batch_id, "rows")',
         "CREATE TABLE reject_summary (batch_id TEXT NOT NULL, last_reject BIGINT NOT NULL,"
         ' file TEXT, code TEXT NOT NULL, "column" TEXT, n BIGINT NOT NULL)',
         "CREATE INDEX reject_summary_batch ON reject_summary (batch_id)",

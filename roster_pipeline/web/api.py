@@ -34,9 +34,17 @@ Text = Annotated[str, Query(max_length=200)]
 
 
 @router.get("/overview")
-def get_overview(home: HomeDep, login: ApiLogin, status: Text = "", q: Text = "") -> Overview:
-    """Every district with its status, worst first (filter by status and name)."""
-    return overview.overview(home, status, q)
+def get_overview(
+    *,
+    home: HomeDep,
+    login: ApiLogin,
+    status: Text = "",
+    q: Text = "",
+    offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = overview.PAGE,
+) -> Overview:
+    """The districts with their status, worst first (filter by status and name)."""
+    return overview.overview(home, status, q, page=(offset, limit))
 
 
 @router.get("/districts/{slug}")

@@ -108,6 +108,11 @@ async def _headers(
     return response
 
 
+def _machine(request: Request) -> bool:
+    """A request from a program (the API, Prometheus): answered in JSON, never redirected."""
+    return request.url.path.startswith("/api/") or request.url.path == "/metrics"
+
+
 def _status(exc: RosterError) -> int:
     if isinstance(exc, AccessError):
         return 403 if exc.authenticated else 401
@@ -119,7 +124,7 @@ def _status(exc: RosterError) -> int:
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
-    if request.url.path.startswith("/api/"):
+    if _machine(request):
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
     page: Response = templates.TemplateResponse(
@@ -130,7 +135,7 @@ def error_response(request: Request, status: int, message: str) -> Response:
 
 async def _roster_error(request: Request, exc: RosterError) -> Response:
     status = _status(exc)
-    if status == 401 and not request.url.path.startswith("/api/"):
+    if status == 401 and not _machine(request):
         return await _to_login(request, LoginRequired())
     return error_response(request, status, str(exc))
 
@@ -146,7 +151,7 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-    if request.url.path.startswith("/api/"):
+    if _machine(request):
         return JSONResponse({"detail": exc.errors()}, status_code=422)
     fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
     return error_response(request, 400, f"the request is not valid ({fields})")

@@ -19,7 +19,8 @@ _RED, _BLUE, _GREY = "#c0392b", "#4a6fa5", "#d6dae1"
 
 
 def _rate(p: Point) -> float:
-    return p.rejects / p.rows if p.rows else (1.0 if p.rejects else 0.0)
+    rows, rejects = p
+    return rejects / rows if rows else (1.0 if rejects else 0.0)
 
 
 def reject_rate_chart(points: Sequence[Point], width: int = 120, height: int = 24) -> Markup:
@@ -31,7 +32,7 @@ def reject_rate_chart(points: Sequence[Point], width: int = 120, height: int = 2
     bars = []
     for i, p in enumerate(points):
         h = max(1.0, _rate(p) * height)
-        colour = _RED if p.rejects else _GREY
+        colour = _RED if p[1] else _GREY
         bars.append(f'<rect x="{i * step:.1f}" y="{height - h:.1f}" width="{max(step - 1, 1):.1f}"'
                     f' height="{h:.1f}" fill="{colour}"/>')  # fmt: skip
     worst = max(_rate(p) for p in points)
@@ -44,12 +45,12 @@ def history_chart(points: Sequence[Point], width: int = 720, height: int = 120) 
     """Rows received (blue) and rows rejected (red) per batch, oldest on the left."""
     if not points:
         return Markup("")
-    top = max(max(p.rows, p.rejects) for p in points) or 1
+    top = max(max(p) for p in points) or 1
     step = width / len(points)
     parts = []
     for i, p in enumerate(points):
         x = i * step
-        for value, colour, shift in ((p.rows, _BLUE, 0.0), (p.rejects, _RED, step / 2)):
+        for value, colour, shift in ((p[0], _BLUE, 0.0), (p[1], _RED, step / 2)):
             h = value / top * (height - 14)
             bar = max(step / 2 - 1, 1)
             parts.append(f'<rect x="{x + shift:.1f}" y="{height - h:.1f}"'

@@ -1,4 +1,4 @@
-"""``/metrics`` (Prometheus text format), ``/healthz`` and ``/readyz``.
+"""``/metrics`` (Prometheus text format, for a bearer token), ``/healthz`` and ``/readyz``.
 
 Metrics are read from the database and the audit log at each scrape by one
 collector, so every console process, and any number of them, reports the same
@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from roster_pipeline.errors import RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.store.console import Console
+from roster_pipeline.web.auth import ApiLogin, HomeDep
 from roster_pipeline.web.overview import overview
 from roster_pipeline.web.security import audit_tail
 
@@ -88,13 +89,11 @@ def _histogram(durations: list[float]) -> Metric:
 
 
 @router.get("/metrics")
-def metrics(request: Request) -> Response:
-    pool = request.app.state.pool
-    for home in pool.lend():
-        registry = CollectorRegistry()
-        registry.register(_Roster(home))
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
-    raise AssertionError("the pool lends a home")  # pragma: no cover
+def metrics(home: HomeDep, login: ApiLogin) -> Response:
+    """For Prometheus with an operator's bearer token (``authorization`` in its scrape config)."""
+    registry = CollectorRegistry()
+    registry.register(_Roster(home))
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz")

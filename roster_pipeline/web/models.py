@@ -49,12 +49,8 @@ STATES: tuple[str, ...] = (
 )
 
 
-class Point(BaseModel):
-    """One batch on a chart: when, rows received, rows rejected."""
-
-    at: datetime
-    rows: int
-    rejects: int
+#: One batch on a chart: rows received, rows rejected.
+Point = tuple[int, int]
 
 
 class DistrictSummary(BaseModel):
@@ -70,12 +66,14 @@ class DistrictSummary(BaseModel):
     last_upload: datetime | None
     next_expected: datetime | None
     held: int
-    recent: list[Point]
+    recent: list[Point]  # the last nights' batches, oldest first: (rows, rejects)
 
 
 class Overview(BaseModel):
     generated_at: datetime
-    total: int
+    total: int  # districts in all
+    matched: int  # districts the filters keep
+    offset: int  # where ``districts`` starts among them
     by_status: dict[str, int]
     districts: list[DistrictSummary]
 

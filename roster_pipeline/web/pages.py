@@ -99,9 +99,15 @@ def logout(home: HomeDep, login: PageLogin, csrf: Csrf) -> Response:
 # reading
 @router.get("/")
 def overview_page(
-    request: Request, home: HomeDep, login: PageLogin, status: str = "", q: str = ""
+    request: Request,
+    *,
+    home: HomeDep,
+    login: PageLogin,
+    status: str = "",
+    q: str = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
-    found = overview.overview(home, status, q)
+    found = overview.overview(home, status, q, page=(offset, overview.PAGE))
     return _page(request, "overview.html", login, view=found, status=status, q=q)
 
 
