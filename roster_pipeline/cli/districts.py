@@ -21,7 +21,7 @@ from roster_pipeline.cli.common import (
     reported,
     write_or_echo,
 )
-from roster_pipeline.config import Settings
+from roster_pipeline.config import DISTRICT_KEYS, Settings
 from roster_pipeline.contracts import dialects, specs
 from roster_pipeline.render import guide
 from roster_pipeline.store import DistrictRecord
@@ -342,7 +342,7 @@ def district_set(slug: str, pause: bool | None, **given: Any) -> None:
     with opened_home() as home:
         dialect = changed_dialect(home.store.district(slug), dialect_given)
         record = operations.configure(home, slug, values, pause, dialect)
-    known = {*operations.DISTRICT_KNOBS, *dialects.SETTING_KEYS}
+    known = {*DISTRICT_KEYS, *dialects.SETTING_KEYS}
     knobs = {k: v for k, v in record.settings.items() if k in known}
     shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(knobs.items()))
     state = "paused" if record.paused else "active"
