@@ -9,12 +9,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from roster_pipeline import hostkeys
 from roster_pipeline.cli import main
 from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
 from roster_pipeline.config import Settings
 from roster_pipeline.service import retention
 from roster_pipeline.service import status as status_mod
-from sftp_server import ensure_host_keys
 
 __all__ = ["demo", "init", "purge", "serve", "status"]
 
@@ -24,7 +24,7 @@ __all__ = ["demo", "init", "purge", "serve", "status"]
 def init() -> None:
     """Create the home, database and SSH host keys (safe to run again; keys are kept)."""
     with opened_home() as home:
-        ensure_host_keys(home.folder("hostkeys"))
+        hostkeys.ensure(home.folder("hostkeys"))
         click.echo(f"home {home.root.resolve()} ready; database {home.store.url}")
         print_fingerprints(home.settings)
 
