@@ -13,11 +13,11 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from roster_pipeline import hostkeys
 from roster_pipeline.config import Settings
 from roster_pipeline.errors import RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchStatus
-from sftp_server import fingerprints
 
 __all__ = [
     "EXIT_CODES",
@@ -82,5 +82,5 @@ def minute(moment: datetime | None) -> str:
 
 
 def print_fingerprints(settings: Settings) -> None:
-    for algorithm, fingerprint in fingerprints(settings.path("hostkeys")):
+    for algorithm, fingerprint in hostkeys.fingerprints(settings.path("hostkeys")):
         click.echo(f"{algorithm:<22} {fingerprint}")

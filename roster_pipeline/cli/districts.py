@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts, operations
+from roster_pipeline import districts, hostkeys, operations
 from roster_pipeline.cli import main
 from roster_pipeline.cli.common import (
     F,
@@ -21,11 +21,10 @@ from roster_pipeline.cli.common import (
     reported,
     write_or_echo,
 )
-from roster_pipeline.config import Settings
+from roster_pipeline.config import DISTRICT_KEYS, Settings
 from roster_pipeline.contracts import dialects, specs
 from roster_pipeline.render import guide
 from roster_pipeline.store import DistrictRecord
-from sftp_server import KEY_TYPES, HostKeyError, add_host_key, ensure_host_keys, fingerprints
 
 __all__ = [
     "DIALECT_OPTIONS",
@@ -47,7 +46,7 @@ def hostkey() -> None:
 @reported
 def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
     """Print the SHA256 fingerprint of every host key, as OpenSSH shows it."""
-    found = fingerprints(settings.path("hostkeys"))
+    found = hostkeys.fingerprints(settings.path("hostkeys"))
     if as_json:
         echo_json([{"algorithm": a, "fingerprint": f} for a, f in found])
     else:
@@ -55,15 +54,12 @@ def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
 
 
 @hostkey.command("add")
-@click.argument("key_type", type=click.Choice(KEY_TYPES))
+@click.argument("key_type", type=click.Choice(hostkeys.KEY_TYPES))
 @click.pass_obj
 @reported
 def hostkey_add(settings: Settings, key_type: str) -> None:
     """Add a host key of KEY_TYPE beside the others, for a planned rotation."""
-    try:
-        add_host_key(settings.path("hostkeys"), key_type)
-    except HostKeyError as exc:
-        raise click.ClickException(str(exc)) from exc
+    hostkeys.add(settings.path("hostkeys"), key_type)
     print_fingerprints(settings)
 
 
@@ -107,7 +103,7 @@ def district_add(
     password = _read_password() if password_stdin else None
     keys = tuple(line for f in key_files for line in _key_lines(f))
     with opened_home() as home:
-        ensure_host_keys(home.folder("hostkeys"))
+        hostkeys.ensure(home.folder("hostkeys"))
         done = districts.add_district(
             home, slug, name, spec_name, username=username, password=password,
             with_password=not no_password, public_keys=keys, allow_ips=allow_ips,
@@ -342,7 +338,7 @@ def district_set(slug: str, pause: bool | None, **given: Any) -> None:
     with opened_home() as home:
         dialect = changed_dialect(home.store.district(slug), dialect_given)
         record = operations.configure(home, slug, values, pause, dialect)
-    known = {*operations.DISTRICT_KNOBS, *dialects.SETTING_KEYS}
+    known = {*DISTRICT_KEYS, *dialects.SETTING_KEYS}
     knobs = {k: v for k, v in record.settings.items() if k in known}
     shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(knobs.items()))
     state = "paused" if record.paused else "active"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 
@@ -10,12 +9,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from roster_pipeline import hostkeys
 from roster_pipeline.cli import main
 from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
 from roster_pipeline.config import Settings
 from roster_pipeline.service import retention
 from roster_pipeline.service import status as status_mod
-from sftp_server import ensure_host_keys
 
 __all__ = ["demo", "init", "purge", "serve", "status"]
 
@@ -25,7 +24,7 @@ __all__ = ["demo", "init", "purge", "serve", "status"]
 def init() -> None:
     """Create the home, database and SSH host keys (safe to run again; keys are kept)."""
     with opened_home() as home:
-        ensure_host_keys(home.folder("hostkeys"))
+        hostkeys.ensure(home.folder("hostkeys"))
         click.echo(f"home {home.root.resolve()} ready; database {home.store.url}")
         print_fingerprints(home.settings)
 
@@ -56,11 +55,8 @@ def serve(settings: Settings, workers: int, role: str, host: str | None, port: i
     from roster_pipeline.service import runtime as service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = dataclasses.replace(
-        settings,
-        listen_host=settings.listen_host if host is None else host,
-        listen_port=settings.listen_port if port is None else port,
-    )
+    given = {"listen_host": host, "listen_port": port}
+    settings = settings.replaced({k: v for k, v in given.items() if v is not None}, "option")
     options = service.ServiceOptions(workers=workers, role=role)
     service.serve(settings, options, service.default_receiver(), ready=_announce)
 

@@ -20,10 +20,10 @@ def run_console(settings: Settings, host: str | None, port: int | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     serve(
         settings,
-        host or settings.web_host,
-        settings.web_port if port is None else port,
+        host or settings.web.web_host,
+        settings.web.web_port if port is None else port,
         ready=_announce,
-        forwarded_allow_ips=settings.web_forwarded_allow_ips,
+        forwarded_allow_ips=settings.web.web_forwarded_allow_ips,
     )
 
 

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from roster_pipeline.contracts.dialects import Dialect
 from roster_pipeline.districts import connection_info
 from roster_pipeline.home import Home
-from roster_pipeline.service.batches import knob
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, TableCounts
 from roster_pipeline.store.console import Console, DistrictFacts, LatestBatch, RecentBatch
 from roster_pipeline.store.schema import ROSTER_TABLES
@@ -67,7 +66,9 @@ def _summary(
     latest, held, upload, recent = facts
     seen = [t for t in (upload, latest.received_at if latest else None) if t is not None]
     last_upload = max(seen) if seen else None
-    hours = d.settings.get("expect_every_hours", home.settings.expect_every_hours)
+    # Not ``for_district``: validating a thousand districts' settings would cost more
+    # than the rest of the overview; only this key matters here.
+    hours = d.settings.get("expect_every_hours", home.settings.service.expect_every_hours)
     expect = timedelta(hours=float(hours))
     since = last_upload or d.created_at or now
     stale = d.enabled and not d.paused and now - since > expect
@@ -187,11 +188,19 @@ def district_view(home: Home, slug: str, now: datetime | None = None) -> Distric
         ],
         account=_account(home, record),
         dialect=_dialect(record),
-        thresholds={
-            k: knob(home, record, k)
-            for k in ("max_delete_pct", "max_update_pct", "expect_every_hours", "settle_seconds")
-        },
+        thresholds=_thresholds(home, record),
     )
+
+
+def _thresholds(home: Home, record: DistrictRecord) -> dict[str, float]:
+    """The district's effective hold thresholds and timing (its own, else the deployment's)."""
+    own = home.settings.for_district(record.settings)
+    return {
+        "max_delete_pct": own.holds.max_delete_pct,
+        "max_update_pct": own.holds.max_update_pct,
+        "expect_every_hours": own.service.expect_every_hours,
+        "settle_seconds": own.service.settle_seconds,
+    }
 
 
 def _dialect(record: DistrictRecord) -> dict[str, str]:

@@ -7,7 +7,6 @@ page never reads a log that has grown for years.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,7 +103,7 @@ def security(home: Home, limit: int = 100) -> Security:
 
 def system(home: Home, now: datetime | None = None) -> System:
     now = now or datetime.now(UTC)
-    values = dataclasses.asdict(home.settings)
+    values = home.settings.flat()
     shown = {
         k: ("(set)" if v else "") if k in _SECRET_SETTINGS else str(v) for k, v in values.items()
     }
