@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from web_helpers import FORMULA, HOSTILE, PASSWORDS, Deployment, build, csrf_of, log_in
 
-from roster_pipeline import operators
+from roster_pipeline import operations, operators
 from roster_pipeline.config import load_settings
 from roster_pipeline.contracts import rejects as rejects_mod
 from roster_pipeline.home import Home
@@ -363,3 +363,19 @@ def test_not_ready_while_a_batch_waits_for_a_worker(
     assert ready.status_code == 503
     assert "waits for a worker" in ready.json()["problems"][0]
     assert client.get("/healthz").status_code == 200
+
+
+def test_overdue_district_is_stale_until_paused(client: TestClient, deployment: Deployment) -> None:
+    with Home(deployment.settings) as home:
+        operations.configure(home, "lincoln", {"expect_every_hours": 0.0})
+    csrf = log_in(client, "otto")
+    states = {d["slug"]: d["status"] for d in client.get("/api/overview").json()["districts"]}
+    assert states["lincoln"] == "held"  # a held batch outranks lateness
+    with Home(deployment.settings) as home:
+        operations.discard(home, deployment.held.batch_id)
+    states = {d["slug"]: d["status"] for d in client.get("/api/overview").json()["districts"]}
+    assert states["lincoln"] == "stale"
+    client.post("/districts/lincoln/actions/pause", data={"csrf": csrf})
+    summary = client.get("/api/districts/lincoln").json()["summary"]
+    assert summary["status"] == "paused"
+    assert summary["next_expected"] is None
