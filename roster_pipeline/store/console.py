@@ -3,7 +3,8 @@
 The overview of a thousand districts is four statements, not four per district;
 a batch's rejects are paged by key (``reject_id > after``) so the millionth page
 costs what the first does, and counted by file, code and column once per batch
-(``reject_summary``) instead of on every view.
+(``reject_summary``: as the batch is saved; a batch saved before the summary
+existed is counted at its first view) instead of on every view.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import polars as pl
 
 from roster_pipeline.store import schema
 from roster_pipeline.store.engine import Engine
@@ -146,15 +149,18 @@ class Console:
         rows = self._rows("SELECT district_id, MAX(finished_at) FROM uploads GROUP BY district_id")
         return {str(d): t for d, w in rows if (t := _time(w)) is not None}
 
-    def recent_batches(self, since: datetime, district: str | None = None) -> list[RecentBatch]:
-        """Batches received since ``since``, oldest first, with the rows their files held."""
-        where, params = ("AND b.district_id = ?", [district]) if district else ("", [])
+    def recent_batches(self, since: datetime, districts: Sequence[str]) -> list[RecentBatch]:
+        """The districts' batches received since ``since``, oldest first, with the rows
+        their files held (summed from the batch_files_rows index alone)."""
+        if not districts:
+            return []
+        marks = ", ".join("?" for _ in districts)
         rows = self._rows(
-            'SELECT b.district_id, b.rejects, COALESCE(SUM(f."rows"), 0) FROM batches b'
-            " LEFT JOIN batch_files f ON f.batch_id = b.batch_id"
-            f" WHERE b.received_at >= ? {where}"
-            " GROUP BY b.batch_id, b.district_id, b.rejects, b.received_at ORDER BY b.received_at",
-            (since.isoformat(), *params),
+            'SELECT b.district_id, b.rejects, (SELECT COALESCE(SUM(f."rows"), 0)'
+            " FROM batch_files f WHERE f.batch_id = b.batch_id) FROM batches b"
+            f" WHERE b.district_id IN ({marks}) AND b.received_at >= ?"
+            " ORDER BY b.received_at",
+            (*districts, since.isoformat()),
         )
         return [RecentBatch(str(d), int(n), int(j)) for d, j, n in rows]
 
@@ -285,6 +291,27 @@ class Console:
             "SELECT MIN(received_at) FROM batches WHERE status = 'received' AND claimed_by IS NULL"
         )
         return _time(rows[0][0])
+
+
+def summarise_rejects(engine: Engine, batch_id: str, rejects: pl.DataFrame) -> None:
+    """Count a batch's rejects by file, code and column as they are saved (in the saving
+    transaction), from the frame in memory: a million rejects take tens of milliseconds
+    here, where counting them from the table at the first view took seconds."""
+    if rejects.is_empty():
+        return
+    top = engine.rows("SELECT MAX(reject_id) FROM rejects WHERE batch_id = ?", (batch_id,))[0][0]
+    counted = rejects.group_by("file", "code", "column").agg(n=pl.len().cast(pl.Int64))
+    engine.ingest(
+        "reject_summary",
+        counted.select(
+            batch_id=pl.lit(batch_id),
+            last_reject=pl.lit(int(top), dtype=pl.Int64),
+            file=pl.col("file").cast(pl.String),
+            code=pl.col("code").cast(pl.String),
+            column=pl.col("column").cast(pl.String),
+            n="n",
+        ),
+    )
 
 
 def _filter(where: RejectFilter) -> tuple[str, list[Any]]:

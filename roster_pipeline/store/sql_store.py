@@ -20,6 +20,7 @@ from roster_pipeline.errors import (
     UnknownDistrictError,
 )
 from roster_pipeline.store import schema
+from roster_pipeline.store.console import summarise_rejects
 from roster_pipeline.store.engine import Engine
 from roster_pipeline.store.loader import apply_plan
 from roster_pipeline.store.records import BatchRecord, BatchStatus, DistrictRecord, FileRecord
@@ -173,10 +174,11 @@ class SqlStore:
     def _write_batch(self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None) -> None:
         engine = self.engine
         engine.execute(_upsert("batches", BATCH_COLUMNS, "batch_id"), batch_to_row(batch))
-        for table in ("batch_files", "rejects"):
+        for table in ("batch_files", "rejects", "reject_summary"):
             engine.execute(f"DELETE FROM {table} WHERE batch_id = ?", (batch.batch_id,))
         engine.ingest("batch_files", files_frame(batch.batch_id, batch.files))
         engine.ingest("rejects", _rejects_frame(batch.batch_id, rejects))
+        summarise_rejects(engine, batch.batch_id, rejects)
         if plan is not None:
             first = self._last_change_id() + 1
             apply_plan(engine, batch.district, self._batch_no(batch.batch_id), plan)

@@ -32,7 +32,7 @@ from roster_pipeline.web.security import account_events
 __all__ = ["CHART_DAYS", "PAGE", "district_view", "overview", "review_order"]
 
 CHART_DAYS = 14
-PAGE = 250  # districts per overview page
+PAGE = 100  # districts per overview page
 _HISTORY = 60
 _REVIEW = ("schools", "users", "classes")  # then any other table, enrollments last
 
@@ -103,14 +103,10 @@ def overview(
     now = now or datetime.now(UTC)
     console = Console(home.store.engine)
     latest, held, uploads = console.latest_batches(), console.held_counts(), console.last_uploads()
-    recent: dict[str, list[RecentBatch]] = defaultdict(list)
-    for b in console.recent_batches(now - timedelta(days=CHART_DAYS)):
-        recent[b.district].append(b)
     everyone = [
-        _summary(home, d, (latest.get(d.slug), held.get(d.slug, 0), uploads.get(d.slug),
-                           recent[d.slug]), now)
+        _summary(home, d, (latest.get(d.slug), held.get(d.slug, 0), uploads.get(d.slug), []), now)
         for d in console.districts()
-    ]  # fmt: skip
+    ]
     by_status = {s: sum(1 for d in everyone if d.status == s) for s in STATES}
     needle = query.strip().lower()
     shown = [
@@ -121,13 +117,20 @@ def overview(
     ]
     shown.sort(key=lambda d: (STATES.index(d.status), d.slug))
     offset, limit = page
+    chosen = shown[offset : offset + limit]
+    # The charts only for the districts shown: a page's worth, not every district's.
+    recent: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for b in console.recent_batches(now - timedelta(days=CHART_DAYS), [d.slug for d in chosen]):
+        recent[b.district].append((b.rows, b.rejects))
+    for d in chosen:
+        d.recent = recent[d.slug]
     return Overview(
         generated_at=now,
         total=len(everyone),
         matched=len(shown),
         offset=offset,
         by_status=by_status,
-        districts=shown[offset : offset + limit],
+        districts=chosen,
     )
 
 
@@ -165,7 +168,7 @@ def district_view(home: Home, slug: str, now: datetime | None = None) -> Distric
     record = home.store.district(slug)  # UnknownDistrictError: a 404
     console = Console(home.store.engine)
     history = console.history(slug, _HISTORY)
-    recent = console.recent_batches(now - timedelta(days=CHART_DAYS), slug)
+    recent = console.recent_batches(now - timedelta(days=CHART_DAYS), [slug])
     latest = history[0][0] if history else None
     held = console.held_counts().get(slug, 0)
     facts = DistrictFacts(record.slug, record.name, record.enabled, record.paused,
