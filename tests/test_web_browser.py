@@ -144,3 +144,16 @@ def test_a_viewer_cannot_approve(browser: Browser, console: str, deployment: Dep
     expect(page.locator("#error-message")).to_contain_text("needs the operator role")
     page.goto(f"{console}/batches/{batch}")
     expect(page.locator("#batch-status")).to_have_text("held")
+
+
+def test_cookie_is_secure_behind_a_tls_proxy(console: str) -> None:
+    """A proxy on loopback that says https gets Secure cookies; plain http does not."""
+    cookies = []
+    for headers in ({"X-Forwarded-Proto": "https"}, {}):
+        request = urllib.request.Request(f"{console}/login", headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            cookies.append(answer.headers["set-cookie"])
+    assert "Secure" in cookies[0]
+    assert "Secure" not in cookies[1]
+    assert "HttpOnly" in cookies[1]
+    assert "SameSite=strict" in cookies[1]

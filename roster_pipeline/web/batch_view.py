@@ -27,7 +27,15 @@ from roster_pipeline.web.models import (
 )
 from roster_pipeline.web.overview import review_order
 
-__all__ = ["PAGE_SIZE", "archived_files", "batch_view", "reject_page", "rejects_csv", "search"]
+__all__ = [
+    "PAGE_SIZE",
+    "archived_files",
+    "batch_view",
+    "reject_groups",
+    "reject_page",
+    "rejects_csv",
+    "search",
+]
 
 PAGE_SIZE = 100
 _SEARCHED = ("users", "classes", "schools")
@@ -46,7 +54,6 @@ def archived_files(home: Home, batch_id: str) -> dict[str, Path]:
 def batch_view(home: Home, batch_id: str) -> BatchView:
     batch = home.store.batch(batch_id)  # UnknownBatchError: a 404
     archived = archived_files(home, batch_id)
-    groups = Console(home.store.engine).reject_groups(batch_id)
     return BatchView(
         batch_id=batch.batch_id,
         district=batch.district,
@@ -71,18 +78,18 @@ def batch_view(home: Home, batch_id: str) -> BatchView:
         rejects=batch.rejects,
         hold_reasons=list(batch.hold_reasons),
         warnings=list(batch.warnings),
-        groups=[
-            RejectGroupView(
-                file=g.file,
-                code=g.code,
-                column=g.column,
-                count=g.count,
-                advice=CODE_ADVICE.get(g.code, ""),
-            )
-            for g in groups
-        ],
+        groups=reject_groups(home, batch_id),
         actions=batch_actions(batch),
     )
+
+
+def reject_groups(home: Home, batch_id: str) -> list[RejectGroupView]:
+    """The batch's rejects counted by file, code and column, largest first, with advice."""
+    return [
+        RejectGroupView(file=g.file, code=g.code, column=g.column, count=g.count,
+                        advice=CODE_ADVICE.get(g.code, ""))
+        for g in Console(home.store.engine).reject_groups(batch_id)
+    ]  # fmt: skip
 
 
 def _changes(batch: BatchRecord) -> list[Category]:

@@ -42,7 +42,7 @@ def serve(
     )
     server = uvicorn.Server(config)
     if ready:
-        ready(f"roster web ready on http://{host}:{port}")
+        ready(f"roster web starting on http://{host}:{port}")
     try:
         server.run()
     except OSError as exc:
