@@ -21,6 +21,8 @@ from roster_pipeline.contracts import rejects as rejects_mod
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord, BatchStatus
 from roster_pipeline.web.app import CSP, create_app
+from sftp_server import Algorithms, UploadRecord
+from sftp_server.audit import AuditLog
 
 
 @pytest.fixture
@@ -379,3 +381,35 @@ def test_overdue_district_is_stale_until_paused(client: TestClient, deployment: 
     summary = client.get("/api/districts/lincoln").json()["summary"]
     assert summary["status"] == "paused"
     assert summary["next_expected"] is None
+
+
+def test_district_page_shows_the_sftp_account_from_the_audit_log(
+    client: TestClient, deployment: Deployment
+) -> None:
+    log = AuditLog(deployment.settings.home / "logs" / "audit.log")
+    log.write("auth_fail", address="203.0.113.9", username="lincoln", method="password",
+              reason="wrong password")  # fmt: skip
+    log.write("banned", address="203.0.113.9")
+    log.write("banned", address="198.51.100.1")  # someone else's failures
+    log.write("auth_ok", address="192.0.2.7", username="lincoln", district="lincoln",
+              method="password")  # fmt: skip
+    log.close()
+    now = datetime.now(UTC)
+    upload = UploadRecord(
+        "lincoln", "lincoln", f"users{HOSTILE}.csv", Path("/x"), 1234, "0" * 64, "192.0.2.7",
+        "SSH-2.0-PowerSchool", Algorithms("", "aes128-ctr", "hmac-sha2-256", "ssh-ed25519"),
+        now, now,
+    )  # fmt: skip
+    with Home(deployment.settings) as home:
+        home.store.record_upload(upload)
+    log_in(client, "vera")
+    view = client.get("/api/districts/lincoln").json()
+    account = view["account"]
+    assert account["recent_failures"] == 1
+    assert account["recent_bans"] == 1
+    assert account["last_login"] is not None
+    assert [u["file"] for u in view["uploads"]] == [f"users{HOSTILE}.csv"]
+    page = client.get("/districts/lincoln").text
+    assert HOSTILE not in page
+    security = client.get("/api/security").json()
+    assert [b["address"] for b in security["bans"]] == ["198.51.100.1", "203.0.113.9"]

@@ -117,7 +117,18 @@ class SftpAccount(BaseModel):
     allow_ips: list[str]
     last_login: str | None
     recent_failures: int
+    recent_bans: int  # bans of addresses that failed to log in as this account
     recent: list[AuditLine]
+
+
+class UploadView(BaseModel):
+    district: str
+    username: str
+    file: str
+    size: int
+    address: str
+    client: str
+    finished_at: str
 
 
 class DistrictView(BaseModel):
@@ -128,6 +139,7 @@ class DistrictView(BaseModel):
     account: SftpAccount
     dialect: dict[str, str]
     thresholds: dict[str, float]
+    uploads: list[UploadView]
 
 
 class FileView(BaseModel):
@@ -195,16 +207,6 @@ class SearchResult(BaseModel):
     query: str
     hits: list[SearchHit]
     timeline: bool  # whether the deployment keeps row history to show
-
-
-class UploadView(BaseModel):
-    district: str
-    username: str
-    file: str
-    size: int
-    address: str
-    client: str
-    finished_at: str
 
 
 class Security(BaseModel):

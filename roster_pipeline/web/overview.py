@@ -27,7 +27,7 @@ from roster_pipeline.web.models import (
     Overview,
     SftpAccount,
 )
-from roster_pipeline.web.security import account_events
+from roster_pipeline.web.security import account_events, upload_views
 
 __all__ = ["CHART_DAYS", "PAGE", "district_view", "overview", "review_order"]
 
@@ -192,6 +192,7 @@ def district_view(home: Home, slug: str, now: datetime | None = None) -> Distric
         account=_account(home, record),
         dialect=_dialect(record),
         thresholds=_thresholds(home, record),
+        uploads=upload_views(home, 20, slug),
     )
 
 
@@ -224,5 +225,6 @@ def _account(home: Home, record: DistrictRecord) -> SftpAccount:
         allow_ips=list(record.allow_ips),
         last_login=logins[0].ts if logins else None,
         recent_failures=sum(1 for e in events if e.event == "auth_fail"),
+        recent_bans=sum(1 for e in events if e.event == "banned"),
         recent=events[:20],
     )

@@ -17,9 +17,10 @@ from roster_pipeline.store.console import Console
 from roster_pipeline.store.dialect import mask_url
 from roster_pipeline.web.models import AuditLine, OperatorView, Security, System, UploadView
 
-__all__ = ["account_events", "audit_tail", "security", "system"]
+__all__ = ["account_events", "audit_tail", "security", "system", "upload_views"]
 
 _TAIL = 2 * 1024 * 1024
+_ACCOUNT_EVENTS = {"auth_ok", "auth_fail", "disconnect"}
 _SECRET_SETTINGS = ("database_url", "webhook_url")
 _SHOWN = {"ts", "event", "action", "username", "operator", "district", "address"}
 
@@ -66,34 +67,41 @@ def _line(item: dict[str, object]) -> AuditLine:
 
 
 def account_events(home: Home, username: str) -> list[AuditLine]:
-    """Recent logins and failures of one SFTP account, newest first."""
+    """Recent logins and failures of one SFTP account, and bans of the addresses that
+    failed as it, newest first."""
+    events = audit_tail(home.folder("logs", "audit.log"))
+    failed = {e.address for e in events if e.username == username and e.event == "auth_fail"}
     return [
         e
-        for e in audit_tail(home.folder("logs", "audit.log"))
-        if e.username == username and e.event in {"auth_ok", "auth_fail", "disconnect"}
+        for e in events
+        if (e.username == username and e.event in _ACCOUNT_EVENTS)
+        or (e.event == "banned" and e.address in failed)
+    ]
+
+
+def upload_views(home: Home, limit: int, district: str | None = None) -> list[UploadView]:
+    return [
+        UploadView(
+            district=str(u["district_id"]),
+            username=str(u["username"]),
+            file=str(u["original_name"]),
+            size=int(u["size"]),
+            address=str(u["client_address"]),
+            client=str(u["client_version"]),
+            finished_at=str(u["finished_at"]),
+        )
+        for u in Console(home.store.engine).uploads(limit, district)
     ]
 
 
 def security(home: Home, limit: int = 100) -> Security:
     events = audit_tail(home.folder("logs", "audit.log"))
-    uploads = Console(home.store.engine).uploads(limit)
 
     def pick(*names: str) -> list[AuditLine]:
         return [e for e in events if e.event in names or e.action in names][:limit]
 
     return Security(
-        uploads=[
-            UploadView(
-                district=str(u["district_id"]),
-                username=str(u["username"]),
-                file=str(u["original_name"]),
-                size=int(u["size"]),
-                address=str(u["client_address"]),
-                client=str(u["client_version"]),
-                finished_at=str(u["finished_at"]),
-            )
-            for u in uploads
-        ],
+        uploads=upload_views(home, limit),
         logins=pick("auth_ok", "console_login"),
         failures=pick("auth_fail", "console_login_failed", "lookup_failed"),
         bans=pick("banned", "connect_refused"),
