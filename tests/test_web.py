@@ -413,3 +413,14 @@ def test_district_page_shows_the_sftp_account_from_the_audit_log(
     assert HOSTILE not in page
     security = client.get("/api/security").json()
     assert [b["address"] for b in security["bans"]] == ["198.51.100.1", "203.0.113.9"]
+
+
+def test_logout_needs_the_token_and_ends_the_session(client: TestClient) -> None:
+    csrf = log_in(client, "vera")
+    assert client.post("/logout", data={"csrf": "forged"}).status_code == 403
+    assert client.get("/", follow_redirects=False).status_code == 200
+    token = client.cookies["roster_session"]
+    out = client.post("/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    client.cookies.set("roster_session", token)  # a copy kept by someone: dead too
+    assert client.get("/", follow_redirects=False).status_code == 303
