@@ -18,7 +18,7 @@ import polars as pl
 
 from roster_pipeline import hostkeys
 from roster_pipeline.config import Settings
-from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrictError
 from roster_pipeline.home import Home
@@ -225,7 +225,7 @@ def onboarding(home: Home, slug: str, include_password: bool = False) -> GuideIn
             raise ConflictError(f"district {slug} logs in with a key only; it has no password")
         done = rotate_password(home, slug)
         record, password = done.district, done.password
-    dialect = Dialect.from_settings(record.settings)
+    dialect = CsvDialect.from_settings(record.settings)
     spec = dialect.apply(load_spec(record.spec))
     return GuideInput(connection_info(home.settings, record, password), spec, dialect)
 

@@ -1,8 +1,8 @@
 """The ``roster`` command: thin over the core API; RosterError becomes a ClickException.
 
 This package holds the root group; its commands live in modules by what they
-act on (districts, batches, the service) and register themselves on ``main``
-when imported at the end of this file.
+act on (districts, batches, the service), which know nothing of the group: it
+adds their ``COMMANDS`` here.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from roster_pipeline.cli import batches, districts, service
 from roster_pipeline.cli.common import reported
 from roster_pipeline.config import load_settings
 
@@ -30,5 +31,5 @@ def main(ctx: click.Context, home: Path | None, database_url: str | None) -> Non
     ctx.obj = load_settings(home=home, database_url=database_url)
 
 
-# Imported last, for their side effect: each registers its commands on `main`.
-from roster_pipeline.cli import batches, districts, service  # noqa: E402, F401
+for _command in (*batches.COMMANDS, *districts.COMMANDS, *service.COMMANDS):
+    main.add_command(_command)

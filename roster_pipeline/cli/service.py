@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from roster_pipeline import hostkeys
-from roster_pipeline.cli import main
 from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
 from roster_pipeline.config import Settings
 from roster_pipeline.service import retention
@@ -19,7 +18,7 @@ from roster_pipeline.service import status as status_mod
 __all__ = ["demo", "init", "purge", "serve", "status"]
 
 
-@main.command()
+@click.command()
 @reported
 def init() -> None:
     """Create the home, database and SSH host keys (safe to run again; keys are kept)."""
@@ -29,7 +28,7 @@ def init() -> None:
         print_fingerprints(home.settings)
 
 
-@main.command()
+@click.command()
 @click.option("--workers", default=1, show_default=True, help="Batch worker processes.")
 @click.option("--role", type=click.Choice(["all", "sftp", "worker"]), default="all",
               show_default=True, help="Run the receiver, the workers, or both.")  # fmt: skip
@@ -56,7 +55,7 @@ def _announce(line: str) -> None:
     sys.stdout.flush()
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @reported
 def status(as_json: bool) -> None:
@@ -83,7 +82,7 @@ def _print_status(found: list[status_mod.DistrictStatus]) -> None:
     Console().print(table)
 
 
-@main.command()
+@click.command()
 @reported
 def purge() -> None:
     """Delete archived raw files and reports older than each district's retention."""
@@ -94,7 +93,7 @@ def purge() -> None:
     click.echo(f"{len(gone)} batch folder(s) purged")
 
 
-@main.command()
+@click.command()
 @click.option("--keep/--no-keep", default=True, show_default=True,
               help="Keep the demo home (and its reports) afterwards.")  # fmt: skip
 @reported
@@ -104,3 +103,7 @@ def demo(keep: bool) -> None:
     from roster_pipeline.demo import run_demo
 
     run_demo(keep=keep)
+
+
+#: What this module adds to `roster`.
+COMMANDS = (init, serve, status, purge, demo)

@@ -136,8 +136,7 @@ class _Batch:
         expected = file_spec.match[0].replace("*", "")
         message = (
             f"{expected}: no file matching {' or '.join(file_spec.match)} was sent and no "
-            f"{file_spec.table} are loaded yet. The batch was rejected; the data loaded before"
-            " stays loaded."
+            f"{file_spec.table} are loaded yet. {rejects.BATCH_REJECTED}."
         )
         return rejects.one(expected, Code.MISSING_FILE, message)
 

@@ -20,13 +20,14 @@ from roster_pipeline.store.records import (
     BatchStatus,
     DistrictRecord,
     FileRecord,
+    TableChanges,
     TableCounts,
 )
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from roster_pipeline.stages.plan import Plan
+    from roster_pipeline.store.queue import BatchQueue
     from sftp_server import UploadRecord
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "DistrictRecord",
     "FileRecord",
     "Store",
+    "TableChanges",
     "TableCounts",
     "open_store",
 ]
@@ -51,6 +53,10 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def queue(self, holder: str, claim_seconds: float) -> BatchQueue:
+        """The batch claim queue over this store's connection, claims held by ``holder``."""
+        ...
 
     # districts
     def put_district(self, district: DistrictRecord) -> None:
@@ -87,9 +93,12 @@ class Store(Protocol):
 
     # batches, each call one transaction
     def save_batch(
-        self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None = None
+        self,
+        batch: BatchRecord,
+        rejects: pl.DataFrame,
+        changes: Sequence[TableChanges] | None = None,
     ) -> None:
-        """Record (insert or replace) the batch, its files and rejects; apply ``plan``
+        """Record (insert or replace) the batch, its files and rejects; apply ``changes``
         (roster rows and change log) in the same transaction when given."""
 
     def batch(self, batch_id: str) -> BatchRecord:
