@@ -18,7 +18,8 @@ from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.districts import add_district, export
 from roster_pipeline.errors import RosterError, TerminalError, TransientError
 from roster_pipeline.home import Home
-from roster_pipeline.pipeline import BatchResult, Outcome, check, evaluate, process
+from roster_pipeline.outcome import BatchResult, Outcome
+from roster_pipeline.pipeline import check, evaluate, process
 from roster_pipeline.store import BatchRecord, BatchStatus, Store, open_store
 
 __version__ = "0.1.0"

@@ -32,8 +32,6 @@ from roster_pipeline.errors import InputError, RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord
 
-__all__ = ["run_demo", "samples_dir"]
-
 DISTRICT = "lincoln"
 _PORT = re.compile(r"sftp on [^:\s]+:(\d+)")
 

@@ -26,22 +26,6 @@ from roster_pipeline.render.guide import GuideInput
 from roster_pipeline.store import DistrictRecord, Store, open_store
 from sftp_server import Account, UploadRecord
 
-__all__ = [
-    "SLUG_PATTERN",
-    "DistrictAccounts",
-    "Provisioned",
-    "add_district",
-    "add_key",
-    "connection_info",
-    "export",
-    "onboarding",
-    "remove_district",
-    "remove_key",
-    "rotate_password",
-    "set_enabled",
-    "validate_slug",
-]
-
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 

@@ -21,8 +21,6 @@ from roster_pipeline.config import Settings
 from roster_pipeline.errors import StorageError
 from roster_pipeline.store import Store, open_store
 
-__all__ = ["Home"]
-
 _FOLDERS = ("inbox", "processing", "archive", "failed", "staging", "hostkeys", "logs", "work")
 
 

@@ -22,8 +22,6 @@ from roster_pipeline.home import Home
 from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 
-__all__ = ["approve", "configure", "discard", "reprocess"]
-
 
 def _held(home: Home, batch_id: str, action: str) -> BatchRecord:
     batch = home.store.batch(batch_id)

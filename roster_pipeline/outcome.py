@@ -15,10 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from roster_pipeline.stages.plan import Plan, TablePlan
-from roster_pipeline.store import BatchRecord, BatchStatus, FileRecord
-from roster_pipeline.store.records import TableChanges, TableCounts
-
-__all__ = ["BatchResult", "Outcome", "changed_rows", "table_changes", "table_counts"]
+from roster_pipeline.store import BatchRecord, BatchStatus, FileRecord, TableChanges, TableCounts
 
 
 @dataclass(frozen=True)

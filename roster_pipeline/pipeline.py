@@ -33,8 +33,6 @@ from roster_pipeline.stages.unpack import ReceivedFile, Unpacked, unpack
 from roster_pipeline.stages.validate import Validated, validate
 from roster_pipeline.store import BatchStatus, DistrictRecord, FileRecord, Store
 
-__all__ = ["BatchResult", "Context", "Outcome", "check", "evaluate", "new_batch_id", "process"]
-
 log = logging.getLogger(__name__)
 
 

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from roster_pipeline.config import Thresholds
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.outcome import table_counts
 from roster_pipeline.stages.parse import LINE
-from roster_pipeline.stages.plan import Plan, Thresholds, plan
+from roster_pipeline.stages.plan import Plan, plan
 from roster_pipeline.stages.validate import Validated, ValidFile
 from roster_pipeline.store import TableCounts
 

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from roster_pipeline.config import Thresholds
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import (
@@ -21,7 +22,7 @@ from roster_pipeline.errors import (
 )
 from roster_pipeline.outcome import table_changes, table_counts
 from roster_pipeline.stages.parse import LINE
-from roster_pipeline.stages.plan import Plan, Thresholds, plan
+from roster_pipeline.stages.plan import Plan, plan
 from roster_pipeline.stages.validate import Validated, ValidFile
 from roster_pipeline.store import (
     BatchRecord,

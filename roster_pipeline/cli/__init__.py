@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-from roster_pipeline.cli import batches, districts, service
-from roster_pipeline.cli.common import reported
+from roster_pipeline.cli import batches, common, districts, service
 from roster_pipeline.config import load_settings
 
 __all__ = ["main"]
@@ -25,7 +24,7 @@ __all__ = ["main"]
               help="Database URL (default SQLite in the home).")  # fmt: skip
 @click.version_option(package_name="roster-pipeline")
 @click.pass_context
-@reported
+@common.reported
 def main(ctx: click.Context, home: Path | None, database_url: str | None) -> None:
     """Receive, validate and load school roster exports."""
     ctx.obj = load_settings(home=home, database_url=database_url)

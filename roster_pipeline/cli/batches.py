@@ -25,20 +25,6 @@ from roster_pipeline.contracts import specs
 from roster_pipeline.render import guide, report
 from roster_pipeline.store import BatchRecord
 
-__all__ = [
-    "batch_approve",
-    "batch_discard",
-    "batch_group",
-    "batch_reprocess",
-    "batches",
-    "check",
-    "export",
-    "process",
-    "report_cmd",
-    "spec",
-    "spec_show",
-]
-
 
 @click.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))

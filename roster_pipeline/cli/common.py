@@ -19,17 +19,6 @@ from roster_pipeline.errors import RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchStatus
 
-__all__ = [
-    "EXIT_CODES",
-    "echo_json",
-    "exit_for",
-    "minute",
-    "opened_home",
-    "print_fingerprints",
-    "reported",
-    "write_or_echo",
-]
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Exit codes of `roster process`, by batch status.

@@ -17,8 +17,6 @@ from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from roster_pipeline.progress import Progress, no_progress
 
-__all__ = ["shows_progress", "stage_display"]
-
 
 def shows_progress(as_json: bool) -> bool:
     """A display only for a person at a terminal: never with --json, never into a pipe."""

@@ -25,14 +25,6 @@ from roster_pipeline.contracts import dialects, specs
 from roster_pipeline.render import guide
 from roster_pipeline.store import DistrictRecord
 
-__all__ = [
-    "DIALECT_OPTIONS",
-    "changed_dialect",
-    "dialect_options",
-    "district",
-    "hostkey",
-]
-
 
 @click.group()
 def hostkey() -> None:

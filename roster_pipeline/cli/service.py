@@ -15,8 +15,6 @@ from roster_pipeline.config import Settings
 from roster_pipeline.service import retention
 from roster_pipeline.service import status as status_mod
 
-__all__ = ["demo", "init", "purge", "serve", "status"]
-
 
 @click.command()
 @reported

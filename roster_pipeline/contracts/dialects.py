@@ -26,15 +26,6 @@ from roster_pipeline.contracts.headers import header_names, normalise_header
 from roster_pipeline.contracts.specs import ColumnSpec, FileSpec, Spec
 from roster_pipeline.errors import TerminalError
 
-__all__ = [
-    "ENCODINGS",
-    "SETTING_KEYS",
-    "SKIP",
-    "CsvDialect",
-    "parse_alias",
-    "parse_headerless",
-]
-
 #: Encodings a district may opt into; anything else is refused when set.
 ENCODINGS = ("utf-8", "cp1252", "mac_roman")
 #: The DistrictRecord.settings keys this module owns.

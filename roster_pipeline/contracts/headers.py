@@ -11,8 +11,6 @@ import re
 
 from roster_pipeline.contracts.specs import FileSpec
 
-__all__ = ["header_names", "normalise_header"]
-
 _INDEX_PREFIX = re.compile(r"^\[\d+\]\s*")
 _TABLE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.\s*")
 _SEPARATORS = re.compile(r"[\s_-]+")

@@ -14,8 +14,6 @@ from enum import StrEnum
 
 import polars as pl
 
-__all__ = ["BATCH_REJECTED", "SCHEMA", "Code", "concat", "empty", "has_fatal", "one"]
-
 #: What every batch-level reject tells the district (messages add their own stop).
 BATCH_REJECTED = "The batch was rejected; the data loaded before stays loaded"
 

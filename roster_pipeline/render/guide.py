@@ -22,15 +22,6 @@ from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec, Spec
 from roster_pipeline.render.page import page
 from roster_pipeline.render.report_html import CODE_ADVICE
 
-__all__ = [
-    "GuideInput",
-    "column_rules",
-    "describe_spec",
-    "guide_html",
-    "loading",
-    "onboarding_guide",
-]
-
 
 def column_rules(column: ColumnSpec) -> str:
     """One line of rules for a column, e.g. 'required; 1 to 64 letters ...; unique'."""

@@ -7,8 +7,6 @@ inline style applies. Callers escape what they put in ``title`` and ``body``.
 
 from __future__ import annotations
 
-__all__ = ["page"]
-
 _CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 

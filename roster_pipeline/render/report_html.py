@@ -19,8 +19,6 @@ from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.render.page import page
 from roster_pipeline.store import BatchRecord, BatchStatus
 
-__all__ = ["CODE_ADVICE", "EXAMPLES_PER_CODE", "ROW_LIMIT", "render_html"]
-
 ROW_LIMIT = 2000
 EXAMPLES_PER_CODE = 5
 _COLUMNS = ("file", "line", "column", "value", "message")  # grouped by code already

@@ -39,24 +39,8 @@ from roster_pipeline.errors import (
 )
 from roster_pipeline.home import Home
 from roster_pipeline.stages.unpack import hash_file
-from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord
-from roster_pipeline.store.queue import BatchQueue
+from roster_pipeline.store import BatchQueue, BatchRecord, BatchStatus, DistrictRecord, FileRecord
 from sftp_server import is_temp_name, original_name
-
-__all__ = [
-    "Arrival",
-    "Manifest",
-    "Readiness",
-    "archive",
-    "arrivals",
-    "assemble",
-    "assemble_ready",
-    "fail",
-    "notes",
-    "ready_groups",
-    "recover",
-    "recover_committed",
-]
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,6 @@ from roster_pipeline.home import Home
 from roster_pipeline.service import batches
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 
-__all__ = ["DistrictStatus", "district_status", "exit_code", "overview"]
-
 _HISTORY = 200  # batches looked at per district for held ones
 
 

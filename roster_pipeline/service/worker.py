@@ -28,10 +28,15 @@ from roster_pipeline.errors import TerminalError, TransientError
 from roster_pipeline.home import Home
 from roster_pipeline.service import batches
 from roster_pipeline.service.alerts import Alerts
-from roster_pipeline.store import BatchRecord, BatchStatus, Store, open_store
-from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
-
-__all__ = ["MAX_ATTEMPTS", "queue_for", "run_claim", "run_next", "worker_main"]
+from roster_pipeline.store import (
+    BatchQueue,
+    BatchRecord,
+    BatchStatus,
+    Claim,
+    Store,
+    open_store,
+    worker_name,
+)
 
 log = logging.getLogger(__name__)
 

@@ -53,8 +53,6 @@ from roster_pipeline.stages.csvscan import (
 )
 from roster_pipeline.stages.unpack import ReceivedFile
 
-__all__ = ["LINE", "Layout", "ParsedFile", "map_columns", "normalise_header", "parse"]
-
 LINE = "__line__"
 
 _REJECTED = f"{rejects.BATCH_REJECTED}."

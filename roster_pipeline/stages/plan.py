@@ -25,8 +25,6 @@ from roster_pipeline.contracts.specs import FileSpec, Spec
 from roster_pipeline.stages.parse import LINE
 from roster_pipeline.stages.validate import Validated, ValidFile
 
-__all__ = ["Plan", "TablePlan", "Thresholds", "diff_table", "hold_reasons", "plan", "to_table"]
-
 
 @dataclass(frozen=True)
 class TablePlan:

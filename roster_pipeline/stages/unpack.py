@@ -44,8 +44,6 @@ from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import Spec
 from roster_pipeline.errors import InputError
 
-__all__ = ["ReceivedFile", "Unpacked", "ZipLimits", "hash_file", "is_zip", "unpack"]
-
 _CHUNK = 1024 * 1024
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _NOISE = {"desktop.ini", "thumbs.db", "__macosx"}

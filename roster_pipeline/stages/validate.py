@@ -43,8 +43,6 @@ from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec, Refer
 from roster_pipeline.stages.parse import LINE, ParsedFile
 from roster_pipeline.stages.set_rules import Target, duplicate_keys, references, reject_rows
 
-__all__ = ["Loaded", "ValidFile", "Validated", "validate"]
-
 
 class Loaded(Protocol):
     """What is already loaded for the district (implemented by the store)."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
+from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
 from roster_pipeline.store.records import (
     BatchRecord,
     BatchStatus,
@@ -27,18 +28,20 @@ from roster_pipeline.store.records import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from roster_pipeline.store.queue import BatchQueue
     from sftp_server import UploadRecord
 
 __all__ = [
+    "BatchQueue",
     "BatchRecord",
     "BatchStatus",
+    "Claim",
     "DistrictRecord",
     "FileRecord",
     "Store",
     "TableChanges",
     "TableCounts",
     "open_store",
+    "worker_name",
 ]
 
 

@@ -14,8 +14,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from roster_pipeline.errors import DatabaseUnavailableError
 
-__all__ = ["POSTGRESQL", "SQLITE", "SqlDialect", "dialect_for", "mask_url", "sqlite_path"]
-
 _PLACEHOLDER = re.compile(r"\?")
 _QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 

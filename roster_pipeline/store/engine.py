@@ -18,8 +18,6 @@ import pyarrow as pa
 from roster_pipeline.errors import DatabaseUnavailableError
 from roster_pipeline.store.dialect import SqlDialect, dialect_for, mask_url
 
-__all__ = ["Engine"]
-
 # The SQLite driver infers each result column's type from the first batch of
 # rows; a text column that is null in its first 1024 rows would then fail to
 # read. One batch as large as the driver allows makes inference see everything.

@@ -18,8 +18,6 @@ from roster_pipeline.store.engine import Engine
 from roster_pipeline.store.records import TableChanges
 from roster_pipeline.store.schema import roster_table
 
-__all__ = ["KEY_SEPARATOR", "apply_changes", "change_key"]
-
 #: Joins the values of a composite key in the change log (ids cannot contain it).
 KEY_SEPARATOR = "|"
 _STAGE = "roster_stage_keys"

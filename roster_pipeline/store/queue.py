@@ -26,8 +26,6 @@ from typing import Any, Protocol
 from roster_pipeline.store.records import UNFINISHED, BatchRecord, sql_list
 from roster_pipeline.store.rows import BATCH_COLUMNS, batch_to_row
 
-__all__ = ["BatchQueue", "Claim", "Sql", "process_alive", "worker_name"]
-
 _PENDING = sql_list(UNFINISHED)
 _OLDER_PENDING = (
     "SELECT 1 FROM batches o WHERE o.district_id = b.district_id"

@@ -9,18 +9,6 @@ from enum import StrEnum
 
 import polars as pl
 
-__all__ = [
-    "APPLIED",
-    "UNFINISHED",
-    "BatchRecord",
-    "BatchStatus",
-    "DistrictRecord",
-    "FileRecord",
-    "TableChanges",
-    "TableCounts",
-    "sql_list",
-]
-
 
 class BatchStatus(StrEnum):
     RECEIVED = "received"

@@ -16,15 +16,6 @@ from roster_pipeline.errors import NotFoundError
 from roster_pipeline.store.dialect import SqlDialect
 from roster_pipeline.store.engine import Engine
 
-__all__ = [
-    "MIGRATIONS",
-    "ROSTER_TABLES",
-    "RosterTable",
-    "current_version",
-    "migrate",
-    "roster_table",
-]
-
 
 @dataclass(frozen=True)
 class RosterTable:

@@ -42,8 +42,6 @@ from roster_pipeline.store.rows import (
 )
 from sftp_server import UploadRecord
 
-__all__ = ["SqlStore"]
-
 _APPLIED = sql_list(APPLIED)
 _DISTRICT_SELECT = f"SELECT {', '.join(DISTRICT_COLUMNS)} FROM districts"
 _BATCH_SELECT = f"SELECT {', '.join(BATCH_COLUMNS)} FROM batches"
