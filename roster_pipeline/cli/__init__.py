@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
+from roster_pipeline import load_settings
 from roster_pipeline.cli import batches, common, districts, service
-from roster_pipeline.config import load_settings
 
 __all__ = ["main"]
 

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts, operations, pipeline
+from roster_pipeline import BatchRecord, Settings, districts, operations, pipeline
 from roster_pipeline.cli.common import (
     echo_json,
     exit_for,
@@ -20,10 +20,8 @@ from roster_pipeline.cli.common import (
     write_or_echo,
 )
 from roster_pipeline.cli.display import shows_progress, stage_display
-from roster_pipeline.config import Settings
 from roster_pipeline.contracts import specs
 from roster_pipeline.render import guide, report
-from roster_pipeline.store import BatchRecord
 
 
 @click.command()

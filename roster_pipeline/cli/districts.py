@@ -11,7 +11,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts, hostkeys, operations
+from roster_pipeline import (
+    DISTRICT_KEYS,
+    DistrictRecord,
+    Settings,
+    districts,
+    hostkeys,
+    operations,
+)
 from roster_pipeline.cli.common import (
     F,
     echo_json,
@@ -20,10 +27,8 @@ from roster_pipeline.cli.common import (
     reported,
     write_or_echo,
 )
-from roster_pipeline.config import DISTRICT_KEYS, Settings
 from roster_pipeline.contracts import dialects, specs
 from roster_pipeline.render import guide
-from roster_pipeline.store import DistrictRecord
 
 
 @click.group()

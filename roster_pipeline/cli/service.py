@@ -9,9 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import hostkeys
+from roster_pipeline import Settings, hostkeys
 from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
-from roster_pipeline.config import Settings
 from roster_pipeline.service import retention
 from roster_pipeline.service import status as status_mod
 
