@@ -28,17 +28,6 @@ from pydantic.fields import FieldInfo
 from roster_pipeline.errors import ConfigError
 from sftp_server.limits import Limits
 
-__all__ = [
-    "DISTRICT_KEYS",
-    "Receiver",
-    "Service",
-    "Settings",
-    "Thresholds",
-    "Web",
-    "ZipLimits",
-    "load_settings",
-]
-
 GiB = 1024**3
 
 #: Settings a district may set for itself (``roster district set``); the others are

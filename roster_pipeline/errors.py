@@ -23,23 +23,6 @@ district, batch, file and line where there is one, and say what happens next.
 
 from __future__ import annotations
 
-__all__ = [
-    "AccessError",
-    "ConfigError",
-    "ConflictError",
-    "DatabaseUnavailableError",
-    "HostKeyFileError",
-    "InputError",
-    "NotFoundError",
-    "RosterError",
-    "SpecError",
-    "StorageError",
-    "TerminalError",
-    "TransientError",
-    "UnknownBatchError",
-    "UnknownDistrictError",
-]
-
 
 class RosterError(Exception):
     """Base of every error the pipeline raises on purpose."""

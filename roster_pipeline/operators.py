@@ -21,27 +21,8 @@ from typing import Any
 
 from roster_pipeline.errors import AccessError, ConflictError, NotFoundError, TerminalError
 from roster_pipeline.home import Home
-from roster_pipeline.store.accounts import Accounts, OperatorRow
-from sftp_server.audit import AuditLog
-
-__all__ = [
-    "LOCK_AFTER",
-    "LOCK_FOR",
-    "SESSION_FOR",
-    "Login",
-    "Role",
-    "add_operator",
-    "audit",
-    "by_session",
-    "by_token",
-    "issue_token",
-    "log_in",
-    "log_out",
-    "operators",
-    "remove_operator",
-    "require",
-    "reset_password",
-]
+from roster_pipeline.store import Accounts, OperatorRow
+from sftp_server import AuditLog
 
 LOCK_AFTER = 5
 LOCK_FOR = timedelta(minutes=15)
@@ -81,7 +62,7 @@ def _hash(token: str) -> str:
 
 
 def _accounts(home: Home) -> Accounts:
-    return Accounts(home.store.engine)
+    return home.store.accounts()
 
 
 def operators(home: Home) -> list[OperatorRow]:
@@ -147,8 +128,7 @@ def _now() -> datetime:
 
 def log_in(home: Home, name: str, password: str, now: datetime | None = None) -> Login:
     """Check the password, counting failures; raises AccessError saying only what is safe."""
-    from sftp_server import verify
-    from sftp_server.passwords import verify_unknown_user
+    from sftp_server import verify, verify_unknown_user
 
     now = now or _now()
     accounts = _accounts(home)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sftp_server.accounts import Account, Accounts, Algorithms, UploadRecord
+    from sftp_server.audit import AuditLog
     from sftp_server.hostkeys import (
         KEY_TYPES,
         HostKeyError,
@@ -26,7 +27,12 @@ if TYPE_CHECKING:
     )
     from sftp_server.inbox import is_temp_name, original_name, published_name
     from sftp_server.limits import Limits
-    from sftp_server.passwords import generate_password, hash_password, verify
+    from sftp_server.passwords import (
+        generate_password,
+        hash_password,
+        verify,
+        verify_unknown_user,
+    )
     from sftp_server.server import Receiver, ReceiverConfig, run, start_receiver
 
 __all__ = [
@@ -34,6 +40,7 @@ __all__ = [
     "Account",
     "Accounts",
     "Algorithms",
+    "AuditLog",
     "HostKeyError",
     "Limits",
     "Receiver",
@@ -51,6 +58,7 @@ __all__ = [
     "run",
     "start_receiver",
     "verify",
+    "verify_unknown_user",
 ]
 
 #: exported name -> the module that defines it
@@ -62,8 +70,10 @@ _HOMES = {
         "hostkeys",
     ),
     **dict.fromkeys(("is_temp_name", "original_name", "published_name"), "inbox"),
+    "AuditLog": "audit",
     "Limits": "limits",
-    **dict.fromkeys(("generate_password", "hash_password", "verify"), "passwords"),
+    **dict.fromkeys(("generate_password", "hash_password", "verify", "verify_unknown_user"),
+                    "passwords"),
     **dict.fromkeys(("Receiver", "ReceiverConfig", "run", "start_receiver"), "server"),
 }  # fmt: skip
 

@@ -17,8 +17,8 @@ from click.testing import CliRunner, Result
 from roster_pipeline.cli import main
 from roster_pipeline.config import load_settings
 from roster_pipeline.home import Home
+from tests.helpers import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 BATCH = "20261122T030012Z-lincoln-3fa2c1"
 
 Run = Callable[..., Result]

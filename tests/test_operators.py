@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import Roster
 
 from roster_pipeline import operators
 from roster_pipeline.config import load_settings
 from roster_pipeline.errors import AccessError
 from roster_pipeline.home import Home
+from tests.helpers import Roster
 
 
 def test_add_list_token_remove(roster: Roster, tmp_path: Path, store_url: str) -> None:

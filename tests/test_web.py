@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from web_helpers import FORMULA, HOSTILE, PASSWORDS, Deployment, build, csrf_of, log_in
 
 from roster_pipeline import operations, operators
 from roster_pipeline.config import load_settings
@@ -21,8 +20,8 @@ from roster_pipeline.contracts import rejects as rejects_mod
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord, BatchStatus
 from roster_pipeline.web.app import CSP, create_app
-from sftp_server import Algorithms, UploadRecord
-from sftp_server.audit import AuditLog
+from sftp_server import Algorithms, AuditLog, UploadRecord
+from tests.web_helpers import FORMULA, HOSTILE, PASSWORDS, Deployment, build, csrf_of, log_in
 
 
 @pytest.fixture
@@ -53,7 +52,8 @@ def _post_login(c: TestClient, name: str, password: str = "", csrf: str = "") ->
         "password": password or PASSWORDS[name],
         "csrf": csrf or csrf_of(form.text),
     }
-    return c.post("/login", data=data, follow_redirects=False)
+    response: Response = c.post("/login", data=data, follow_redirects=False)
+    return response
 
 
 def test_pages_need_a_login_and_the_api_a_token(client: TestClient) -> None:

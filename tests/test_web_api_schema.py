@@ -12,12 +12,12 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
-from web_helpers import build
 
 from roster_pipeline import operators
 from roster_pipeline.config import load_settings
 from roster_pipeline.home import Home
 from roster_pipeline.web.app import create_app
+from tests.web_helpers import build
 
 _CHECKS = [
     checks.not_a_server_error,
@@ -36,14 +36,14 @@ def test_api_matches_its_document(tmp_path: Path, store_url: str) -> None:
         auth = {"Authorization": f"Bearer {operators.issue_token(home, 'ada')}"}
     app = create_app(deployment.settings)
     schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     assert len(operations) == 9
 
     for operation in operations:
 
         @_FEW
         @given(case=operation.as_strategy())
-        def call(case: schemathesis.Case) -> None:
+        def call(case: schemathesis.Case) -> None:  # type: ignore[type-arg]
             case.call_and_validate(headers=auth, checks=_CHECKS)
 
         call()

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import ARTIFACTS
-from web_helpers import HOSTILE, PASSWORDS, Deployment, build
 
 from roster_pipeline.config import load_settings
+from tests.browser import ARTIFACTS
+from tests.web_helpers import HOSTILE, PASSWORDS, Deployment, build
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, Page, expect, sync_playwright

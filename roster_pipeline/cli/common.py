@@ -13,22 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from roster_pipeline import hostkeys
-from roster_pipeline.config import Settings
-from roster_pipeline.errors import RosterError
-from roster_pipeline.home import Home
-from roster_pipeline.store import BatchStatus
-
-__all__ = [
-    "EXIT_CODES",
-    "echo_json",
-    "exit_for",
-    "minute",
-    "opened_home",
-    "print_fingerprints",
-    "reported",
-    "write_or_echo",
-]
+from roster_pipeline import BatchStatus, Home, RosterError, Settings, hostkeys
 
 F = TypeVar("F", bound=Callable[..., Any])
 

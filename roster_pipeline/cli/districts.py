@@ -11,8 +11,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts, hostkeys, operations
-from roster_pipeline.cli import main
+from roster_pipeline import (
+    DISTRICT_KEYS,
+    DistrictRecord,
+    Settings,
+    districts,
+    hostkeys,
+    operations,
+)
 from roster_pipeline.cli.common import (
     F,
     echo_json,
@@ -21,21 +27,11 @@ from roster_pipeline.cli.common import (
     reported,
     write_or_echo,
 )
-from roster_pipeline.config import DISTRICT_KEYS, Settings
 from roster_pipeline.contracts import dialects, specs
 from roster_pipeline.render import guide
-from roster_pipeline.store import DistrictRecord
-
-__all__ = [
-    "DIALECT_OPTIONS",
-    "changed_dialect",
-    "dialect_options",
-    "district",
-    "hostkey",
-]
 
 
-@main.group()
+@click.group()
 def hostkey() -> None:
     """The receiver's SSH host keys (districts pin their fingerprints)."""
 
@@ -63,7 +59,7 @@ def hostkey_add(settings: Settings, key_type: str) -> None:
     print_fingerprints(settings)
 
 
-@main.group()
+@click.group()
 def district() -> None:
     """Provision and inspect districts and their SFTP accounts."""
 
@@ -311,11 +307,11 @@ def dialect_options(func: F) -> F:
     return func
 
 
-def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.Dialect | None:
+def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.CsvDialect | None:
     """The district's dialect with the options given applied; None when none was given."""
     if not any(given.values()):
         return None
-    current = dialects.Dialect.from_settings(record.settings)
+    current = dialects.CsvDialect.from_settings(record.settings)
     return current.changed(**given)
 
 
@@ -343,3 +339,7 @@ def district_set(slug: str, pause: bool | None, **given: Any) -> None:
     shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(knobs.items()))
     state = "paused" if record.paused else "active"
     click.echo(f"district {record.slug}: {state}" + (f"; {shown}" if shown else ""))
+
+
+#: What this module adds to `roster`.
+COMMANDS = (district, hostkey)

@@ -7,13 +7,10 @@ from rich.console import Console
 from rich.table import Table
 
 from roster_pipeline import operators
-from roster_pipeline.cli import main
 from roster_pipeline.cli.common import minute, opened_home, reported
 
-__all__ = ["operator_add", "operator_group", "operator_list"]
 
-
-@main.group("operator")
+@click.group("operator")
 def operator_group() -> None:
     """Console accounts: viewers read, operators act on batches, admins manage."""
 
@@ -76,3 +73,6 @@ def operator_token(name: str) -> None:
         token = operators.issue_token(home, name)
         operators.audit(home, "cli", "operator_token", name=name)
     click.echo(token)
+
+
+COMMANDS = (operator_group,)

@@ -9,17 +9,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import hostkeys
-from roster_pipeline.cli import main
+from roster_pipeline import Settings, hostkeys
 from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
-from roster_pipeline.config import Settings
 from roster_pipeline.service import retention
 from roster_pipeline.service import status as status_mod
 
-__all__ = ["demo", "init", "purge", "serve", "status"]
 
-
-@main.command()
+@click.command()
 @reported
 def init() -> None:
     """Create the home, database and SSH host keys (safe to run again; keys are kept)."""
@@ -29,7 +25,7 @@ def init() -> None:
         print_fingerprints(home.settings)
 
 
-@main.command()
+@click.command()
 @click.option("--workers", default=1, show_default=True, help="Batch worker processes.")
 @click.option("--role", type=click.Choice(["all", "sftp", "worker", "web"]), default="all",
               show_default=True,
@@ -66,7 +62,7 @@ def _announce(line: str) -> None:
     sys.stdout.flush()
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @reported
 def status(as_json: bool) -> None:
@@ -93,7 +89,7 @@ def _print_status(found: list[status_mod.DistrictStatus]) -> None:
     Console().print(table)
 
 
-@main.command()
+@click.command()
 @reported
 def purge() -> None:
     """Delete archived raw files and reports older than each district's retention."""
@@ -104,7 +100,7 @@ def purge() -> None:
     click.echo(f"{len(gone)} batch folder(s) purged")
 
 
-@main.command()
+@click.command()
 @click.option("--keep/--no-keep", default=True, show_default=True,
               help="Keep the demo home (and its reports) afterwards.")  # fmt: skip
 @reported
@@ -114,3 +110,7 @@ def demo(keep: bool) -> None:
     from roster_pipeline.demo import run_demo
 
     run_demo(keep=keep)
+
+
+#: What this module adds to `roster`.
+COMMANDS = (init, serve, status, purge, demo)

@@ -7,11 +7,8 @@ import sys
 
 import click
 
-from roster_pipeline.cli import main
 from roster_pipeline.cli.common import reported
 from roster_pipeline.config import Settings
-
-__all__ = ["run_console", "web"]
 
 
 def run_console(settings: Settings, host: str | None, port: int | None) -> None:
@@ -32,7 +29,7 @@ def _announce(line: str) -> None:
     sys.stdout.flush()
 
 
-@main.command()
+@click.command()
 @click.option("--host", default=None, help="Address to listen on (default: web_host, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: web_port, 8080).")
 @click.pass_obj
@@ -40,3 +37,6 @@ def _announce(line: str) -> None:
 def web(settings: Settings, host: str | None, port: int | None) -> None:
     """Run the ops console (web pages, JSON API, /metrics) until SIGTERM/SIGINT."""
     run_console(settings, host, port)
+
+
+COMMANDS = (web,)

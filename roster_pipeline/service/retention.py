@@ -17,8 +17,6 @@ from roster_pipeline.errors import UnknownBatchError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord
 
-__all__ = ["Purged", "purge"]
-
 log = logging.getLogger(__name__)
 
 

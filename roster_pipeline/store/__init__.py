@@ -15,35 +15,58 @@ from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
+from roster_pipeline.store.accounts import Accounts, OperatorRow, SessionRow
+from roster_pipeline.store.console import (
+    Console,
+    DistrictFacts,
+    LatestBatch,
+    RecentBatch,
+    RejectFilter,
+    RejectGroup,
+    RejectRow,
+)
+from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
 from roster_pipeline.store.records import (
     BatchRecord,
     BatchStatus,
     DistrictRecord,
     FileRecord,
+    TableChanges,
     TableCounts,
 )
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from roster_pipeline.stages.plan import Plan
-    from roster_pipeline.store.engine import Engine
     from sftp_server import UploadRecord
 
 __all__ = [
+    "Accounts",
+    "BatchQueue",
     "BatchRecord",
     "BatchStatus",
+    "Claim",
+    "Console",
+    "DistrictFacts",
     "DistrictRecord",
     "FileRecord",
+    "LatestBatch",
+    "OperatorRow",
+    "RecentBatch",
+    "RejectFilter",
+    "RejectGroup",
+    "RejectRow",
+    "SessionRow",
     "Store",
+    "TableChanges",
     "TableCounts",
     "open_store",
+    "worker_name",
 ]
 
 
 class Store(Protocol):
     url: str
-    engine: Engine  # for readers with queries of their own (the console's, the accounts)
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the current version (idempotent)."""
@@ -53,6 +76,15 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # the ops console's reads and its operator accounts, over this store's connection
+    def console(self) -> Console: ...
+
+    def accounts(self) -> Accounts: ...
+
+    def queue(self, holder: str, claim_seconds: float) -> BatchQueue:
+        """The batch claim queue over this store's connection, claims held by ``holder``."""
+        ...
 
     # districts
     def put_district(self, district: DistrictRecord) -> None:
@@ -89,9 +121,12 @@ class Store(Protocol):
 
     # batches, each call one transaction
     def save_batch(
-        self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None = None
+        self,
+        batch: BatchRecord,
+        rejects: pl.DataFrame,
+        changes: Sequence[TableChanges] | None = None,
     ) -> None:
-        """Record (insert or replace) the batch, its files and rejects; apply ``plan``
+        """Record (insert or replace) the batch, its files and rejects; apply ``changes``
         (roster rows and change log) in the same transaction when given."""
 
     def batch(self, batch_id: str) -> BatchRecord:

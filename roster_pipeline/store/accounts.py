@@ -12,8 +12,6 @@ from datetime import datetime
 
 from roster_pipeline.store.engine import Engine
 
-__all__ = ["Accounts", "OperatorRow", "SessionRow"]
-
 _COLUMNS = "name, role, password_hash, token_hash, failures, locked_until, last_login, created_at"
 
 

@@ -20,16 +20,6 @@ import polars as pl
 from roster_pipeline.store import schema
 from roster_pipeline.store.engine import Engine
 
-__all__ = [
-    "Console",
-    "DistrictFacts",
-    "LatestBatch",
-    "RecentBatch",
-    "RejectFilter",
-    "RejectGroup",
-    "RejectRow",
-]
-
 
 @dataclass(frozen=True)
 class DistrictFacts:
@@ -92,6 +82,24 @@ class Console:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    @property
+    def display_url(self) -> str:
+        """The database's URL with any password masked."""
+        return self.engine.display_url
+
+    @staticmethod
+    def roster_tables() -> list[str]:
+        return list(schema.ROSTER_TABLES)
+
+    def rejects_frame(self, batch_id: str, where: RejectFilter) -> pl.DataFrame:
+        """The batch's rejects matching ``where``, in the order they were found."""
+        clauses, params = _filter(where)
+        return self.engine.frame(
+            'SELECT file, line, "column", "value", code, message FROM rejects'
+            f" WHERE batch_id = ?{clauses} ORDER BY reject_id",
+            (batch_id, *params),
+        )
 
     def ping(self) -> None:
         self.engine.rows("SELECT 1")
@@ -214,15 +222,6 @@ class Console:
             RejectRow(int(i), f, None if n is None else int(n), c, v, str(k), str(m))
             for i, f, n, c, v, k, m in rows
         ]
-
-    def rejects_frame_sql(self, where: RejectFilter) -> tuple[str, list[Any]]:
-        """The statement (and parameters after the batch id) of a filtered reject download."""
-        clauses, params = _filter(where)
-        return (
-            'SELECT file, line, "column", "value", code, message FROM rejects'
-            f" WHERE batch_id = ?{clauses} ORDER BY reject_id",
-            params,
-        )
 
     # across districts
     def search(self, table: str, fragment: str, limit: int) -> list[dict[str, Any]]:

@@ -16,21 +16,8 @@ from roster_pipeline import districts, operations
 from roster_pipeline.errors import ConflictError
 from roster_pipeline.home import Home
 from roster_pipeline.operators import Login, Role, audit, require
-from roster_pipeline.service.batches import UNFINISHED
 from roster_pipeline.store import BatchRecord, BatchStatus
 from roster_pipeline.web.models import ActionResult
-
-__all__ = [
-    "BATCH_ACTIONS",
-    "DISTRICT_ACTIONS",
-    "batch_actions",
-    "confirmation",
-    "district_actions",
-    "run_batch_action",
-    "run_district_action",
-]
-
-_LOADED = {BatchStatus.LOADED, BatchStatus.LOADED_WITH_REJECTS}
 
 
 @dataclass(frozen=True)
@@ -62,9 +49,9 @@ def batch_actions(batch: BatchRecord) -> list[str]:
     found = []
     if batch.status == BatchStatus.HELD:
         found += ["approve", "discard"]
-    if batch.status not in UNFINISHED:
+    if batch.status.finished:
         found.append("reprocess")
-    if "rollback" in BATCH_ACTIONS and batch.status in _LOADED:
+    if "rollback" in BATCH_ACTIONS and batch.status.applied:
         found.append("rollback")
     return found
 

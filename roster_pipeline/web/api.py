@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from roster_pipeline.store.console import RejectFilter
+from roster_pipeline.store import RejectFilter
 from roster_pipeline.web import actions, batch_view, overview, security
 from roster_pipeline.web.auth import ApiLogin, HomeDep
 from roster_pipeline.web.models import (
@@ -24,8 +24,6 @@ from roster_pipeline.web.models import (
     Security,
     System,
 )
-
-__all__ = ["router"]
 
 router = APIRouter(prefix="/api")
 BatchAction = Literal["approve", "discard", "reprocess", "rollback"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -20,8 +19,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader
 from starlette.exceptions import HTTPException
 
 from roster_pipeline.config import Settings
@@ -33,9 +30,7 @@ from roster_pipeline.errors import (
     TransientError,
 )
 from roster_pipeline.web.auth import HomePool, LoginRequired
-from roster_pipeline.web.charts import history_chart, reject_rate_chart
-
-__all__ = ["CSP", "create_app", "error_response", "templates"]
+from roster_pipeline.web.rendering import HERE, templates
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +45,6 @@ _HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-_HERE = Path(__file__).resolve().parent
-# Autoescape on for every template: each value a district sent is text, never markup.
-templates = Jinja2Templates(
-    env=Environment(loader=FileSystemLoader(_HERE / "templates"), autoescape=True)
-)
-templates.env.globals.update(reject_rate_chart=reject_rate_chart, history_chart=history_chart)
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "not logged in / no valid bearer token"},
     403: {"description": "the operator's role does not allow this, or CSRF failed"},
@@ -92,7 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _crash)
-    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(metrics.router)

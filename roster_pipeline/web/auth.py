@@ -23,19 +23,6 @@ from roster_pipeline.errors import AccessError
 from roster_pipeline.home import Home
 from roster_pipeline.operators import SESSION_FOR, Login, Role, by_session, by_token
 
-__all__ = [
-    "COOKIE",
-    "LOGIN_CSRF_COOKIE",
-    "ApiLogin",
-    "HomeDep",
-    "HomePool",
-    "LoginRequired",
-    "PageLogin",
-    "check_csrf",
-    "new_login_csrf",
-    "set_session_cookie",
-]
-
 COOKIE = "roster_session"
 LOGIN_CSRF_COOKIE = "roster_login_csrf"
 _SAFE = {"GET", "HEAD", "OPTIONS"}

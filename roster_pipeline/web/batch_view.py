@@ -11,9 +11,7 @@ from roster_pipeline.contracts import rejects as rejects_mod
 from roster_pipeline.home import Home
 from roster_pipeline.render.report import render
 from roster_pipeline.render.report_html import CODE_ADVICE
-from roster_pipeline.service import batches
-from roster_pipeline.store import BatchRecord, TableCounts
-from roster_pipeline.store.console import Console, RejectFilter
+from roster_pipeline.store import BatchRecord, RejectFilter, TableCounts
 from roster_pipeline.web.actions import batch_actions
 from roster_pipeline.web.models import (
     BatchView,
@@ -27,16 +25,6 @@ from roster_pipeline.web.models import (
 )
 from roster_pipeline.web.overview import review_order
 
-__all__ = [
-    "PAGE_SIZE",
-    "archived_files",
-    "batch_view",
-    "reject_groups",
-    "reject_page",
-    "rejects_csv",
-    "search",
-]
-
 PAGE_SIZE = 100
 _SEARCHED = ("users", "classes", "schools")
 
@@ -44,7 +32,7 @@ _SEARCHED = ("users", "classes", "schools")
 def archived_files(home: Home, batch_id: str) -> dict[str, Path]:
     """The batch's files as received, by name (a folder that was processed is walked)."""
     found: dict[str, Path] = {}
-    for source in batches.sources(home, batch_id):
+    for source in home.batch_files(batch_id):
         for path in sorted(source.rglob("*")) if source.is_dir() else [source]:
             if path.is_file() and not path.is_symlink():
                 found.setdefault(path.name, path)
@@ -88,7 +76,7 @@ def reject_groups(home: Home, batch_id: str) -> list[RejectGroupView]:
     return [
         RejectGroupView(file=g.file, code=g.code, column=g.column, count=g.count,
                         advice=CODE_ADVICE.get(g.code, ""))
-        for g in Console(home.store.engine).reject_groups(batch_id)
+        for g in home.store.console().reject_groups(batch_id)
     ]  # fmt: skip
 
 
@@ -109,7 +97,7 @@ def reject_page(
 ) -> RejectPage:
     """One page of the batch's rejects after ``after`` (a reject id), filtered."""
     home.store.batch(batch_id)  # a 404 for an unknown batch, not an empty page
-    rows = Console(home.store.engine).reject_page(batch_id, where, after, limit + 1)
+    rows = home.store.console().reject_page(batch_id, where, after, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return RejectPage(
@@ -125,8 +113,7 @@ def reject_page(
 def rejects_csv(home: Home, batch_id: str, where: RejectFilter) -> str:
     """The batch's rejects (filtered) as the reject report's CSV: formula cells neutralised."""
     batch = home.store.batch(batch_id)
-    sql, params = Console(home.store.engine).rejects_frame_sql(where)
-    frame = home.store.engine.frame(sql, (batch_id, *params))
+    frame = home.store.console().rejects_frame(batch_id, where)
     if frame.is_empty():
         frame = rejects_mod.empty()
     frame = frame.cast(rejects_mod.SCHEMA)  # type: ignore[arg-type]
@@ -136,7 +123,7 @@ def rejects_csv(home: Home, batch_id: str, where: RejectFilter) -> str:
 def search(home: Home, query: str, limit: int = 50) -> SearchResult:
     """Users, classes and schools whose ID is ``query`` or whose name holds it."""
     query = query.strip()
-    console = Console(home.store.engine)
+    console = home.store.console()
     hits: list[SearchHit] = []
     if query:
         for table in _SEARCHED:

@@ -13,8 +13,6 @@ from markupsafe import Markup
 
 from roster_pipeline.web.models import Point
 
-__all__ = ["history_chart", "reject_rate_chart"]
-
 _RED, _BLUE, _GREY = "#c0392b", "#4a6fa5", "#d6dae1"
 
 

@@ -26,12 +26,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from roster_pipeline.errors import RosterError
 from roster_pipeline.home import Home
-from roster_pipeline.store.console import Console
 from roster_pipeline.web.auth import ApiLogin, HomeDep
 from roster_pipeline.web.overview import overview
 from roster_pipeline.web.security import audit_tail
-
-__all__ = ["BUCKETS", "STUCK_AFTER", "router"]
 
 router = APIRouter(include_in_schema=False)
 STUCK_AFTER = timedelta(minutes=10)
@@ -43,7 +40,7 @@ class _Roster(Collector):
         self.home = home
 
     def collect(self) -> Iterator[Metric]:
-        console = Console(self.home.store.engine)
+        console = self.home.store.console()
         yield _labelled(GaugeMetricFamily("roster_batches", "Batches by status", labels=["status"]),
                         console.batches_by_status())  # fmt: skip
         yield CounterMetricFamily("roster_rows_applied", "Roster rows added, updated or deleted",
@@ -106,7 +103,7 @@ def readyz(request: Request) -> Response:
     problems = []
     try:
         for home in request.app.state.pool.lend():
-            console = Console(home.store.engine)
+            console = home.store.console()
             console.ping()
             oldest = console.oldest_unclaimed()
             if oldest is not None and datetime.now(UTC) - oldest > STUCK_AFTER:

@@ -11,29 +11,6 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-__all__ = [
-    "ActionResult",
-    "AuditLine",
-    "BatchLine",
-    "BatchView",
-    "Category",
-    "DistrictSummary",
-    "DistrictView",
-    "FileView",
-    "OperatorView",
-    "Overview",
-    "Point",
-    "RejectGroupView",
-    "RejectPage",
-    "RejectRowView",
-    "SearchHit",
-    "SearchResult",
-    "Security",
-    "SftpAccount",
-    "System",
-    "UploadView",
-]
-
 #: Worst first: the overview sorts by this order.
 DistrictState = Literal[
     "held", "rejected", "stale", "never received", "paused", "disabled", "ok"

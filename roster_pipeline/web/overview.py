@@ -12,12 +12,19 @@ import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.districts import connection_info
 from roster_pipeline.home import Home
-from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, TableCounts
-from roster_pipeline.store.console import Console, DistrictFacts, LatestBatch, RecentBatch
-from roster_pipeline.store.schema import ROSTER_TABLES
+from roster_pipeline.store import (
+    BatchRecord,
+    BatchStatus,
+    Console,
+    DistrictFacts,
+    DistrictRecord,
+    LatestBatch,
+    RecentBatch,
+    TableCounts,
+)
 from roster_pipeline.web.models import (
     STATES,
     BatchLine,
@@ -29,8 +36,6 @@ from roster_pipeline.web.models import (
 )
 from roster_pipeline.web.security import account_events, upload_views
 
-__all__ = ["CHART_DAYS", "PAGE", "district_view", "overview", "review_order"]
-
 CHART_DAYS = 14
 PAGE = 100  # districts per overview page
 _HISTORY = 60
@@ -39,8 +44,9 @@ _REVIEW = ("schools", "users", "classes")  # then any other table, enrollments l
 
 def review_order() -> list[str]:
     """The roster tables in the order ops review them: what others depend on first."""
-    middle = [t for t in ROSTER_TABLES if t not in (*_REVIEW, "enrollments")]
-    return [*(t for t in _REVIEW if t in ROSTER_TABLES), *middle, "enrollments"]
+    tables = Console.roster_tables()
+    middle = [t for t in tables if t not in (*_REVIEW, "enrollments")]
+    return [*(t for t in _REVIEW if t in tables), *middle, "enrollments"]
 
 
 def _state(d: DistrictFacts, latest: LatestBatch | None, held: int, stale: bool) -> str:
@@ -101,7 +107,7 @@ def overview(
     """The districts (filtered by status and a name fragment), worst first; ``page`` is
     (offset, limit) into them. Counts by status are over every district."""
     now = now or datetime.now(UTC)
-    console = Console(home.store.engine)
+    console = home.store.console()
     latest, held, uploads = console.latest_batches(), console.held_counts(), console.last_uploads()
     everyone = [
         _summary(home, d, (latest.get(d.slug), held.get(d.slug, 0), uploads.get(d.slug), []), now)
@@ -166,7 +172,7 @@ def district_view(home: Home, slug: str, now: datetime | None = None) -> Distric
     """One district: its categories in review order, history, SFTP account, dialect."""
     now = now or datetime.now(UTC)
     record = home.store.district(slug)  # UnknownDistrictError: a 404
-    console = Console(home.store.engine)
+    console = home.store.console()
     history = console.history(slug, _HISTORY)
     recent = console.recent_batches(now - timedelta(days=CHART_DAYS), [slug])
     latest = history[0][0] if history else None
@@ -208,7 +214,7 @@ def _thresholds(home: Home, record: DistrictRecord) -> dict[str, float]:
 
 
 def _dialect(record: DistrictRecord) -> dict[str, str]:
-    dialect = Dialect.from_settings(record.settings)
+    dialect = CsvDialect.from_settings(record.settings)
     shown = {"encoding": dialect.encoding}
     shown.update({k: json.dumps(v) for k, v in dialect.to_settings().items() if k != "encoding"})
     return shown

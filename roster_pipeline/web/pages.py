@@ -12,9 +12,8 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from roster_pipeline import operators
 from roster_pipeline.errors import AccessError, NotFoundError
-from roster_pipeline.store.console import RejectFilter
+from roster_pipeline.store import RejectFilter
 from roster_pipeline.web import actions, batch_view, overview, security
-from roster_pipeline.web.app import templates
 from roster_pipeline.web.auth import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -24,8 +23,7 @@ from roster_pipeline.web.auth import (
     new_login_csrf,
     set_session_cookie,
 )
-
-__all__ = ["router"]
+from roster_pipeline.web.rendering import templates
 
 router = APIRouter(include_in_schema=False)
 Csrf = Annotated[str, Form()]

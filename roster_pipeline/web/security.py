@@ -13,11 +13,7 @@ from pathlib import Path
 
 from roster_pipeline.home import Home
 from roster_pipeline.operators import operators
-from roster_pipeline.store.console import Console
-from roster_pipeline.store.dialect import mask_url
 from roster_pipeline.web.models import AuditLine, OperatorView, Security, System, UploadView
-
-__all__ = ["account_events", "audit_tail", "security", "system", "upload_views"]
 
 _TAIL = 2 * 1024 * 1024
 _ACCOUNT_EVENTS = {"auth_ok", "auth_fail", "disconnect"}
@@ -90,7 +86,7 @@ def upload_views(home: Home, limit: int, district: str | None = None) -> list[Up
             client=str(u["client_version"]),
             finished_at=str(u["finished_at"]),
         )
-        for u in Console(home.store.engine).uploads(limit, district)
+        for u in home.store.console().uploads(limit, district)
     ]
 
 
@@ -117,7 +113,7 @@ def system(home: Home, now: datetime | None = None) -> System:
     }
     return System(
         schema_version=home.store.schema_version(),
-        database=mask_url(home.store.url),
+        database=home.store.console().display_url,
         settings=shown,
         operators=[
             OperatorView(

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from roster_pipeline.config import Settings
 from roster_pipeline.errors import ConfigError
 
-__all__ = ["serve"]
-
 
 def serve(
     settings: Settings,
