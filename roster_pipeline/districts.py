@@ -33,11 +33,13 @@ __all__ = [
     "add_key",
     "connection_info",
     "export",
+    "new_password",
     "onboarding",
     "remove_district",
     "remove_key",
     "rotate_password",
     "set_enabled",
+    "unreachable_host",
     "validate_slug",
 ]
 
@@ -210,23 +212,45 @@ def connection_info(
     return info
 
 
-def onboarding(home: Home, slug: str, include_password: bool = False) -> GuideInput:
+def unreachable_host(host: str) -> str | None:
+    """Why districts could not connect to ``host``, or None when it may be reachable."""
+    name = host.strip().strip("[]").lower()
+    if name in {"", "*"}:
+        return "no address is set"
+    if name == "localhost" or name.endswith(".localhost"):
+        return f"{host} is this machine's loopback name"
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return None  # a host name: whether it resolves is the DNS's business
+    if address.is_unspecified:
+        return f"{host} is a wildcard listen address, not an address to connect to"
+    if address.is_loopback:
+        return f"{host} is a loopback address, reachable from this machine only"
+    return None
+
+
+def onboarding(home: Home, slug: str, new_password: str | None = None) -> GuideInput:
     """What the district's onboarding guide is generated from.
 
     Only an argon2 hash of the password is stored, so it cannot be shown again:
-    ``include_password`` sets a new generated password (the old one stops
-    working at once) and includes that one.
+    a guide carrying a password carries a NEW one, ``new_password``, which the
+    caller stores with ``rotate_password`` only once the guide is safely written
+    (so a failed write never locks the district out).
     """
     record = home.store.district(slug)
-    password = None
-    if include_password:
-        if not record.password_hash:
-            raise ConflictError(f"district {slug} logs in with a key only; it has no password")
-        done = rotate_password(home, slug)
-        record, password = done.district, done.password
+    if new_password is not None and not record.password_hash:
+        raise ConflictError(f"district {slug} logs in with a key only; it has no password")
     dialect = Dialect.from_settings(record.settings)
     spec = dialect.apply(load_spec(record.spec))
-    return GuideInput(connection_info(home.settings, record, password), spec, dialect)
+    return GuideInput(connection_info(home.settings, record, new_password), spec, dialect)
+
+
+def new_password() -> str:
+    """A generated password, not yet given to any district."""
+    from sftp_server import generate_password
+
+    return generate_password()
 
 
 def _host_fingerprints(settings: Settings) -> list[dict[str, str]]:

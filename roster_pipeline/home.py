@@ -18,8 +18,9 @@ from pathlib import Path
 from types import TracebackType
 
 from roster_pipeline.config import Settings
-from roster_pipeline.errors import StorageError
+from roster_pipeline.errors import NoHomeError, StorageError
 from roster_pipeline.store import Store, open_store
+from roster_pipeline.store.dialect import mask_url
 
 __all__ = ["Home"]
 
@@ -55,6 +56,19 @@ class Home:
             self.folder("staging").chmod(0o700)
         except OSError as exc:
             raise StorageError(f"cannot create the home folder {self.root}: {exc}") from None
+        self.store.migrate()
+
+    def require(self) -> None:
+        """Fail unless ``roster init`` made this home: a typo in --home must not look
+        like an empty, healthy deployment. Brings the database schema up to date."""
+        hint = "; run `roster init` to create one"
+        if not self.root.is_dir():
+            raise NoHomeError(f"no roster home at {self.root.resolve()}{hint}")
+        if not self.settings.database_url and not (self.root / "roster.db").is_file():
+            raise NoHomeError(f"no roster database in {self.root.resolve()}{hint}")
+        if self.store.schema_version() == 0:
+            where = mask_url(self.settings.db_url)
+            raise NoHomeError(f"the database {where} has no roster schema{hint}")
         self.store.migrate()
 
     def close(self) -> None:

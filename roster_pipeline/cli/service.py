@@ -5,17 +5,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from roster_pipeline.cli import main
 from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
+from roster_pipeline.cli.display import print_table, status_markup
 from roster_pipeline.config import Settings
-from roster_pipeline.service import retention
-from roster_pipeline.service import status as status_mod
-from sftp_server import ensure_host_keys
+
+if TYPE_CHECKING:
+    from roster_pipeline.service import status as status_mod
 
 __all__ = ["demo", "init", "purge", "serve", "status"]
 
@@ -23,8 +23,13 @@ __all__ = ["demo", "init", "purge", "serve", "status"]
 @main.command()
 @reported
 def init() -> None:
-    """Create the home, database and SSH host keys (safe to run again; keys are kept)."""
-    with opened_home() as home:
+    """Create the home, database and SSH host keys (safe to run again; keys are kept).
+
+    The only command that creates a home: the others refuse a --home where none is.
+    """
+    from sftp_server import ensure_host_keys
+
+    with opened_home(create=True) as home:
         ensure_host_keys(home.folder("hostkeys"))
         click.echo(f"home {home.root.resolve()} ready; database {home.store.url}")
         print_fingerprints(home.settings)
@@ -65,6 +70,8 @@ def _announce(line: str) -> None:
 @reported
 def status(as_json: bool) -> None:
     """Per district: uploads, loads, holds, STALE. Exit 1 when any needs attention."""
+    from roster_pipeline.service import status as status_mod
+
     with opened_home() as home:
         found = status_mod.overview(home)
     if as_json:
@@ -76,21 +83,21 @@ def status(as_json: bool) -> None:
 
 
 def _print_status(found: list[status_mod.DistrictStatus]) -> None:
-    table = Table("district", "last upload", "last loaded", "rows", "held", "state")
+    rows = []
     for s in found:
-        rows = ", ".join(f"{t} {n:,}" for t, n in s.rows.items() if n)
+        loaded = ", ".join(f"{t} {n:,}" for t, n in s.rows.items() if n)
         state = "; ".join(s.problems) or ("paused" if s.paused else "ok")
-        table.add_row(
-            s.district, minute(s.last_upload), minute(s.last_loaded_at), rows or "-",
-            str(len(s.held)), state,
-        )  # fmt: skip
-    Console().print(table)
+        rows.append((s.district, minute(s.last_upload), minute(s.last_loaded_at), loaded or "-",
+                     str(len(s.held)), status_markup(state)))  # fmt: skip
+    print_table(("district", "last upload", "last loaded", "rows", "held", "state"), rows)
 
 
 @main.command()
 @reported
 def purge() -> None:
     """Delete archived raw files and reports older than each district's retention."""
+    from roster_pipeline.service import retention
+
     with opened_home() as home:
         gone = retention.purge(home)
     for item in gone:

@@ -93,7 +93,8 @@ class Store(Protocol):
         (roster rows and change log) in the same transaction when given."""
 
     def batch(self, batch_id: str) -> BatchRecord:
-        """Raises UnknownBatchError."""
+        """The batch of that id, or of the one id beginning so (as git takes a short
+        commit id). Raises UnknownBatchError, or ConflictError when several match."""
         ...
 
     def batches(self, district: str | None = None, limit: int = 100) -> list[BatchRecord]:

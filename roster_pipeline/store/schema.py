@@ -155,7 +155,17 @@ def _v3(d: Dialect) -> list[str]:
 MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2, 3: _v3}
 
 
+_VERSION_TABLE = {
+    "sqlite": "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+    "postgresql": "SELECT COUNT(*) FROM information_schema.tables"
+    " WHERE table_name = 'schema_version' AND table_schema = current_schema()",
+}
+
+
 def current_version(engine: Engine) -> int:
+    """The newest migration applied; 0 for a database never migrated."""
+    if not engine.rows(_VERSION_TABLE[engine.dialect.name])[0][0]:
+        return 0
     rows = engine.rows("SELECT MAX(version) FROM schema_version")
     return int(rows[0][0] or 0)
 

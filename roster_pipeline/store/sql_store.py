@@ -6,10 +6,11 @@ polars frames of String columns, straight from Arrow.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -195,8 +196,23 @@ class SqlStore:
     def batch(self, batch_id: str) -> BatchRecord:
         rows = self.engine.rows(f"{_BATCH_SELECT} WHERE batch_id = ?", (batch_id,))
         if not rows:
-            raise UnknownBatchError(f"no batch {batch_id!r}")
-        return batch_from_row(rows[0], self._files(batch_id))
+            rows = self._by_prefix(batch_id)
+        return batch_from_row(rows[0], self._files(rows[0][0]))
+
+    def _by_prefix(self, prefix: str) -> list[tuple[Any, ...]]:
+        """The one batch whose id starts with ``prefix``, as git takes a short commit id."""
+        pattern = re.sub(r"([\\%_])", r"\\\1", prefix) + "%"
+        found = self.engine.rows(
+            f"{_BATCH_SELECT} WHERE batch_id LIKE ? ESCAPE '\\' ORDER BY batch_id LIMIT 21",
+            (pattern,),
+        )
+        found = [r for r in found if str(r[0]).startswith(prefix)] if prefix else []
+        if not found:
+            raise UnknownBatchError(f"no batch {prefix!r} (see `roster batches`)")
+        if len(found) > 1:
+            shown = ", ".join(str(r[0]) for r in found[:5]) + (", ..." if len(found) > 5 else "")
+            raise ConflictError(f"batch {prefix!r} is ambiguous: it begins {shown}")
+        return found
 
     def batches(self, district: str | None = None, limit: int = 100) -> list[BatchRecord]:
         where, params = ("WHERE district_id = ?", [district]) if district else ("", [])
