@@ -8,7 +8,6 @@ transaction) for a district; ``check`` evaluates without a district's data.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import shutil
 import tempfile
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from roster_pipeline.config import Settings
+from roster_pipeline.config import Settings, Thresholds, ZipLimits
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.dialects import Dialect
 from roster_pipeline.contracts.specs import Spec, load_spec
@@ -28,8 +27,8 @@ from roster_pipeline.home import Home
 from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.render import report
 from roster_pipeline.stages.parse import ParsedFile, parse
-from roster_pipeline.stages.plan import Plan, Thresholds, plan
-from roster_pipeline.stages.unpack import ReceivedFile, Unpacked, ZipLimits, unpack
+from roster_pipeline.stages.plan import Plan, plan
+from roster_pipeline.stages.unpack import ReceivedFile, Unpacked, unpack
 from roster_pipeline.stages.validate import Validated, validate
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord, Store
 from roster_pipeline.store.records import TableCounts
@@ -102,18 +101,11 @@ def context_for(settings: Settings, district: DistrictRecord, store: Store | Non
     """The stage context for a district: its spec, limits and per-district overrides."""
     dialect = Dialect.from_settings(district.settings)
     spec = dialect.apply(load_spec(district.spec))
-    knobs = {**vars(settings), **district.settings}
+    effective = settings.for_district(district.settings)
     return Context(
         spec=spec,
-        limits=ZipLimits(
-            max_unpacked_bytes=int(knobs["max_unpacked_bytes"]),
-            max_compression_ratio=float(knobs["max_compression_ratio"]),
-            max_members=int(knobs["max_zip_members"]),
-        ),
-        thresholds=Thresholds(
-            max_delete_pct=float(knobs["max_delete_pct"]),
-            max_update_pct=float(knobs["max_update_pct"]),
-        ),
+        limits=effective.zip,
+        thresholds=effective.holds,
         encoding=dialect.encoding if "encoding" in district.settings else spec.encoding,
         store=store,
         district=district.slug,
@@ -309,7 +301,8 @@ def process(
     received = received_at or datetime.now(UTC)
     ctx = context_for(home.settings, district, store)
     if lift_holds:
-        ctx = replace(ctx, thresholds=Thresholds(math.inf, math.inf))
+        # 100%: no table can lose or change more than all of its rows.
+        ctx = replace(ctx, thresholds=Thresholds(100.0, 100.0))
     archive = home.folder("archive", batch_id)
     if archive_raw:
         _keep_raw(sources, archive / "raw")

@@ -9,6 +9,7 @@ import click
 
 from roster_pipeline.cli.common import F, opened_home, reported
 from roster_pipeline.cli.districts import district
+from roster_pipeline.config import DISTRICT_KEYS
 
 if TYPE_CHECKING:
     from roster_pipeline.contracts import dialects
@@ -75,7 +76,7 @@ def district_set(slug: str, pause: bool | None, **given: Any) -> None:
     with opened_home() as home:
         dialect = changed_dialect(home.store.district(slug), dialect_given)
         record = operations.configure(home, slug, values, pause, dialect)
-    known = {*operations.DISTRICT_KNOBS, *dialects.SETTING_KEYS}
+    known = {*DISTRICT_KEYS, *dialects.SETTING_KEYS}
     knobs = {k: v for k, v in record.settings.items() if k in known}
     shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(knobs.items()))
     state = "paused" if record.paused else "active"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -51,11 +50,8 @@ def serve(settings: Settings, workers: int, role: str, host: str | None, port: i
     from roster_pipeline.service import runtime as service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = dataclasses.replace(
-        settings,
-        listen_host=settings.listen_host if host is None else host,
-        listen_port=settings.listen_port if port is None else port,
-    )
+    given = {"listen_host": host, "listen_port": port}
+    settings = settings.replaced({k: v for k, v in given.items() if v is not None}, "option")
     options = service.ServiceOptions(workers=workers, role=role)
     service.serve(settings, options, service.default_receiver(), ready=_announce)
 

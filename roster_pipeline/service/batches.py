@@ -53,7 +53,6 @@ __all__ = [
     "assemble",
     "assemble_ready",
     "fail",
-    "knob",
     "notes",
     "ready_groups",
     "recover",
@@ -139,12 +138,6 @@ def _ready_after(
         waits.append(needed - quiet)
 
 
-def knob(home: Home, district: DistrictRecord, name: str) -> float:
-    """A per-district setting, falling back to the deployment's Settings."""
-    value = district.settings.get(name, getattr(home.settings, name))
-    return float(value)  # type: ignore[arg-type]
-
-
 def assemble_ready(home: Home, queue: BatchQueue, now: float | None = None) -> float | None:
     """Form every batch that is ready in every district's inbox; returns the next wait."""
     now = now if now is not None else datetime.now(UTC).timestamp()
@@ -167,12 +160,9 @@ def _assemble_district(home: Home, queue: BatchQueue, folder: Path, now: float) 
     if district.paused:
         return None  # kept as received until the district resumes
     spec = load_spec(district.spec)
+    timing = home.settings.for_district(district.settings).service
     ready = ready_groups(
-        arrivals(folder),
-        spec,
-        knob(home, district, "settle_seconds"),
-        knob(home, district, "settle_quick_seconds"),
-        now,
+        arrivals(folder), spec, timing.settle_seconds, timing.settle_quick_seconds, now
     )
     for group in ready.groups:
         assemble(home, queue, district, spec, group)

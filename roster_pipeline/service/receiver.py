@@ -8,37 +8,28 @@ by ``receiver_config`` and looks accounts up in the district registry
 
 from __future__ import annotations
 
-import dataclasses
-
 from roster_pipeline.config import Settings
 from roster_pipeline.districts import DistrictAccounts
 from roster_pipeline.errors import ConfigError, StorageError
 from sftp_server import (
     HostKeyError,
-    Limits,
     Receiver,
     ReceiverConfig,
     ensure_host_keys,
     start_receiver,
 )
 
-__all__ = ["RunningReceiver", "receiver_config", "receiver_limits", "start"]
-
-
-def receiver_limits(settings: Settings) -> Limits:
-    """Limits take the Settings fields of the same names."""
-    names = {f.name for f in dataclasses.fields(Limits)}
-    return Limits(**{n: getattr(settings, n) for n in names})
+__all__ = ["RunningReceiver", "receiver_config", "start"]
 
 
 def receiver_config(settings: Settings, port: int | None = None) -> ReceiverConfig:
     """The receiver under the home's standard layout; ``port`` overrides the setting."""
     return ReceiverConfig.under(
         settings.home,
-        host=settings.listen_host,
-        port=settings.listen_port if port is None else port,
-        limits=receiver_limits(settings),
-        legacy_algorithms=settings.legacy_algorithms,
+        host=settings.receiver.listen_host,
+        port=settings.receiver.listen_port if port is None else port,
+        limits=settings.limits,
+        legacy_algorithms=settings.receiver.legacy_algorithms,
     )
 
 
@@ -66,9 +57,9 @@ async def start(settings: Settings) -> tuple[RunningReceiver, str]:
         receiver = await start_receiver(receiver_config(settings), accounts)
     except OSError as exc:
         accounts.close()
-        where = f"{settings.listen_host}:{settings.listen_port}"
+        where = f"{settings.receiver.listen_host}:{settings.receiver.listen_port}"
         raise ConfigError(
             f"cannot listen for SFTP on {where}: {exc.strerror or exc}; choose another"
             " listen_host / listen_port (or `roster serve --port`)"
         ) from exc
-    return RunningReceiver(receiver, accounts), f"{settings.listen_host}:{receiver.port}"
+    return RunningReceiver(receiver, accounts), f"{settings.receiver.listen_host}:{receiver.port}"

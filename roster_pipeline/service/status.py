@@ -56,7 +56,8 @@ def district_status(home: Home, district: DistrictRecord, now: datetime) -> Dist
     uploads += [u for u in (home.store.last_upload(district.slug),) if u is not None]
     uploads += [datetime.fromtimestamp(a.arrived, UTC) for a in waiting]
     last_upload = max(uploads) if uploads else None
-    expect = timedelta(hours=batches.knob(home, district, "expect_every_hours"))
+    hours = home.settings.for_district(district.settings).service.expect_every_hours
+    expect = timedelta(hours=hours)
     since = last_upload or district.created_at or now
     stale = not district.paused and now - since > expect
     held = tuple(b.batch_id for b in history if b.status == BatchStatus.HELD)

@@ -148,7 +148,7 @@ def worker_main(settings: Settings, stop: Connection, poll_seconds: float, paren
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     alerts = Alerts(settings.webhook_url)
     with Home(settings) as home:
-        queue = queue_for(home.store, worker_name("worker"), settings.claim_seconds)
+        queue = queue_for(home.store, worker_name("worker"), settings.service.claim_seconds)
         while not stop.poll(0):
             try:
                 ran = run_next(home, queue, alerts)

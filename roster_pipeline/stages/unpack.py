@@ -38,6 +38,7 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
+from roster_pipeline.config import ZipLimits
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import Spec
@@ -57,16 +58,6 @@ _DAMAGED = (
     zlib.error, lzma.LZMAError, NotImplementedError, RuntimeError,
 )  # fmt: skip
 _REJECTED = "The batch was rejected; the data loaded before stays loaded"
-
-
-@dataclass(frozen=True)
-class ZipLimits:
-    max_unpacked_bytes: int = 2 * 1024**3
-    max_compression_ratio: float = 200.0
-    max_members: int = 1000
-    # The ratio is only judged past this many bytes of a member: a tiny file of
-    # repeated characters compresses far beyond any sane ratio and is harmless.
-    ratio_floor_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
