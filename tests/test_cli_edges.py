@@ -186,7 +186,16 @@ def test_constants_spelled_in_the_cli_match_their_owners() -> None:
     assert tuple(KEY_TYPES) == cli_districts.KEY_TYPES
 
 
-HEAVY = ("polars", "pandera", "pyarrow", "numpy", "adbc_driver_manager", "asyncssh", "rich")
+HEAVY = (
+    "polars",
+    "pandera",
+    "pyarrow",
+    "numpy",
+    "adbc_driver_manager",
+    "asyncssh",
+    "rich",
+    "pydantic",
+)
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,6 @@ from roster_pipeline import __version__
 from roster_pipeline.cli import interrupts
 from roster_pipeline.cli.common import reported
 from roster_pipeline.cli.exits import ExitCode
-from roster_pipeline.config import load_settings
 
 __all__ = ["main", "run"]
 
@@ -65,7 +64,9 @@ def main(
     if verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     ctx.meta["quiet"] = quiet and not verbose
-    ctx.obj = load_settings(home=home, database_url=database_url)
+    # Read when a command first needs them (settings_of): validating them imports
+    # pydantic, which `roster district --help` has no use for.
+    ctx.meta["settings_given"] = {"home": home, "database_url": database_url}
 
 
 def run() -> None:

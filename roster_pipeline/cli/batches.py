@@ -17,6 +17,7 @@ from roster_pipeline.cli.common import (
     opened_home,
     output_option,
     reported,
+    settings_of,
     write_or_echo,
 )
 from roster_pipeline.cli.display import (
@@ -26,7 +27,6 @@ from roster_pipeline.cli.display import (
     stage_display,
     status_markup,
 )
-from roster_pipeline.config import Settings
 from roster_pipeline.contracts import specs
 
 if TYPE_CHECKING:
@@ -104,9 +104,8 @@ def _print_batch(batch: BatchRecord) -> None:
 @click.option("--district", "slug", default=None,
               help="Read the files as this district's (its spec and dialect).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
 @reported
-def check(settings: Settings, path: Path, spec_name: str, slug: str | None, as_json: bool) -> None:
+def check(path: Path, spec_name: str, slug: str | None, as_json: bool) -> None:
     """Parse and validate PATH only; nothing is loaded. Exit 1 when it would be rejected."""
     from roster_pipeline import pipeline
     from roster_pipeline.render import report
@@ -115,7 +114,7 @@ def check(settings: Settings, path: Path, spec_name: str, slug: str | None, as_j
     if slug is not None:
         with opened_home() as home:
             record = home.store.district(slug)
-    outcome = pipeline.check([path], spec_name, settings, record)
+    outcome = pipeline.check([path], spec_name, settings_of(), record)
     rows = outcome.rejects.select(report.REJECT_COLUMNS)
     if as_json:
         echo_json({"status": str(outcome.status), "message": outcome.message,

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from roster_pipeline.cli.exits import ExitCode, code_for
-from roster_pipeline.config import Settings
 from roster_pipeline.errors import RosterError
 
 if TYPE_CHECKING:
+    from roster_pipeline.config import Settings
     from roster_pipeline.home import Home
 
 __all__ = [
@@ -67,8 +67,13 @@ def reported(func: F) -> F:
 
 
 def settings_of() -> Settings:
-    settings = click.get_current_context().find_root().obj
-    assert isinstance(settings, Settings)
+    """The settings in force, read once per command from roster.toml, ROSTER_* and options."""
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        from roster_pipeline.config import load_settings
+
+        root.obj = load_settings(**root.meta.get("settings_given", {}))
+    settings: Settings = root.obj
     return settings
 
 

@@ -9,7 +9,6 @@ import click
 
 from roster_pipeline.cli.common import F, opened_home, reported
 from roster_pipeline.cli.districts import district
-from roster_pipeline.config import DISTRICT_KEYS
 
 if TYPE_CHECKING:
     from roster_pipeline.contracts import dialects
@@ -67,6 +66,7 @@ def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.D
 def district_set(slug: str, pause: bool | None, **given: Any) -> None:
     """Change district SLUG's settings; options not given keep their value."""
     from roster_pipeline import operations
+    from roster_pipeline.config import DISTRICT_KEYS
     from roster_pipeline.contracts import dialects
 
     dialect_given = {k: given.pop(k) for k in DIALECT_OPTIONS}

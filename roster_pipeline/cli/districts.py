@@ -18,13 +18,14 @@ from roster_pipeline.cli.common import (
     print_fingerprints,
     reported,
     say,
+    settings_of,
     write_or_echo,
 )
 from roster_pipeline.cli.display import print_table, status_markup
-from roster_pipeline.config import Settings
 from roster_pipeline.contracts import specs
 
 if TYPE_CHECKING:
+    from roster_pipeline.config import Settings
     from roster_pipeline.store import DistrictRecord
 
 # The core API and the SSH library are imported inside the commands that use them.
@@ -43,12 +44,12 @@ def hostkey() -> None:
 
 @hostkey.command("fingerprints")
 @click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
 @reported
-def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
+def hostkey_fingerprints(as_json: bool) -> None:
     """Print the SHA256 fingerprint of every host key, as OpenSSH shows it."""
     from sftp_server import fingerprints
 
+    settings = settings_of()
     found = fingerprints(settings.path("hostkeys"))
     if as_json:
         echo_json([{"algorithm": a, "fingerprint": f} for a, f in found])
@@ -58,12 +59,12 @@ def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
 
 @hostkey.command("add")
 @click.argument("key_type", type=click.Choice(KEY_TYPES))
-@click.pass_obj
 @reported
-def hostkey_add(settings: Settings, key_type: str) -> None:
+def hostkey_add(key_type: str) -> None:
     """Add a host key of KEY_TYPE beside the others, for a planned rotation."""
     from sftp_server import HostKeyError, add_host_key
 
+    settings = settings_of()
     try:
         add_host_key(settings.path("hostkeys"), key_type)
     except HostKeyError as exc:

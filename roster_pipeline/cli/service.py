@@ -9,9 +9,15 @@ from typing import TYPE_CHECKING
 import click
 
 from roster_pipeline.cli import main
-from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
+from roster_pipeline.cli.common import (
+    echo_json,
+    minute,
+    opened_home,
+    print_fingerprints,
+    reported,
+    settings_of,
+)
 from roster_pipeline.cli.display import print_table, status_markup
-from roster_pipeline.config import Settings
 
 if TYPE_CHECKING:
     from roster_pipeline.service import status as status_mod
@@ -42,16 +48,15 @@ def init() -> None:
     "--host", default=None, help="Address to listen on (default: listen_host, 127.0.0.1)."
 )
 @click.option("--port", type=int, default=None, help="SFTP port (default: listen_port, 2222).")
-@click.pass_obj
 @reported
-def serve(settings: Settings, workers: int, role: str, host: str | None, port: int | None) -> None:
+def serve(workers: int, role: str, host: str | None, port: int | None) -> None:
     """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT."""
     # Imported here: the service's machinery is needed by this command alone.
     from roster_pipeline.service import runtime as service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     given = {"listen_host": host, "listen_port": port}
-    settings = settings.replaced({k: v for k, v in given.items() if v is not None}, "option")
+    settings = settings_of().replaced({k: v for k, v in given.items() if v is not None}, "option")
     options = service.ServiceOptions(workers=workers, role=role)
     service.serve(settings, options, service.default_receiver(), ready=_announce)
 
