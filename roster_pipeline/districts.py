@@ -35,6 +35,7 @@ __all__ = [
     "export",
     "new_password",
     "onboarding",
+    "public_address",
     "remove_district",
     "remove_key",
     "rotate_password",
@@ -198,8 +199,8 @@ def connection_info(
         "district": record.slug,
         "name": record.name,
         "spec": record.spec,
-        "host": settings.receiver.public_host or settings.receiver.listen_host,
-        "port": settings.receiver.listen_port,
+        "host": public_address(settings)[0],
+        "port": public_address(settings)[1],
         "username": record.username,
         "authentication": methods,
         "enabled": record.enabled,
@@ -210,6 +211,15 @@ def connection_info(
     if password:
         info["password"] = password
     return info
+
+
+def public_address(settings: Settings) -> tuple[str, int]:
+    """The host and port districts are told: the public ones, else where we listen."""
+    receiver = settings.receiver
+    return (
+        receiver.public_host or receiver.listen_host,
+        receiver.public_port or receiver.listen_port,
+    )
 
 
 def unreachable_host(host: str) -> str | None:

@@ -21,6 +21,7 @@ from roster_pipeline.config import Settings
 from roster_pipeline.errors import NoHomeError, StorageError
 from roster_pipeline.store import Store, open_store
 from roster_pipeline.store.dialect import mask_url
+from roster_pipeline.system import effective
 
 __all__ = ["Home"]
 
@@ -44,7 +45,7 @@ class Home:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.settings.db_url)
+            self._store = open_store(self.settings.db_url, self.settings.database_connect_timeout)
         return self._store
 
     def create(self) -> None:
@@ -57,6 +58,7 @@ class Home:
         except OSError as exc:
             raise StorageError(f"cannot create the home folder {self.root}: {exc}") from None
         self.store.migrate()
+        self.settings = effective(self.settings, self.store)
 
     def require(self) -> None:
         """Fail unless ``roster init`` made this home: a typo in --home must not look
@@ -70,6 +72,7 @@ class Home:
             where = mask_url(self.settings.db_url)
             raise NoHomeError(f"the database {where} has no roster schema{hint}")
         self.store.migrate()
+        self.settings = effective(self.settings, self.store)
 
     def close(self) -> None:
         if self._store is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from roster_pipeline import events
 from roster_pipeline.config import Settings, Thresholds, ZipLimits
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.dialects import Dialect
@@ -327,6 +328,7 @@ def process(
     applied = outcome.plan if outcome.status.name.startswith("LOADED") else None
     progress("apply", _changed_rows(applied))
     store.save_batch(batch, outcome.rejects, applied)
+    events.batch_finished(home, batch)
     log.info("batch %s for %s: %s", batch_id, district.slug, outcome.message)
     return BatchResult(batch=batch, rejects=outcome.rejects, plan=outcome.plan)
 

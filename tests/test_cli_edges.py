@@ -4,14 +4,17 @@ exist, batch ids in pipes, confirmations, addresses districts cannot reach, exit
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import Roster, as_json, process_json
 
-from roster_pipeline.cli import district_settings
+from roster_pipeline.cli import district_settings, main
 from roster_pipeline.cli import districts as cli_districts
 from roster_pipeline.cli.batches import REPORT_FORMATS
 from roster_pipeline.cli.exits import ExitCode
@@ -211,3 +214,25 @@ def test_help_and_version_import_nothing_heavy(argv: list[str]) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "heavy:", done.stdout
+
+
+def test_a_database_server_that_never_answers_is_given_up_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket that accepts connections and never says a word, like a hung server."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    url = f"postgresql://roster:s3cret@127.0.0.1:{port}/roster"
+    monkeypatch.setenv("ROSTER_DATABASE_CONNECT_TIMEOUT", "2")
+    argv = ["--home", str(tmp_path), "--db", url, "init"]
+    started = time.monotonic()
+    try:
+        result = CliRunner().invoke(main, argv, catch_exceptions=False)
+    finally:
+        silent.close()
+    assert time.monotonic() - started < 8  # 2 s asked; libpq may try twice (SSL, then not)
+    assert result.exit_code == ExitCode.UNAVAILABLE
+    assert f"roster:***@127.0.0.1:{port}/roster" in result.output
+    assert "s3cret" not in result.output
+    assert "Check the host and port" in result.output
+    assert "database_connect_timeout" in result.output

@@ -76,4 +76,10 @@ def run() -> None:
 
 
 # Imported last, for their side effect: each registers its commands on `main`.
-from roster_pipeline.cli import batches, district_settings, districts, service  # noqa: E402, F401
+from roster_pipeline.cli import (  # noqa: E402, F401
+    batches,
+    district_settings,
+    districts,
+    service,
+    system,
+)

@@ -59,9 +59,10 @@ REPORT_FORMATS = ("text", "json", "csv", "html")
 @reported
 def process(path: Path, slug: str, as_json: bool) -> None:
     """Process PATH (a zip, a CSV or a folder) for a district and load it."""
-    from roster_pipeline import pipeline
+    from roster_pipeline import pipeline, system
 
     with opened_home() as home, stage_display(shows_progress(as_json)) as progress:
+        system.require_enabled(home, "processing")
         result = pipeline.process(home, slug, [path], progress=progress)
     batch = result.batch
     if as_json:
@@ -206,9 +207,10 @@ def batch_group() -> None:
 @reported
 def batch_approve(batch_id: str) -> None:
     """Apply the held batch BATCH_ID, planned again against what is loaded now."""
-    from roster_pipeline import operations
+    from roster_pipeline import operations, system
 
     with opened_home() as home, stage_display(shows_progress(False)) as progress:
+        system.require_enabled(home, "approving a batch")
         approved = operations.approve(home, home.store.batch(batch_id).batch_id, progress)
     _print_batch(approved)
 
@@ -230,9 +232,10 @@ def batch_discard(batch_id: str) -> None:
 @reported
 def batch_reprocess(batch_id: str) -> None:
     """Run the archived files of the finished batch BATCH_ID again, as a new batch."""
-    from roster_pipeline import operations
+    from roster_pipeline import operations, system
 
     with opened_home() as home:
+        system.require_enabled(home, "reprocessing")
         batch = operations.reprocess(home, home.store.batch(batch_id).batch_id)
     _print_batch(batch)
     exit_for(batch.status)

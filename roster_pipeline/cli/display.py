@@ -23,8 +23,16 @@ __all__ = ["print_table", "shows_progress", "stage_display", "status_markup"]
 #: Statuses (of batches, districts, checks) by the colour they are shown in.
 _COLOURS = {
     "green": {"loaded", "ok", "enabled", "active", "approved"},
-    "yellow": {"held", "loaded_with_rejects", "paused", "warn", "duplicate", "discarded"},
-    "red": {"rejected", "failed", "fail", "disabled", "stale"},
+    "yellow": {
+        "held",
+        "loaded_with_rejects",
+        "paused",
+        "warn",
+        "warning",
+        "duplicate",
+        "discarded",
+    },
+    "red": {"rejected", "failed", "fail", "error", "disabled", "stale"},
 }
 _WIDE = 100_000  # into a pipe: as wide as the content, so no value is ever cut
 

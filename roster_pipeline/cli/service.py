@@ -15,29 +15,63 @@ from roster_pipeline.cli.common import (
     opened_home,
     print_fingerprints,
     reported,
-    settings_of,
 )
 from roster_pipeline.cli.display import print_table, status_markup
+from roster_pipeline.cli.exits import ExitCode
 
 if TYPE_CHECKING:
+    from roster_pipeline.config import Settings
     from roster_pipeline.service import status as status_mod
 
 __all__ = ["demo", "init", "purge", "serve", "status"]
 
 
 @main.command()
+@click.option(
+    "--public-host",
+    default=None,
+    help="The host name districts connect to (asked on a terminal when unset).",
+)
+@click.option(
+    "--public-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="The port districts connect to, when it is not listen_port (NAT, proxy).",
+)
 @reported
-def init() -> None:
+def init(public_host: str | None, public_port: int | None) -> None:
     """Create the home, database and SSH host keys (safe to run again; keys are kept).
 
     The only command that creates a home: the others refuse a --home where none is.
+    The public host and port are what `district add` and the guides tell districts;
+    they are stored for every machine (`roster system set public_host ...`).
     """
+    from roster_pipeline import system
+    from roster_pipeline.store.dialect import mask_url
     from sftp_server import ensure_host_keys
 
     with opened_home(create=True) as home:
         ensure_host_keys(home.folder("hostkeys"))
-        click.echo(f"home {home.root.resolve()} ready; database {home.store.url}")
+        if public_host is None and not home.settings.receiver.public_host and sys.stdin.isatty():
+            public_host = click.prompt("Host name districts connect to", default="", err=True)
+        for key, value in (("public_host", public_host), ("public_port", public_port)):
+            if value:
+                system.set_value(home, key, value)
+        home.settings = system.effective(home.settings, home.store)
+        click.echo(f"home {home.root.resolve()} ready; database {mask_url(home.store.url)}")
+        _print_address(home.settings)
         print_fingerprints(home.settings)
+
+
+def _print_address(settings: Settings) -> None:
+    from roster_pipeline.districts import public_address, unreachable_host
+
+    host, port = public_address(settings)
+    click.echo(f"districts connect to {host or '(not set)'}:{port}")
+    reason = unreachable_host(host)
+    if reason:
+        click.secho(f"WARNING: {reason}; set it: `roster init --public-host HOST`",
+                    fg="red", bold=True, err=True)  # fmt: skip
 
 
 @main.command()
@@ -52,12 +86,18 @@ def init() -> None:
 def serve(workers: int, role: str, host: str | None, port: int | None) -> None:
     """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT."""
     # Imported here: the service's machinery is needed by this command alone.
+    from roster_pipeline import system
     from roster_pipeline.service import runtime as service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with opened_home() as home:  # the system settings in force (job frequency, ...)
+        settings = home.settings
     given = {"listen_host": host, "listen_port": port}
-    settings = settings_of().replaced({k: v for k, v in given.items() if v is not None}, "option")
-    options = service.ServiceOptions(workers=workers, role=role)
+    settings = settings.replaced({k: v for k, v in given.items() if v is not None}, "option")
+    every = system.intervals(settings)
+    options = service.ServiceOptions(workers=workers, role=role, rescan_seconds=every.rescan,
+                                     poll_seconds=every.claim_poll,
+                                     housekeeping_seconds=every.stale_check)  # fmt: skip
     service.serve(settings, options, service.default_receiver(), ready=_announce)
 
 
@@ -70,17 +110,26 @@ def _announce(line: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @reported
 def status(as_json: bool) -> None:
-    """Per district: uploads, loads, holds, STALE. Exit 1 when any needs attention."""
+    """Per district: uploads, loads, holds, STALE. Exit 1 when any needs attention,
+    6 when the system is disabled (`roster system`)."""
+    from roster_pipeline import system
     from roster_pipeline.service import status as status_mod
 
     with opened_home() as home:
         found = status_mod.overview(home)
+        enabled = home.settings.system.system_enabled
+        why = "" if enabled else system.disabled_reason(home)
+    code = status_mod.exit_code(found) if enabled else ExitCode.DISABLED
     if as_json:
-        echo_json({"districts": [s.as_json() for s in found],
-                   "attention": status_mod.exit_code(found) != 0})  # fmt: skip
+        echo_json({"districts": [s.as_json() for s in found], "system_enabled": enabled,
+                   "disabled_reason": why, "attention": code != 0})  # fmt: skip
     else:
+        if not enabled:
+            click.secho("DISABLED: no batch is formed or processed; uploads are kept"
+                        + (f" ({why})" if why else "") + ". `roster system enable`",
+                        fg="red", bold=True)  # fmt: skip
         _print_status(found)
-    sys.exit(status_mod.exit_code(found))
+    sys.exit(code)
 
 
 def _print_status(found: list[status_mod.DistrictStatus]) -> None:

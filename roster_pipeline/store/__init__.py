@@ -19,7 +19,9 @@ from roster_pipeline.store.records import (
     BatchRecord,
     BatchStatus,
     DistrictRecord,
+    EventRecord,
     FileRecord,
+    StoredSetting,
     TableCounts,
 )
 
@@ -33,8 +35,10 @@ __all__ = [
     "BatchRecord",
     "BatchStatus",
     "DistrictRecord",
+    "EventRecord",
     "FileRecord",
     "Store",
+    "StoredSetting",
     "TableCounts",
     "open_store",
 ]
@@ -107,8 +111,29 @@ class Store(Protocol):
         """Columns: table, key, op (added | updated | deleted)."""
         ...
 
+    # system settings (`roster system`) and the event log (`roster events`)
+    def system_settings(self) -> dict[str, StoredSetting]: ...
 
-def open_store(url: str) -> Store:
+    def put_system_setting(self, key: str, value: object, by: str) -> None: ...
+
+    def clear_system_settings(self, keys: Sequence[str]) -> None: ...
+
+    def add_event(self, event: EventRecord) -> None: ...
+
+    def events(
+        self,
+        district: str | None = None,
+        levels: Sequence[str] = (),
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[EventRecord]:
+        """Newest first; ``levels`` empty: every level."""
+        ...
+
+    def purge_events(self, before: datetime) -> int: ...
+
+
+def open_store(url: str, connect_timeout: float = 10.0) -> Store:
     """Open (not migrate) the store for a database URL.
 
     Raises DatabaseUnavailableError (URL with the password masked, and what to
@@ -116,4 +141,4 @@ def open_store(url: str) -> Store:
     """
     from roster_pipeline.store.sql_store import SqlStore
 
-    return SqlStore(url)
+    return SqlStore(url, connect_timeout)

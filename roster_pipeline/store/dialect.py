@@ -6,6 +6,7 @@ dialect turns it into what its engine expects and opens the ADBC connection.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,21 @@ from urllib.parse import urlsplit, urlunsplit
 
 from roster_pipeline.errors import DatabaseUnavailableError
 
-__all__ = ["POSTGRESQL", "SQLITE", "Dialect", "dialect_for", "mask_url", "sqlite_path"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "POSTGRESQL",
+    "SQLITE",
+    "Dialect",
+    "dialect_for",
+    "mask_url",
+    "sqlite_path",
+    "with_connect_timeout",
+]
 
 _PLACEHOLDER = re.compile(r"\?")
+#: Seconds a PostgreSQL server may take to answer a connection (setting
+#: database_connect_timeout); libpq waits forever without one.
+DEFAULT_CONNECT_TIMEOUT = 10.0
 _QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 
 
@@ -44,11 +57,12 @@ class Dialect:
         counter = iter(range(1, 10_000))
         return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", statement)
 
-    def connect(self, url: str) -> Any:
-        """An autocommit ADBC connection; transactions are opened explicitly."""
+    def connect(self, url: str, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
+        """An autocommit ADBC connection; transactions are opened explicitly.
+        ``timeout``: seconds a database server may take to answer (PostgreSQL)."""
         if self.name == "sqlite":
             return _connect_sqlite(url)
-        return _connect_postgresql(url)
+        return _connect_postgresql(url, timeout)
 
 
 SQLITE = Dialect(
@@ -133,7 +147,15 @@ def _connect_sqlite(url: str) -> Any:
         raise DatabaseUnavailableError(f"cannot open {url}: {exc}") from None
 
 
-def _connect_postgresql(url: str) -> Any:
+def with_connect_timeout(url: str, timeout: float) -> str:
+    """The URL with libpq's connect_timeout (whole seconds, at least 2), unless it has one."""
+    if "connect_timeout=" in urlsplit(url).query:
+        return url
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}connect_timeout={max(2, math.ceil(timeout))}"
+
+
+def _connect_postgresql(url: str, timeout: float) -> Any:
     try:
         import adbc_driver_manager
         import adbc_driver_postgresql.dbapi
@@ -143,10 +165,14 @@ def _connect_postgresql(url: str) -> Any:
             "run `pip install adbc-driver-postgresql`"
         ) from None
     try:
-        return adbc_driver_postgresql.dbapi.connect(url, autocommit=True)
+        return adbc_driver_postgresql.dbapi.connect(
+            with_connect_timeout(url, timeout), autocommit=True
+        )
     except adbc_driver_manager.Error as exc:
         first = str(exc).splitlines()[0]
         raise DatabaseUnavailableError(
-            f"cannot connect to {mask_url(url)}: {first}. Check that the server is running "
-            "and accepts connections, or set ROSTER_DATABASE_URL / --db to another database"
+            f"cannot connect to {mask_url(url)} (waited up to {timeout:g} s): {first}. Check"
+            " the host and port in the URL, that the server is running and accepts"
+            " connections from here (pg_hba.conf, firewall), or set ROSTER_DATABASE_URL /"
+            " --db to another database; the wait is the setting database_connect_timeout"
         ) from None

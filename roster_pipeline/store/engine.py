@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 
 from roster_pipeline.errors import DatabaseUnavailableError
-from roster_pipeline.store.dialect import Dialect, dialect_for, mask_url
+from roster_pipeline.store.dialect import DEFAULT_CONNECT_TIMEOUT, Dialect, dialect_for, mask_url
 
 __all__ = ["Engine"]
 
@@ -35,10 +35,10 @@ _SQLITE_PRAGMAS = (
 class Engine:
     """A connection to one database with the dialect that speaks to it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self.url = url
         self.dialect: Dialect = dialect_for(url)
-        self._conn = self.dialect.connect(url)
+        self._conn = self.dialect.connect(url, connect_timeout)
         self._cursor = self._new_cursor()
         if self.dialect.name == "sqlite":
             for pragma in _SQLITE_PRAGMAS:

@@ -151,8 +151,20 @@ def _v3(d: Dialect) -> list[str]:
     ]
 
 
+def _v4(d: Dialect) -> list[str]:
+    """System settings (shared by every machine, `roster system`) and the event log."""
+    return [
+        'CREATE TABLE system_settings ("key" TEXT PRIMARY KEY, "value" TEXT NOT NULL,'
+        " updated_at TEXT NOT NULL, updated_by TEXT NOT NULL)",
+        f"CREATE TABLE events (event_id {d.serial_pk}, at TEXT NOT NULL, level TEXT NOT NULL,"
+        " district_id TEXT, batch_id TEXT, code TEXT NOT NULL, message TEXT NOT NULL,"
+        " details TEXT NOT NULL)",
+        "CREATE INDEX events_at ON events (at)",
+    ]
+
+
 #: version -> statements for a dialect; applied in order, each in its own transaction.
-MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2, 3: _v3}
+MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 
 
 _VERSION_TABLE = {

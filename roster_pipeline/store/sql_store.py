@@ -21,6 +21,7 @@ from roster_pipeline.errors import (
     UnknownDistrictError,
 )
 from roster_pipeline.store import schema
+from roster_pipeline.store.dialect import DEFAULT_CONNECT_TIMEOUT
 from roster_pipeline.store.engine import Engine
 from roster_pipeline.store.loader import apply_plan
 from roster_pipeline.store.records import BatchRecord, BatchStatus, DistrictRecord, FileRecord
@@ -34,6 +35,7 @@ from roster_pipeline.store.rows import (
     files_frame,
     upload_to_row,
 )
+from roster_pipeline.store.system_rows import SystemRows
 from sftp_server import UploadRecord
 
 if TYPE_CHECKING:
@@ -56,12 +58,12 @@ def _upsert(table: str, columns: Sequence[str], key: str) -> str:
     )
 
 
-class SqlStore:
+class SqlStore(SystemRows):
     """The Store over one database connection (use one SqlStore per thread)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self.url = url
-        self.engine = Engine(url)
+        self.engine = Engine(url, connect_timeout)
 
     def migrate(self) -> None:
         schema.migrate(self.engine)
