@@ -25,12 +25,11 @@ import paramiko
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts
+from roster_pipeline import districts, hostkeys
 from roster_pipeline.config import load_settings
 from roster_pipeline.errors import InputError, RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord, BatchStatus
-from sftp_server import ensure_host_keys
 
 __all__ = ["run_demo", "samples_dir"]
 
@@ -87,7 +86,7 @@ def _provision(root: Path) -> str:
     with Home(load_settings(env={}, home=root)) as home:
         home.create()
         provisioned = districts.add_district(home, DISTRICT, "Lincoln Unified (demo)")
-    ensure_host_keys(root / "hostkeys")
+    hostkeys.ensure(root / "hostkeys")
     assert provisioned.password is not None  # generated, shown once
     return provisioned.password
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from roster_pipeline import hostkeys
 from roster_pipeline.config import Settings
 from roster_pipeline.contracts.dialects import Dialect
 from roster_pipeline.contracts.specs import load_spec
@@ -23,7 +24,7 @@ from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrict
 from roster_pipeline.home import Home
 from roster_pipeline.render.guide import GuideInput
 from roster_pipeline.store import DistrictRecord, Store, open_store
-from sftp_server import Account, UploadRecord, fingerprints
+from sftp_server import Account, UploadRecord
 
 __all__ = [
     "SLUG_PATTERN",
@@ -264,10 +265,8 @@ def new_password() -> str:
 
 
 def _host_fingerprints(settings: Settings) -> list[dict[str, str]]:
-    folder = settings.path("hostkeys")
-    if not folder.is_dir():
-        return []
-    return [{"algorithm": alg, "fingerprint": fp} for alg, fp in fingerprints(folder)]
+    found = hostkeys.fingerprints(settings.path("hostkeys"))
+    return [{"algorithm": alg, "fingerprint": fp} for alg, fp in found]
 
 
 def export(home: Home, slug: str, table: str) -> pl.DataFrame:

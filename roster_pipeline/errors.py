@@ -6,6 +6,7 @@
     ├── TerminalError              the input or the request is wrong; retrying won't help
     │   ├── SpecError              a spec file is malformed (names the file and key)
     │   ├── ConfigError            roster.toml / ROSTER_* settings are invalid
+    │   ├── HostKeyFileError       a host key file of the receiver cannot be read
     │   ├── NotFoundError          a district, batch or table that does not exist
     │   │   ├── UnknownDistrictError
     │   │   ├── UnknownBatchError
@@ -27,6 +28,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "DatabaseUnavailableError",
+    "HostKeyFileError",
     "InputError",
     "NoHomeError",
     "NotFoundError",
@@ -59,6 +61,10 @@ class SpecError(TerminalError):
 
 class ConfigError(TerminalError):
     """Settings are invalid."""
+
+
+class HostKeyFileError(TerminalError):
+    """A host key file is corrupt or unreadable (sftp_server's HostKeyError, translated)."""
 
 
 class NotFoundError(TerminalError):

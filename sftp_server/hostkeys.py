@@ -100,10 +100,11 @@ def add_host_key(directory: Path, key_type: str) -> asyncssh.SSHKey:
 
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     _generate(directory, key_type)
+    path = _key_path(directory, key_type)
     try:
-        return asyncssh.read_private_key(_key_path(directory, key_type))
+        return asyncssh.read_private_key(path)
     except (OSError, asyncssh.KeyImportError) as exc:
-        raise HostKeyError(f"cannot read host key of type {key_type}: {exc}") from None
+        raise HostKeyError(f"cannot read host key {path}: {exc}") from None
 
 
 def fingerprints(directory: Path) -> list[tuple[str, str]]:

@@ -429,3 +429,17 @@ def test_tables_and_columns_outside_the_schema_are_refused(store: Store) -> None
 )  # fmt: skip
 def test_urls_in_messages_never_show_a_password(url: str, shown: str) -> None:
     assert mask_url(url) == shown
+
+
+def test_only_a_constraint_is_a_conflict(store_url: str) -> None:
+    """A broken statement is a bug to see, not a conflict with the current state."""
+    import adbc_driver_manager
+
+    from roster_pipeline.store.sql_store import SqlStore, _refused
+
+    opened = SqlStore(store_url)
+    try:
+        with pytest.raises(adbc_driver_manager.ProgrammingError), _refused("district x"):
+            opened.engine.execute("SELEC 1")
+    finally:
+        opened.close()

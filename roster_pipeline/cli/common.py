@@ -147,7 +147,7 @@ def minute(moment: datetime | None) -> str:
 
 
 def print_fingerprints(settings: Settings) -> None:
-    from sftp_server import fingerprints
+    from roster_pipeline import hostkeys
 
-    for algorithm, fingerprint in fingerprints(settings.path("hostkeys")):
+    for algorithm, fingerprint in hostkeys.fingerprints(settings.path("hostkeys")):
         click.echo(f"{algorithm:<22} {fingerprint}")

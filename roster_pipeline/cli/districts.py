@@ -47,10 +47,10 @@ def hostkey() -> None:
 @reported
 def hostkey_fingerprints(as_json: bool) -> None:
     """Print the SHA256 fingerprint of every host key, as OpenSSH shows it."""
-    from sftp_server import fingerprints
+    from roster_pipeline import hostkeys
 
     settings = settings_of()
-    found = fingerprints(settings.path("hostkeys"))
+    found = hostkeys.fingerprints(settings.path("hostkeys"))
     if as_json:
         echo_json([{"algorithm": a, "fingerprint": f} for a, f in found])
     else:
@@ -62,13 +62,10 @@ def hostkey_fingerprints(as_json: bool) -> None:
 @reported
 def hostkey_add(key_type: str) -> None:
     """Add a host key of KEY_TYPE beside the others, for a planned rotation."""
-    from sftp_server import HostKeyError, add_host_key
+    from roster_pipeline import hostkeys
 
     settings = settings_of()
-    try:
-        add_host_key(settings.path("hostkeys"), key_type)
-    except HostKeyError as exc:
-        raise click.ClickException(str(exc)) from exc
+    hostkeys.add(settings.path("hostkeys"), key_type)
     print_fingerprints(settings)
 
 
@@ -107,15 +104,14 @@ def district_add(
     Prints what the district admin types into PowerSchool: host, port, user
     name, password (shown once) and the host key fingerprints.
     """
-    from roster_pipeline import districts
-    from sftp_server import ensure_host_keys
+    from roster_pipeline import districts, hostkeys
 
     if password_stdin and no_password:
         raise click.UsageError("--password-stdin and --no-password exclude each other")
     password = _read_password() if password_stdin else None
     keys = tuple(line for f in key_files for line in _key_lines(f))
     with opened_home() as home:
-        ensure_host_keys(home.folder("hostkeys"))
+        hostkeys.ensure(home.folder("hostkeys"))
         done = districts.add_district(
             home, slug, name, spec_name, username=username, password=password,
             with_password=not no_password, public_keys=keys, allow_ips=allow_ips,

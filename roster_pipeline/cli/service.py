@@ -46,12 +46,11 @@ def init(public_host: str | None, public_port: int | None) -> None:
     The public host and port are what `district add` and the guides tell districts;
     they are stored for every machine (`roster system set public_host ...`).
     """
-    from roster_pipeline import system
+    from roster_pipeline import hostkeys, system
     from roster_pipeline.store.dialect import mask_url
-    from sftp_server import ensure_host_keys
 
     with opened_home(create=True) as home:
-        ensure_host_keys(home.folder("hostkeys"))
+        hostkeys.ensure(home.folder("hostkeys"))
         if public_host is None and not home.settings.receiver.public_host and sys.stdin.isatty():
             public_host = click.prompt("Host name districts connect to", default="", err=True)
         for key, value in (("public_host", public_host), ("public_port", public_port)):

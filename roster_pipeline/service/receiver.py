@@ -8,16 +8,11 @@ by ``receiver_config`` and looks accounts up in the district registry
 
 from __future__ import annotations
 
+from roster_pipeline import hostkeys
 from roster_pipeline.config import Settings
 from roster_pipeline.districts import DistrictAccounts
-from roster_pipeline.errors import ConfigError, StorageError
-from sftp_server import (
-    HostKeyError,
-    Receiver,
-    ReceiverConfig,
-    ensure_host_keys,
-    start_receiver,
-)
+from roster_pipeline.errors import ConfigError
+from sftp_server import Receiver, ReceiverConfig, start_receiver
 
 __all__ = ["RunningReceiver", "receiver_config", "start"]
 
@@ -47,11 +42,7 @@ class RunningReceiver:
 
 async def start(settings: Settings) -> tuple[RunningReceiver, str]:
     """Start the receiver for the home in ``settings``; returns it and ``host:port``."""
-    keys = settings.home / "hostkeys"
-    try:
-        ensure_host_keys(keys)
-    except (HostKeyError, OSError) as exc:
-        raise StorageError(f"cannot use the host keys in {keys}: {exc}") from exc
+    hostkeys.ensure(settings.path("hostkeys"))
     accounts = DistrictAccounts(settings.db_url)
     try:
         receiver = await start_receiver(receiver_config(settings), accounts)

@@ -41,8 +41,22 @@ class Engine:
         self._conn = self.dialect.connect(url, connect_timeout)
         self._cursor = self._new_cursor()
         if self.dialect.name == "sqlite":
+            self._set_pragmas()
+
+    def _set_pragmas(self) -> None:
+        """The connection's first statements: a file that is no database fails here."""
+        import adbc_driver_manager
+
+        try:
             for pragma in _SQLITE_PRAGMAS:
                 self._run(pragma)
+        except adbc_driver_manager.Error as exc:
+            self.close()
+            raise DatabaseUnavailableError(
+                f"database {self.display_url} cannot be opened: {str(exc).splitlines()[0]};"
+                " restore the file from a backup, or point --db / ROSTER_DATABASE_URL at"
+                " another database"
+            ) from None
 
     def _new_cursor(self) -> Any:
         cursor = self._conn.cursor()

@@ -262,12 +262,22 @@ class SqlStore(SystemRows):
 
 @contextmanager
 def _refused(what: str) -> Iterator[None]:
-    """A constraint the database enforced (a key twice, a username taken) -> ConflictError."""
+    """A constraint the database enforced (a key twice, a username taken) -> ConflictError.
+
+    Only integrity errors are conflicts: any other database error is not the
+    caller's request contradicting the state, and goes on as it is.
+    """
     import adbc_driver_manager
 
     try:
         yield
     except adbc_driver_manager.DatabaseError as exc:
+        # SQLite's bulk ingest reports a constraint it enforced as an InternalError,
+        # with no code; only its text says so.
+        if not isinstance(exc, adbc_driver_manager.IntegrityError) and (
+            "constraint failed" not in str(exc)
+        ):
+            raise
         raise ConflictError(
             f"{what} could not be saved ({str(exc).splitlines()[0]}); nothing was changed"
         ) from exc
