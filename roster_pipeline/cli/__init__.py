@@ -77,6 +77,7 @@ def run() -> None:
 
 # Imported last, for their side effect: each registers its commands on `main`.
 from roster_pipeline.cli import (  # noqa: E402, F401
+    backups,
     batches,
     district_settings,
     districts,
