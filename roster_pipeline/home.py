@@ -9,6 +9,7 @@
     <home>/processing/<batch>/, archive/<batch>/, failed/<batch>/
     <home>/staging/           partial uploads, never visible to districts
     <home>/logs/audit.log     the receiver's audit trail
+    <home>/logs/events.log    the event log (also in the database)
 """
 
 from __future__ import annotations
