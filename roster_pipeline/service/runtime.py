@@ -43,6 +43,8 @@ __all__ = ["ROLES", "Receiver", "ReceiverFactory", "Service", "ServiceOptions", 
 log = logging.getLogger(__name__)
 
 ROLES = ("all", "sftp", "worker")
+#: Seconds between looks at a disabled system's switch, so `enable` acts within them.
+_DISABLED_RECHECK = 5.0
 
 
 class Receiver(Protocol):
@@ -219,7 +221,7 @@ class Service:
             self._assembly_home = Home(self.settings)
         home = self._assembly_home
         if not system.effective(self.settings, home.store).system.system_enabled:
-            return None  # uploads wait in the inbox until processing is enabled again
+            return _DISABLED_RECHECK  # uploads wait in the inbox until processing is enabled
         queue = queue_for(home.store, worker_name("assembler"), 60.0)
         wait = batches.assemble_ready(home, queue)
         batches.recover_committed(home)
