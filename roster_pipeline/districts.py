@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from roster_pipeline import hostkeys
-from roster_pipeline.config import Settings
+from roster_pipeline.config import DISTRICT_KEYS, Settings
 from roster_pipeline.contracts.dialects import Dialect
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrictError
@@ -33,6 +33,7 @@ __all__ = [
     "add_district",
     "add_key",
     "connection_info",
+    "described",
     "export",
     "new_password",
     "onboarding",
@@ -212,6 +213,18 @@ def connection_info(
     if password:
         info["password"] = password
     return info
+
+
+def described(settings: Settings, record: DistrictRecord) -> dict[str, Any]:
+    """`district show`: the connection, the pause state, and each setting a district may
+    set, with whether it is the district's own or the deployment's."""
+    own = record.settings
+    effective = settings.for_district(own).flat()
+    knobs = {
+        key: {"value": effective[key], "source": "district" if key in own else "deployment"}
+        for key in DISTRICT_KEYS
+    }
+    return {**connection_info(settings, record), "paused": record.paused, "settings": knobs}
 
 
 def public_address(settings: Settings) -> tuple[str, int]:

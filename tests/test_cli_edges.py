@@ -236,3 +236,45 @@ def test_a_database_server_that_never_answers_is_given_up_on(
     assert "s3cret" not in result.output
     assert "Check the host and port" in result.output
     assert "database_connect_timeout" in result.output
+
+
+def test_check_on_a_clean_file_does_not_say_loaded(roster: Roster, samples: Path) -> None:
+    result = roster("check", samples / "good.zip")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("valid: every row would load (nothing was loaded)")
+    assert as_json(roster("batches", "--json")) == []
+
+
+def test_the_district_report_says_things_once_and_only_to_the_district(
+    roster: Roster, samples: Path
+) -> None:
+    roster("district", "add", "lincoln")
+    first = process_json(roster, samples / "bad")  # a first load with rejects
+    page = roster("report", str(first["batch_id"]), "--format", "html").stdout
+    message = as_json(roster("report", str(first["batch_id"]), "--format", "json"))["message"]
+    assert page.count("were not applied") == 1  # the lead sentence, not repeated
+    assert message not in page  # which restated it in ops' words
+    assert "yesterday" not in page  # there was no yesterday on a first load
+    assert "roster " not in page.replace("Roster batch", "")  # no ops commands
+    assert "td.f{" in page
+    assert "<td class='f'>users.csv</td>" in page  # file names never break mid-word
+    roster("district", "add", "other")
+    roster("process", samples / "next-night", "--district", "other")
+    held = as_json(roster("process", samples / "good.zip", "--district", "other", "--json"))
+    assert held["status"] == "held"
+    held_page = roster("report", str(held["batch_id"]), "--format", "html").stdout
+    assert "Held for approval" in held_page
+    assert "roster batch approve" not in held_page
+
+
+def test_district_show_has_name_pause_and_thresholds(roster: Roster) -> None:
+    roster("district", "add", "lincoln", "--name", "Lincoln Unified")
+    roster("district", "set", "lincoln", "--max-delete-pct", "5", "--pause")
+    shown = as_json(roster("district", "show", "lincoln", "--json"))
+    assert shown["name"] == "Lincoln Unified"
+    assert shown["paused"] is True
+    assert shown["settings"]["max_delete_pct"] == {"value": 5.0, "source": "district"}
+    assert shown["settings"]["max_update_pct"] == {"value": 75.0, "source": "deployment"}
+    text = roster("district", "show", "lincoln").stdout
+    assert "Lincoln Unified" in text
+    assert "PAUSED" in text

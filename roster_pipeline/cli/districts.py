@@ -163,6 +163,7 @@ def _warn_unreachable(info: Mapping[str, Any]) -> None:
 def _info_rows(info: dict[str, Any]) -> list[tuple[str, Any]]:
     rows = [
         ("district", info["district"]),
+        ("name", info["name"] or info["district"]),
         ("host", info["host"]),
         ("port", info["port"]),
         ("username", info["username"]),
@@ -185,10 +186,22 @@ def _info_rows(info: dict[str, Any]) -> list[tuple[str, Any]]:
 @click.option("--json", "as_json", is_flag=True)
 @reported
 def district_show(slug: str, as_json: bool) -> None:
-    """Show a district's account and settings (never a secret)."""
+    """Show a district's account, pause state and settings (never a secret)."""
+    from roster_pipeline import districts
+
     with opened_home() as home:
-        record = home.store.district(slug)
-    _print_account(home.settings, record, as_json)
+        info = districts.described(home.settings, home.store.district(slug))
+    _warn_unreachable(info)
+    if as_json:
+        echo_json(info)
+        return
+    rows = _info_rows(info)
+    rows.append(("processing", "PAUSED (uploads kept)" if info["paused"] else "active"))
+    for key, knob in info["settings"].items():
+        mark = "" if knob["source"] == "deployment" else "   (this district's own)"
+        rows.append((key, f"{knob['value']:g}{mark}"))
+    for label, value in rows:
+        click.echo(f"{label:<28} {value}")
 
 
 @district.command("rotate-password")
