@@ -22,6 +22,7 @@ from roster_pipeline.config import Settings
 from roster_pipeline.errors import NoHomeError, StorageError
 from roster_pipeline.store import Store, open_store
 from roster_pipeline.store.dialect import mask_url
+from roster_pipeline.store.schema import MIGRATIONS
 from roster_pipeline.system import effective
 
 __all__ = ["Home"]
@@ -69,10 +70,12 @@ class Home:
             raise NoHomeError(f"no roster home at {self.root.resolve()}{hint}")
         if not self.settings.database_url and not (self.root / "roster.db").is_file():
             raise NoHomeError(f"no roster database in {self.root.resolve()}{hint}")
-        if self.store.schema_version() == 0:
+        version = self.store.schema_version()
+        if version == 0:
             where = mask_url(self.settings.db_url)
             raise NoHomeError(f"the database {where} has no roster schema{hint}")
-        self.store.migrate()
+        if version < max(MIGRATIONS):  # an upgrade; otherwise nothing is written here
+            self.store.migrate()
         self.settings = effective(self.settings, self.store)
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ exist, batch ids in pipes, confirmations, addresses districts cannot reach, exit
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -278,3 +279,39 @@ def test_district_show_has_name_pause_and_thresholds(roster: Roster) -> None:
     text = roster("district", "show", "lincoln").stdout
     assert "Lincoln Unified" in text
     assert "PAUSED" in text
+
+
+def _read_only_mount_works() -> bool:
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount --bind -o ro / /mnt"],
+        check=False, capture_output=True,
+    )  # fmt: skip
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(
+    shutil.which("unshare") is None or not _read_only_mount_works(),
+    reason="needs unshare and mount (a private read-only bind mount of the home)",
+)
+def test_read_only_commands_work_on_a_home_without_write_access(
+    samples: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    roster = [str(Path(sys.executable).parent / "roster"), "--home", str(home)]
+    for args in (["init"], ["district", "add", "lincoln"],
+                 ["process", str(samples / "good.zip"), "--district", "lincoln"]):  # fmt: skip
+        subprocess.run([*roster, *args], check=True, capture_output=True)
+    reads = [["status"], ["batches"], ["district", "show", "lincoln"], ["district", "list"],
+             ["export", "lincoln", "users"], ["events"], ["system", "show"],
+             ["hostkey", "fingerprints"]]  # fmt: skip
+    script = f"mount --bind -o ro {home} {home} && " + " && ".join(
+        " ".join([*roster, *args]) + " >/dev/null" for args in reads
+    )
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], check=False,
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    write = f"mount --bind -o ro {home} {home} && {' '.join(roster)} district add other"
+    refused = subprocess.run(["unshare", "-m", "sh", "-c", write], check=False,
+                             capture_output=True, text=True)  # fmt: skip
+    assert refused.returncode == ExitCode.UNAVAILABLE, refused.stderr
+    assert "Traceback" not in refused.stderr

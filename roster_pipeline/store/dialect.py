@@ -7,6 +7,7 @@ dialect turns it into what its engine expects and opens the ADBC connection.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,8 +142,13 @@ def _connect_sqlite(url: str) -> Any:
             f"cannot open {url}: the folder {path.parent} does not exist; "
             "create it or point ROSTER_HOME / --db elsewhere"
         )
+    target = str(path)
+    if path.is_file() and not os.access(path.parent, os.W_OK):
+        # Read-only access (a monitoring user, a read-only mount): SQLite cannot keep
+        # its WAL index beside the file, so it reads the file as it stands.
+        target = f"file:{path}?mode=ro" + ("" if Path(f"{path}-wal").exists() else "&immutable=1")
     try:
-        return adbc_driver_sqlite.dbapi.connect(str(path), autocommit=True)
+        return adbc_driver_sqlite.dbapi.connect(target, autocommit=True)
     except adbc_driver_manager.Error as exc:
         raise DatabaseUnavailableError(f"cannot open {url}: {exc}") from None
 
