@@ -17,22 +17,27 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from roster_pipeline.config import Settings, load_settings
+    from roster_pipeline.config import DISTRICT_KEYS, Settings, load_settings
     from roster_pipeline.contracts.specs import Spec, load_spec
     from roster_pipeline.districts import add_district, export
     from roster_pipeline.errors import RosterError, TerminalError, TransientError
     from roster_pipeline.home import Home
-    from roster_pipeline.pipeline import BatchResult, Outcome, check, evaluate, process
-    from roster_pipeline.store import BatchRecord, BatchStatus, Store, open_store
+    from roster_pipeline.outcome import BatchResult, Outcome
+    from roster_pipeline.pipeline import check, evaluate, process
+    from roster_pipeline.progress import Progress, no_progress
+    from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, Store, open_store
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DISTRICT_KEYS",
     "BatchRecord",
     "BatchResult",
     "BatchStatus",
+    "DistrictRecord",
     "Home",
     "Outcome",
+    "Progress",
     "RosterError",
     "Settings",
     "Spec",
@@ -45,6 +50,7 @@ __all__ = [
     "export",
     "load_settings",
     "load_spec",
+    "no_progress",
     "open_store",
     "process",
 ]
@@ -52,13 +58,21 @@ __all__ = [
 # Imported on first use (PEP 562): `import roster_pipeline.cli` must not pay for
 # polars and pandera, which `roster --help` never needs.
 _HOMES = {
-    "roster_pipeline.config": ("Settings", "load_settings"),
+    "roster_pipeline.config": ("DISTRICT_KEYS", "Settings", "load_settings"),
     "roster_pipeline.contracts.specs": ("Spec", "load_spec"),
     "roster_pipeline.districts": ("add_district", "export"),
     "roster_pipeline.errors": ("RosterError", "TerminalError", "TransientError"),
     "roster_pipeline.home": ("Home",),
-    "roster_pipeline.pipeline": ("BatchResult", "Outcome", "check", "evaluate", "process"),
-    "roster_pipeline.store": ("BatchRecord", "BatchStatus", "Store", "open_store"),
+    "roster_pipeline.outcome": ("BatchResult", "Outcome"),
+    "roster_pipeline.pipeline": ("check", "evaluate", "process"),
+    "roster_pipeline.progress": ("Progress", "no_progress"),
+    "roster_pipeline.store": (
+        "BatchRecord",
+        "BatchStatus",
+        "DistrictRecord",
+        "Store",
+        "open_store",
+    ),
 }
 _WHERE = {name: module for module, names in _HOMES.items() for name in names}
 

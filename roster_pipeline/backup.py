@@ -26,12 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from roster_pipeline import hostkeys
 from roster_pipeline.errors import ConflictError, NotFoundError, StorageError
-from roster_pipeline.store.dialect import sqlite_path
+from roster_pipeline.store import sqlite_path
 
 if TYPE_CHECKING:
     from roster_pipeline.home import Home
 
-__all__ = ["Backup", "backup", "restore"]
 
 _MANIFEST = "manifest.json"
 PG_DUMP_HINT = 'pg_dump --format=custom --file=roster.dump "$ROSTER_DATABASE_URL"'

@@ -28,19 +28,6 @@ from pydantic.fields import FieldInfo
 from roster_pipeline.errors import ConfigError
 from sftp_server.limits import Limits
 
-__all__ = [
-    "DISTRICT_KEYS",
-    "LOG_LEVELS",
-    "Receiver",
-    "Service",
-    "Settings",
-    "System",
-    "Thresholds",
-    "ZipLimits",
-    "fixed_names",
-    "load_settings",
-]
-
 GiB = 1024**3
 
 #: Settings a district may set for itself (``roster district set``); the others are
@@ -198,6 +185,30 @@ class Settings(BaseModel):
         """
         own = {k: v for k, v in district_settings.items() if k in _PATHS}
         return self.replaced(own) if own else self
+
+
+#: The settings `roster system set` may change: General Setup's, and what districts are told.
+SYSTEM_KEYS = (*System.model_fields, "public_host", "public_port", "webhook_url")
+
+#: Days kept, by purge policy: raw archives and reports, and events.
+PURGE_DAYS: Mapping[str, Mapping[str, float]] = {
+    "aggressive": {"archive": 7.0, "events": 14.0},
+    "typical": {"archive": 30.0, "events": 90.0},
+    "seldom": {"archive": 180.0, "events": 365.0},
+}
+
+
+def with_system_values(settings: Settings, stored: Mapping[str, Any]) -> Settings:
+    """``settings`` with the system values stored in the database (`roster system set`)
+    under roster.toml's and ROSTER_*'s; the purge policy sets archive retention unless a
+    file sets retention_days."""
+    fixed = fixed_names(settings.home)
+    values = {k: v for k, v in stored.items() if k in SYSTEM_KEYS and k not in fixed}
+    merged = settings.replaced(values, "the database (roster system set)") if values else settings
+    if "retention_days" not in fixed:
+        archive_days = PURGE_DAYS[merged.system.purge_policy]["archive"]
+        merged = merged.replaced({"retention_days": archive_days})
+    return merged
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -18,33 +18,13 @@ import polars as pl
 
 from roster_pipeline import hostkeys
 from roster_pipeline.config import DISTRICT_KEYS, Settings
-from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.render.guide import GuideInput
 from roster_pipeline.store import DistrictRecord, Store, open_store
 from sftp_server import Account, UploadRecord
-
-__all__ = [
-    "SLUG_PATTERN",
-    "DistrictAccounts",
-    "Provisioned",
-    "add_district",
-    "add_key",
-    "connection_info",
-    "described",
-    "export",
-    "new_password",
-    "onboarding",
-    "public_address",
-    "remove_district",
-    "remove_key",
-    "rotate_password",
-    "set_enabled",
-    "unreachable_host",
-    "validate_slug",
-]
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -265,7 +245,7 @@ def onboarding(home: Home, slug: str, new_password: str | None = None) -> GuideI
     record = home.store.district(slug)
     if new_password is not None and not record.password_hash:
         raise ConflictError(f"district {slug} logs in with a key only; it has no password")
-    dialect = Dialect.from_settings(record.settings)
+    dialect = CsvDialect.from_settings(record.settings)
     spec = dialect.apply(load_spec(record.spec))
     return GuideInput(connection_info(home.settings, record, new_password), spec, dialect)
 

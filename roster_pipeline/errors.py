@@ -24,24 +24,6 @@ district, batch, file and line where there is one, and say what happens next.
 
 from __future__ import annotations
 
-__all__ = [
-    "ConfigError",
-    "ConflictError",
-    "DatabaseUnavailableError",
-    "HostKeyFileError",
-    "InputError",
-    "NoHomeError",
-    "NotFoundError",
-    "RosterError",
-    "SpecError",
-    "StorageError",
-    "SystemDisabledError",
-    "TerminalError",
-    "TransientError",
-    "UnknownBatchError",
-    "UnknownDistrictError",
-]
-
 
 class RosterError(Exception):
     """Base of every error the pipeline raises on purpose."""

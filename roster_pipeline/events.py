@@ -16,13 +16,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from roster_pipeline.store import BatchRecord, BatchStatus, EventRecord
-from roster_pipeline.store.records import LEVELS
+from roster_pipeline.store import LEVELS, BatchRecord, BatchStatus, EventRecord
 
 if TYPE_CHECKING:
     from roster_pipeline.home import Home
 
-__all__ = ["LEVELS", "batch_finished", "enabled_levels", "record"]
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from roster_pipeline.config import Settings
+from roster_pipeline.config import Settings, with_system_values
 from roster_pipeline.errors import NoHomeError, StorageError
-from roster_pipeline.store import Store, open_store
-from roster_pipeline.store.dialect import mask_url
-from roster_pipeline.store.schema import MIGRATIONS
-from roster_pipeline.system import effective
-
-__all__ = ["Home"]
+from roster_pipeline.store import MIGRATIONS, Store, mask_url, open_store
 
 _FOLDERS = ("inbox", "processing", "archive", "failed", "staging", "hostkeys", "logs", "work")
 
@@ -44,6 +39,14 @@ class Home:
     def folder(self, name: str, *parts: str) -> Path:
         return self.settings.home.joinpath(name, *parts)
 
+    def batch_files(self, batch_id: str) -> list[Path]:
+        """The files a batch is made of, from ``processing/`` (or, once done, the archive)."""
+        for folder in (self.folder("processing", batch_id, "files"),
+                       self.folder("archive", batch_id, "raw")):  # fmt: skip
+            if folder.is_dir():
+                return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        return []
+
     @property
     def store(self) -> Store:
         if self._store is None:
@@ -60,7 +63,7 @@ class Home:
         except OSError as exc:
             raise StorageError(f"cannot create the home folder {self.root}: {exc}") from None
         self.store.migrate()
-        self.settings = effective(self.settings, self.store)
+        self.settings = self._with_system_values()
 
     def require(self) -> None:
         """Fail unless ``roster init`` made this home: a typo in --home must not look
@@ -76,7 +79,11 @@ class Home:
             raise NoHomeError(f"the database {where} has no roster schema{hint}")
         if version < max(MIGRATIONS):  # an upgrade; otherwise nothing is written here
             self.store.migrate()
-        self.settings = effective(self.settings, self.store)
+        self.settings = self._with_system_values()
+
+    def _with_system_values(self) -> Settings:
+        stored = {k: s.value for k, s in self.store.system_settings().items()}
+        return with_system_values(self.settings, stored)
 
     def close(self) -> None:
         if self._store is not None:

@@ -14,8 +14,6 @@ from pathlib import Path
 import sftp_server
 from roster_pipeline.errors import HostKeyFileError, StorageError
 
-__all__ = ["KEY_TYPES", "add", "ensure", "fingerprints"]
-
 KEY_TYPES = tuple(sftp_server.KEY_TYPES)
 
 

@@ -15,15 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from roster_pipeline import pipeline
-from roster_pipeline.contracts.dialects import SETTING_KEYS, Dialect
+from roster_pipeline.contracts.dialects import SETTING_KEYS, CsvDialect
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import ConflictError
 from roster_pipeline.home import Home
 from roster_pipeline.progress import Progress, no_progress
-from roster_pipeline.service import batches
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
-
-__all__ = ["approve", "configure", "discard", "reprocess"]
 
 
 def _held(home: Home, batch_id: str, action: str) -> BatchRecord:
@@ -37,7 +34,7 @@ def _held(home: Home, batch_id: str, action: str) -> BatchRecord:
 
 
 def _archived(home: Home, batch: BatchRecord) -> list[Path]:
-    files = batches.sources(home, batch.batch_id)
+    files = home.batch_files(batch.batch_id)
     if not files:
         raise ConflictError(
             f"the files of batch {batch.batch_id} are no longer archived (purged after the"
@@ -81,7 +78,7 @@ def discard(home: Home, batch_id: str) -> BatchRecord:
 def reprocess(home: Home, batch_id: str) -> BatchRecord:
     """Run a finished batch's archived files again, as a new batch."""
     batch = home.store.batch(batch_id)
-    if batch.status in batches.UNFINISHED:
+    if not batch.status.finished:
         raise ConflictError(f"batch {batch_id} is still {batch.status}; wait until it finishes")
     files = _archived(home, batch)
     result = pipeline.process(home, batch.district, files)
@@ -93,7 +90,7 @@ def configure(
     slug: str,
     values: Mapping[str, float],
     paused: bool | None = None,
-    dialect: Dialect | None = None,
+    dialect: CsvDialect | None = None,
 ) -> DistrictRecord:
     """Change a district's settings (absent keys keep their value) and pause state.
 

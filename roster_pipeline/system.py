@@ -23,35 +23,16 @@ import getpass
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from roster_pipeline.config import Settings, System, fixed_names
+from roster_pipeline.config import SYSTEM_KEYS, Settings, fixed_names, with_system_values
 from roster_pipeline.errors import ConflictError, NotFoundError, SystemDisabledError
 from roster_pipeline.store import Store
 
 if TYPE_CHECKING:
     from roster_pipeline.home import Home
 
-__all__ = [
-    "FREQUENCIES",
-    "PURGE_DAYS",
-    "SYSTEM_KEYS",
-    "Intervals",
-    "Shown",
-    "disable",
-    "disabled_reason",
-    "effective",
-    "enable",
-    "intervals",
-    "operator",
-    "require_enabled",
-    "restore_defaults",
-    "set_value",
-    "show",
-]
 
-#: The settings `roster system set` may change: General Setup's, and what districts are told.
-SYSTEM_KEYS = (*System.model_fields, "public_host", "public_port", "webhook_url")
 _REASON = "system_disabled_reason"  # stored beside the settings; not a setting itself
 
 
@@ -70,13 +51,6 @@ FREQUENCIES: Mapping[str, Intervals] = {
     "high": Intervals(rescan=10.0, claim_poll=0.2, stale_check=15.0),
 }
 
-#: Days kept, by purge policy: raw archives and reports, and events.
-PURGE_DAYS: Mapping[str, Mapping[str, float]] = {
-    "aggressive": {"archive": 7.0, "events": 14.0},
-    "typical": {"archive": 30.0, "events": 90.0},
-    "seldom": {"archive": 180.0, "events": 365.0},
-}
-
 
 def operator() -> str:
     """Who is acting, for the audit: the login name, and sudo's caller when there is one."""
@@ -87,16 +61,7 @@ def operator() -> str:
 
 def effective(settings: Settings, store: Store) -> Settings:
     """``settings`` with the database's system values under the files' and env's."""
-    fixed = fixed_names(settings.home)
-    stored = store.system_settings()
-    values: dict[str, Any] = {
-        k: s.value for k, s in stored.items() if k in SYSTEM_KEYS and k not in fixed
-    }
-    merged = settings.replaced(values, "the database (roster system set)") if values else settings
-    if "retention_days" not in fixed:
-        archive_days = PURGE_DAYS[merged.system.purge_policy]["archive"]
-        merged = merged.replaced({"retention_days": archive_days})
-    return merged
+    return with_system_values(settings, {k: s.value for k, s in store.system_settings().items()})
 
 
 def intervals(settings: Settings) -> Intervals:

@@ -14,15 +14,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import asyncssh
 
-__all__ = [
-    "KEY_TYPES",
-    "HostKeyError",
-    "add_host_key",
-    "ensure_host_keys",
-    "fingerprints",
-    "load_host_keys",
-]
-
 # type name (as `roster hostkey add TYPE` takes it) -> (asyncssh alg, options, file name)
 KEY_TYPES: dict[str, tuple[str, int, str]] = {  # (alg, RSA bits, file name)
     "ed25519": ("ssh-ed25519", 0, "ssh_host_ed25519_key"),

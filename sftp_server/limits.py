@@ -11,8 +11,6 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-__all__ = ["AddressBook", "Limits"]
-
 GiB = 1024**3
 
 

@@ -7,10 +7,10 @@ import stat
 from pathlib import Path
 
 from click.testing import CliRunner, Result
-from conftest import Roster, as_json, process_json
 
 from roster_pipeline.cli import main
 from roster_pipeline.cli.exits import ExitCode
+from tests.helpers import Roster, as_json, process_json
 
 
 def _run(home: Path, *args: str | Path) -> Result:

@@ -20,8 +20,8 @@ from roster_pipeline.cli.exits import ExitCode, code_for
 from roster_pipeline.config import load_settings
 from roster_pipeline.errors import HostKeyFileError, SpecError
 from roster_pipeline.home import Home
+from tests.helpers import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 BATCH = "20261122T030012Z-lincoln-3fa2c1"
 
 Run = Callable[..., Result]

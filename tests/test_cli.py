@@ -6,9 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-from conftest import Roster, as_json, process_json
-
 from roster_pipeline.cli.exits import ExitCode
+from tests.helpers import Roster, as_json, process_json
 
 
 def _counts(data: dict[str, object], table: str) -> tuple[int, ...]:

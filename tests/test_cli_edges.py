@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import Roster, as_json, process_json
 
 from roster_pipeline.cli import district_settings, main
 from roster_pipeline.cli import districts as cli_districts
@@ -24,6 +23,7 @@ from roster_pipeline.render import report
 from roster_pipeline.store import open_store
 from sftp_server import KEY_TYPES
 from sftp_server.passwords import verify as verify_password
+from tests.helpers import Roster, as_json, process_json
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

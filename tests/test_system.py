@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Roster, as_json, process_json
 
 from roster_pipeline import system
 from roster_pipeline.cli.exits import ExitCode
 from roster_pipeline.config import load_settings
 from roster_pipeline.home import Home
 from roster_pipeline.store import EventRecord
+from tests.helpers import Roster, as_json, process_json
 
 
 def _shown(roster: Roster) -> dict[str, dict[str, object]]:

@@ -1,8 +1,8 @@
 """The ``roster`` command: thin over the core API; RosterError becomes a clean exit.
 
 This package holds the root group; its commands live in modules by what they
-act on (districts, batches, the service, the system) and register themselves on
-``main`` when imported at the end of this file. Those modules import the
+act on (districts, batches, the service, the system, backups), which know nothing
+of the group: it adds their ``COMMANDS`` here. Those modules import the
 pipeline's heavy machinery (polars, pandera) inside the commands that use it,
 so ``--help``, ``--version`` and commands touching no roster data start fast.
 """
@@ -16,9 +16,16 @@ from typing import Any
 import click
 
 from roster_pipeline import __version__
-from roster_pipeline.cli import interrupts
-from roster_pipeline.cli.common import reported
-from roster_pipeline.cli.exits import ExitCode
+from roster_pipeline.cli import (
+    backups,
+    batches,
+    common,
+    districts,
+    exits,
+    interrupts,
+    service,
+    system,
+)
 
 __all__ = ["main", "run"]
 
@@ -27,7 +34,7 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True}
 _OWN_SIGNALS = {"serve", "demo"}
 
 
-class RosterGroup(click.Group):
+class _RosterGroup(click.Group):
     """The root group: Ctrl-C ends any command with exit 130 and one clear line."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -35,10 +42,10 @@ class RosterGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             interrupts.announce()
-            raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
+            raise click.exceptions.Exit(exits.ExitCode.INTERRUPTED) from None
 
 
-@click.group(cls=RosterGroup, context_settings=CONTEXT)
+@click.group(cls=_RosterGroup, context_settings=CONTEXT)
 @click.option("--home", type=click.Path(path_type=Path), envvar="ROSTER_HOME", default=None,
               show_envvar=True, help="Home folder (default ./roster-data).")  # fmt: skip
 @click.option("--db", "database_url", envvar="ROSTER_DATABASE_URL", default=None,
@@ -47,7 +54,7 @@ class RosterGroup(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Also log what happens, to stderr.")
 @click.version_option(__version__, package_name="roster-pipeline")
 @click.pass_context
-@reported
+@common.reported
 def main(
     ctx: click.Context, home: Path | None, database_url: str | None, quiet: bool, verbose: bool
 ) -> None:
@@ -75,12 +82,11 @@ def run() -> None:
     main()
 
 
-# Imported last, for their side effect: each registers its commands on `main`.
-from roster_pipeline.cli import (  # noqa: E402, F401
-    backups,
-    batches,
-    district_settings,
-    districts,
-    service,
-    system,
-)
+for _command in (
+    *batches.COMMANDS,
+    *districts.COMMANDS,
+    *service.COMMANDS,
+    *system.COMMANDS,
+    *backups.COMMANDS,
+):
+    main.add_command(_command)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from roster_pipeline.cli import main
 from roster_pipeline.cli.common import (
     opened_home,
     print_fingerprints,
@@ -15,10 +14,8 @@ from roster_pipeline.cli.common import (
     settings_of,
 )
 
-__all__ = ["backup_cmd", "restore_cmd"]
 
-
-@main.command("backup")
+@click.command("backup")
 @click.argument("path", type=click.Path(file_okay=False, path_type=Path))
 @reported
 def backup_cmd(path: Path) -> None:
@@ -37,7 +34,7 @@ def backup_cmd(path: Path) -> None:
                     fg="yellow", err=True)  # fmt: skip
 
 
-@main.command("restore")
+@click.command("restore")
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @reported
 def restore_cmd(path: Path) -> None:
@@ -50,3 +47,6 @@ def restore_cmd(path: Path) -> None:
         click.echo(f"restored {path} into {home.root.resolve()}")
         print_fingerprints(home.settings)
     say(f"backup taken {manifest.get('created_at', 'at an unknown time')}")
+
+
+COMMANDS = (backup_cmd, restore_cmd)

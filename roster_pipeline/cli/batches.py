@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from roster_pipeline.cli import main
 from roster_pipeline.cli.common import (
     echo_json,
     exit_for,
@@ -34,25 +33,12 @@ if TYPE_CHECKING:
 
 # The pipeline (polars, pandera) is imported inside the commands that run it.
 
-__all__ = [
-    "batch_approve",
-    "batch_discard",
-    "batch_group",
-    "batch_reprocess",
-    "batches",
-    "check",
-    "export",
-    "process",
-    "report_cmd",
-    "spec",
-    "spec_show",
-]
 
 #: render.report.FORMATS, spelled here so `--help` need not import the renderer.
 REPORT_FORMATS = ("text", "json", "csv", "html")
 
 
-@main.command()
+@click.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--district", "slug", required=True, help="The district the files come from.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -99,7 +85,7 @@ def _print_batch(batch: BatchRecord) -> None:
         out.print(f"report: {escape(batch.report_path)}", highlight=False)
 
 
-@main.command()
+@click.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--spec", "spec_name", default=specs.DEFAULT_SPEC, show_default=True)
 @click.option("--district", "slug", default=None,
@@ -125,7 +111,7 @@ def check(path: Path, spec_name: str, slug: str | None, as_json: bool) -> None:
     exit_for(outcome.status)
 
 
-@main.command()
+@click.command()
 @click.option("--district", "slug", default=None)
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -148,7 +134,7 @@ def batches(slug: str | None, limit: int, as_json: bool) -> None:
     print_table(("batch", "district", "status", "received", "files", "rejects"), rows)
 
 
-@main.command("report")
+@click.command("report")
 @click.argument("batch_id")
 @click.option(
     "--format", "fmt", type=click.Choice(REPORT_FORMATS), default="text", show_default=True
@@ -165,7 +151,7 @@ def report_cmd(batch_id: str, fmt: str, output: Path | None) -> None:
     write_or_echo(text, output)
 
 
-@main.command()
+@click.command()
 @click.argument("slug")
 @click.argument("table")
 @click.option(
@@ -197,7 +183,7 @@ def _stream_json(frame: Any, rows_per_slice: int = 10_000) -> None:
     out.write("\n]\n")
 
 
-@main.group("batch")
+@click.group("batch")
 def batch_group() -> None:
     """Act on one batch: approve or discard a held batch, reprocess a finished one."""
 
@@ -241,7 +227,7 @@ def batch_reprocess(batch_id: str) -> None:
     exit_for(batch.status)
 
 
-@main.group()
+@click.group()
 def spec() -> None:
     """The file contracts districts send."""
 
@@ -254,3 +240,10 @@ def spec_show(name: str) -> None:
     from roster_pipeline.render import guide
 
     click.echo(guide.describe_spec(specs.load_spec(name)))
+
+
+#: What this module adds to `roster`.
+COMMANDS = (process, check, batches, report_cmd, export, batch_group, spec)
+
+
+COMMANDS = (process, check, batches, report_cmd, export, batch_group, spec)

@@ -24,19 +24,6 @@ if TYPE_CHECKING:
     from roster_pipeline.config import Settings
     from roster_pipeline.home import Home
 
-__all__ = [
-    "confirmed",
-    "echo_json",
-    "exit_for",
-    "minute",
-    "opened_home",
-    "output_option",
-    "print_fingerprints",
-    "reported",
-    "say",
-    "settings_of",
-    "write_or_echo",
-]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -18,7 +18,6 @@ from roster_pipeline.progress import Progress, no_progress
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["print_table", "shows_progress", "stage_display", "status_markup"]
 
 #: Statuses (of batches, districts, checks) by the colour they are shown in.
 _COLOURS = {

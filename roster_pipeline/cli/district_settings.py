@@ -8,13 +8,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from roster_pipeline.cli.common import F, opened_home, reported
-from roster_pipeline.cli.districts import district
 
 if TYPE_CHECKING:
     from roster_pipeline.contracts import dialects
     from roster_pipeline.store import DistrictRecord
 
-__all__ = ["DIALECT_OPTIONS", "ENCODINGS", "changed_dialect", "dialect_options", "district_set"]
 
 #: contracts.dialects.ENCODINGS, spelled here so that `--help` need not import the
 #: parser (a test holds them equal).
@@ -43,17 +41,17 @@ def dialect_options(func: F) -> F:
     return func
 
 
-def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.Dialect | None:
+def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.CsvDialect | None:
     """The district's dialect with the options given applied; None when none was given."""
     from roster_pipeline.contracts import dialects
 
     if not any(given.values()):
         return None
-    current = dialects.Dialect.from_settings(record.settings)
+    current = dialects.CsvDialect.from_settings(record.settings)
     return current.changed(**given)
 
 
-@district.command("set")
+@click.command("set")
 @click.argument("slug")
 @click.option("--max-delete-pct", type=float, help="Hold a batch deleting more of a table.")
 @click.option("--max-update-pct", type=float, help="Hold a batch updating more of a table.")

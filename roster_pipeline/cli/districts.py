@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from roster_pipeline.cli import main
 from roster_pipeline.cli.common import (
     confirmed,
     echo_json,
@@ -22,6 +21,7 @@ from roster_pipeline.cli.common import (
     write_or_echo,
 )
 from roster_pipeline.cli.display import print_table, status_markup
+from roster_pipeline.cli.district_settings import district_set
 from roster_pipeline.contracts import specs
 
 if TYPE_CHECKING:
@@ -30,14 +30,13 @@ if TYPE_CHECKING:
 
 # The core API and the SSH library are imported inside the commands that use them.
 
-__all__ = ["district", "hostkey"]
 
 #: sftp_server.KEY_TYPES, spelled here so that `--help` need not import the SSH
 #: library (a test holds them equal).
 KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 
 
-@main.group()
+@click.group()
 def hostkey() -> None:
     """The receiver's SSH host keys (districts pin their fingerprints)."""
 
@@ -69,7 +68,7 @@ def hostkey_add(key_type: str) -> None:
     print_fingerprints(settings)
 
 
-@main.group()
+@click.group()
 def district() -> None:
     """Provision and inspect districts and their SFTP accounts."""
 
@@ -345,3 +344,8 @@ def district_guide(
         if password is not None:
             districts.rotate_password(home, slug, password)
             say(f"note: the password of {slug} was changed; the old one no longer works")
+
+
+COMMANDS = (hostkey, district)
+
+district.add_command(district_set)

@@ -22,8 +22,6 @@ from enum import IntEnum
 
 from roster_pipeline.errors import NotFoundError, RosterError, SystemDisabledError, TransientError
 
-__all__ = ["ExitCode", "code_for"]
-
 
 class ExitCode(IntEnum):
     OK = 0

@@ -22,8 +22,6 @@ import sys
 import threading
 import time
 
-__all__ = ["GRACE_SECONDS", "MESSAGE", "announce", "enabled", "install"]
-
 MESSAGE = "interrupted; nothing was changed"
 GRACE_SECONDS = 0.5  # for the main thread to unwind before the process ends regardless
 EXIT_CODE = 130  # 128 + SIGINT, as shells report it

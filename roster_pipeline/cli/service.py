@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from roster_pipeline.cli import main
 from roster_pipeline.cli.common import (
     echo_json,
     minute,
@@ -23,10 +22,8 @@ if TYPE_CHECKING:
     from roster_pipeline.config import Settings
     from roster_pipeline.service import status as status_mod
 
-__all__ = ["demo", "init", "purge", "serve", "status"]
 
-
-@main.command()
+@click.command()
 @click.option(
     "--public-host",
     default=None,
@@ -47,7 +44,7 @@ def init(public_host: str | None, public_port: int | None) -> None:
     they are stored for every machine (`roster system set public_host ...`).
     """
     from roster_pipeline import hostkeys, system
-    from roster_pipeline.store.dialect import mask_url
+    from roster_pipeline.store import mask_url
 
     with opened_home(create=True) as home:
         hostkeys.ensure(home.folder("hostkeys"))
@@ -73,7 +70,7 @@ def _print_address(settings: Settings) -> None:
                     fg="red", bold=True, err=True)  # fmt: skip
 
 
-@main.command()
+@click.command()
 @click.option("--workers", default=1, show_default=True, help="Batch worker processes.")
 @click.option("--role", type=click.Choice(["all", "sftp", "worker"]), default="all",
               show_default=True, help="Run the receiver, the workers, or both.")  # fmt: skip
@@ -105,7 +102,7 @@ def _announce(line: str) -> None:
     sys.stdout.flush()
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @reported
 def status(as_json: bool) -> None:
@@ -141,7 +138,7 @@ def _print_status(found: list[status_mod.DistrictStatus]) -> None:
     print_table(("district", "last upload", "last loaded", "rows", "held", "state"), rows)
 
 
-@main.command()
+@click.command()
 @reported
 def purge() -> None:
     """Delete archived raw files and reports older than each district's retention."""
@@ -154,7 +151,7 @@ def purge() -> None:
     click.echo(f"{len(gone)} batch folder(s) purged")
 
 
-@main.command()
+@click.command()
 @click.option("--keep/--no-keep", default=True, show_default=True,
               help="Keep the demo home (and its reports) afterwards.")  # fmt: skip
 @reported
@@ -164,3 +161,10 @@ def demo(keep: bool) -> None:
     from roster_pipeline.demo import run_demo
 
     run_demo(keep=keep)
+
+
+#: What this module adds to `roster`.
+COMMANDS = (init, serve, status, purge, demo)
+
+
+COMMANDS = (init, serve, status, purge, demo)

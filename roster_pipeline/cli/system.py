@@ -8,17 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from roster_pipeline.cli import main
 from roster_pipeline.cli.common import confirmed, echo_json, opened_home, reported, say
 from roster_pipeline.cli.display import print_table, status_markup
 from roster_pipeline.cli.exits import ExitCode
 
-__all__ = ["events_cmd", "system_group"]
-
 LEVELS = ("error", "warning", "info", "diagnostic")  # store.records.LEVELS, without polars
 
 
-@main.group("system")
+@click.group("system")
 def system_group() -> None:
     """System settings shared by every machine (PowerSchool DEX's General Setup)."""
 
@@ -119,7 +116,7 @@ def system_test(as_json: bool) -> None:
     sys.exit(ExitCode.UNAVAILABLE if any(c.result == "fail" for c in found) else ExitCode.OK)
 
 
-@main.command("events")
+@click.command("events")
 @click.option("--district", default=None, help="Only this district's events.")
 @click.option("--level", type=click.Choice(LEVELS), default=None,
               help="This level and the more severe ones.")  # fmt: skip
@@ -154,3 +151,6 @@ def _since(text: str | None) -> datetime | None:
     except ValueError:
         raise click.BadParameter(f"{text!r}: use an ISO date/time or 30m, 2h, 3d") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+COMMANDS = (system_group, events_cmd)

@@ -17,17 +17,6 @@ from typing import Any
 
 from roster_pipeline.errors import SpecError
 
-__all__ = [
-    "FORMATS",
-    "ColumnSpec",
-    "FileSpec",
-    "Reference",
-    "Spec",
-    "available_specs",
-    "load_spec",
-    "specs_dir",
-]
-
 DEFAULT_SPEC = "roster-csv"
 
 #: Named formats a column may declare; each is a pattern plus a human description.

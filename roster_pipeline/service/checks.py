@@ -19,13 +19,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from roster_pipeline.errors import RosterError
-from roster_pipeline.store.dialect import mask_url
-from roster_pipeline.store.schema import MIGRATIONS
+from roster_pipeline.store import MIGRATIONS, mask_url
 
 if TYPE_CHECKING:
     from roster_pipeline.home import Home
 
-__all__ = ["Check", "run_all"]
 
 _PINNED = "hostkey_fingerprints"  # stored beside the system settings; not a setting
 _TIMEOUT = 10.0

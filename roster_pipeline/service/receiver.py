@@ -14,8 +14,6 @@ from roster_pipeline.districts import DistrictAccounts
 from roster_pipeline.errors import ConfigError
 from sftp_server import Receiver, ReceiverConfig, start_receiver
 
-__all__ = ["RunningReceiver", "receiver_config", "start"]
-
 
 def receiver_config(settings: Settings, port: int | None = None) -> ReceiverConfig:
     """The receiver under the home's standard layout; ``port`` overrides the setting."""

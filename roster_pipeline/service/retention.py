@@ -17,8 +17,6 @@ from roster_pipeline.errors import UnknownBatchError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord
 
-__all__ = ["Purged", "purge"]
-
 log = logging.getLogger(__name__)
 
 
@@ -55,7 +53,7 @@ def purge(home: Home, now: datetime | None = None) -> list[Purged]:
 
 def _purge_events(home: Home, now: datetime) -> None:
     """Delete the events the purge policy keeps no longer (14, 90 or 365 days)."""
-    from roster_pipeline.system import PURGE_DAYS
+    from roster_pipeline.config import PURGE_DAYS
 
     days = PURGE_DAYS[home.settings.system.purge_policy]["events"]
     gone = home.store.purge_events(now - timedelta(days=days))

@@ -44,8 +44,6 @@ from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import Spec
 from roster_pipeline.errors import InputError
 
-__all__ = ["ReceivedFile", "Unpacked", "ZipLimits", "is_zip", "unpack"]
-
 _CHUNK = 1024 * 1024
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _NOISE = {"desktop.ini", "thumbs.db", "__macosx"}
@@ -57,7 +55,7 @@ _DAMAGED = (
     zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, struct.error,
     zlib.error, lzma.LZMAError, NotImplementedError, RuntimeError,
 )  # fmt: skip
-_REJECTED = "The batch was rejected; the data loaded before stays loaded"
+_REJECTED = rejects.BATCH_REJECTED
 
 
 @dataclass(frozen=True)
@@ -116,7 +114,8 @@ def _is_noise(part: str) -> bool:
     return part.startswith(".") or part.lower() in _NOISE
 
 
-def _hash_file(path: Path) -> tuple[int, str]:
+def hash_file(path: Path) -> tuple[int, str]:
+    """A file's size and sha256 (hex), read once."""
     digest, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -163,7 +162,7 @@ class _Batch:
             msg = f"{path.name} is named .zip but is not a zip file"
             self.reject(path.name, Code.BAD_ZIP, msg)
         else:
-            size, digest = _hash_file(path)
+            size, digest = hash_file(path)
             self.keep(path.name, path, size, digest)
 
     def keep(self, name: str, path: Path, size: int, digest: str) -> None:

@@ -15,32 +15,44 @@ from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
+from roster_pipeline.store.dialect import mask_url, sqlite_path
+from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
 from roster_pipeline.store.records import (
+    LEVELS,
     BatchRecord,
     BatchStatus,
     DistrictRecord,
     EventRecord,
     FileRecord,
     StoredSetting,
+    TableChanges,
     TableCounts,
 )
+from roster_pipeline.store.schema import MIGRATIONS
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from roster_pipeline.stages.plan import Plan
     from sftp_server import UploadRecord
 
 __all__ = [
+    "LEVELS",
+    "MIGRATIONS",
+    "BatchQueue",
     "BatchRecord",
     "BatchStatus",
+    "Claim",
     "DistrictRecord",
     "EventRecord",
     "FileRecord",
     "Store",
     "StoredSetting",
+    "TableChanges",
     "TableCounts",
+    "mask_url",
     "open_store",
+    "sqlite_path",
+    "worker_name",
 ]
 
 
@@ -55,6 +67,10 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def queue(self, holder: str, claim_seconds: float) -> BatchQueue:
+        """The batch claim queue over this store's connection, claims held by ``holder``."""
+        ...
 
     # districts
     def put_district(self, district: DistrictRecord) -> None:
@@ -91,9 +107,12 @@ class Store(Protocol):
 
     # batches, each call one transaction
     def save_batch(
-        self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None = None
+        self,
+        batch: BatchRecord,
+        rejects: pl.DataFrame,
+        changes: Sequence[TableChanges] | None = None,
     ) -> None:
-        """Record (insert or replace) the batch, its files and rejects; apply ``plan``
+        """Record (insert or replace) the batch, its files and rejects; apply ``changes``
         (roster rows and change log) in the same transaction when given."""
 
     def batch(self, batch_id: str) -> BatchRecord:

@@ -16,8 +16,6 @@ from roster_pipeline.store.records import EventRecord, StoredSetting
 if TYPE_CHECKING:
     from roster_pipeline.store.engine import Engine
 
-__all__ = ["SystemRows"]
-
 
 class SystemRows:
     """Mixed into SqlStore: the rows of ``system_settings`` and ``events``."""
