@@ -153,6 +153,8 @@ class Settings(BaseModel):
     def _limits_not_negative(cls, value: Limits) -> Limits:
         for item in dataclasses.fields(value):
             number = getattr(value, item.name)
+            if not isinstance(number, int | float) or isinstance(number, bool):
+                continue  # not a number (a list of names): nothing to bound
             if not number >= 0:  # NaN is not a limit either
                 raise ValueError(f"{item.name} must be at least 0, not {number}")
         return value
@@ -336,6 +338,8 @@ def _get(nested: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 def _put(nested: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for part in path[:-1]:
         nested = nested.setdefault(part, {})
+    if isinstance(value, str) and _KINDS.get(path[-1], "").startswith("tuple"):
+        value = tuple(item.strip() for item in value.split(",") if item.strip())  # "a, b"
     nested[path[-1]] = value
 
 
