@@ -276,12 +276,13 @@ def _problem(name: str, error: Any) -> str:
     """One line about a value out of its range, or not of its type."""
     raw = error.get("input")
     low, high = _RANGES.get(name, (None, None))
-    if error["type"] in _RANGE_ERRORS and isinstance(raw, int | float):
+    if error["type"] in _RANGE_ERRORS:
+        value = f"{float(raw):g}"  # the number as read (ROSTER_* gives text)
         if low is not None and high is not None:
-            return f"{name} must be between {low:g} and {high:g}, not {raw:g}"
+            return f"{name} must be between {low:g} and {high:g}, not {value}"
         if error["type"] == "greater_than":
-            return f"{name} must be more than {low:g}, not {raw:g}"
-        return f"{name} must be at least {low:g}, not {raw:g}"
+            return f"{name} must be more than {low:g}, not {value}"
+        return f"{name} must be at least {low:g}, not {value}"
     if error["type"] == "literal_error":
         return f"{name} must be {error['ctx']['expected']}, not {raw!r}"
     if error["type"] == "value_error":  # a receiver limit below 0, unknown log levels
