@@ -44,13 +44,13 @@ def test_add_list_token_remove(roster: Roster, tmp_path: Path, store_url: str) -
 def test_bad_names_duplicates_and_unknowns_are_clean_errors(roster: Roster) -> None:
     assert roster("operator", "add", "otto").exit_code == 0
     again = roster("operator", "add", "otto")
-    assert again.exit_code == 1
+    assert again.exit_code == 2  # a request the current state refuses
     assert "operator 'otto' already exists" in again.output
     bad = roster("operator", "add", "Bad Name!")
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert "is not valid" in bad.output
     unknown = roster("operator", "remove", "nobody")
-    assert unknown.exit_code == 1
+    assert unknown.exit_code == 4
     assert "no operator 'nobody'" in unknown.output
     assert "Traceback" not in unknown.output
 

@@ -7,13 +7,13 @@ import sys
 
 import click
 
-from roster_pipeline.cli.common import reported
-from roster_pipeline.config import Settings
+from roster_pipeline.cli.common import reported, settings_of
 
 
-def run_console(settings: Settings, host: str | None, port: int | None) -> None:
+def run_console(host: str | None, port: int | None) -> None:
     from roster_pipeline.web.server import serve
 
+    settings = settings_of()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     serve(
         settings,
@@ -32,11 +32,10 @@ def _announce(line: str) -> None:
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: web_host, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: web_port, 8080).")
-@click.pass_obj
 @reported
-def web(settings: Settings, host: str | None, port: int | None) -> None:
+def web(host: str | None, port: int | None) -> None:
     """Run the ops console (web pages, JSON API, /metrics) until SIGTERM/SIGINT."""
-    run_console(settings, host, port)
+    run_console(host, port)
 
 
 COMMANDS = (web,)
