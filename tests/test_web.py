@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from roster_pipeline import operations, operators
+from roster_pipeline import events, operations, operators
 from roster_pipeline.config import load_settings
 from roster_pipeline.contracts import rejects as rejects_mod
 from roster_pipeline.home import Home
@@ -323,6 +323,9 @@ def test_search_across_districts(client: TestClient) -> None:
 
 
 def test_security_and_system_pages(client: TestClient, deployment: Deployment) -> None:
+    with Home(deployment.settings) as home:
+        events.record(home, "error", "batch_held", f"held {HOSTILE}", district="lincoln",
+                      batch_id=deployment.held.batch_id, always=True)  # fmt: skip
     log_in(client, "ada")
     security = client.get("/api/security").json()
     assert any(e["action"] == "console_login" and e["username"] == "ada"
@@ -332,6 +335,11 @@ def test_security_and_system_pages(client: TestClient, deployment: Deployment) -
         "ada": "admin", "otto": "operator", "vera": "viewer",
     }  # fmt: skip
     assert system["schema_version"] >= 1
+    held = next(e for e in system["events"] if e["batch_id"] == deployment.held.batch_id)
+    assert held["district"] == "lincoln"
+    page = client.get("/system").text
+    assert f'href="/batches/{deployment.held.batch_id}"' in page
+    assert HOSTILE not in page
     page = client.get("/system")
     added = client.post("/system/operators", data={"name": "newbie", "role": "viewer",
                                                    "csrf": csrf_of(page.text)})  # fmt: skip

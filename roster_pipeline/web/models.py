@@ -202,11 +202,21 @@ class OperatorView(BaseModel):
     has_token: bool
 
 
+class EventView(BaseModel):
+    at: datetime
+    level: str
+    code: str
+    message: str
+    district: str | None
+    batch_id: str | None
+
+
 class System(BaseModel):
     schema_version: int
     database: str
-    settings: dict[str, str]
+    settings: dict[str, str]  # in force: the system settings stored in the database included
     operators: list[OperatorView]
+    events: list[EventView]  # the event log, newest first
 
 
 class ActionResult(BaseModel):

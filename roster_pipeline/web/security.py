@@ -13,7 +13,15 @@ from pathlib import Path
 
 from roster_pipeline.home import Home
 from roster_pipeline.operators import operators
-from roster_pipeline.web.models import AuditLine, OperatorView, Security, System, UploadView
+from roster_pipeline.system import effective
+from roster_pipeline.web.models import (
+    AuditLine,
+    EventView,
+    OperatorView,
+    Security,
+    System,
+    UploadView,
+)
 
 _TAIL = 2 * 1024 * 1024
 _ACCOUNT_EVENTS = {"auth_ok", "auth_fail", "disconnect"}
@@ -107,7 +115,7 @@ def security(home: Home, limit: int = 100) -> Security:
 
 def system(home: Home, now: datetime | None = None) -> System:
     now = now or datetime.now(UTC)
-    values = home.settings.flat()
+    values = effective(home.settings, home.store).flat()
     shown = {
         k: ("(set)" if v else "") if k in _SECRET_SETTINGS else str(v) for k, v in values.items()
     }
@@ -124,5 +132,16 @@ def system(home: Home, now: datetime | None = None) -> System:
                 has_token=o.token_hash is not None,
             )
             for o in operators(home)
+        ],
+        events=[
+            EventView(
+                at=e.at,
+                level=e.level,
+                code=e.code,
+                message=e.message,
+                district=e.district,
+                batch_id=e.batch_id,
+            )
+            for e in home.store.events(limit=100)
         ],
     )
