@@ -44,6 +44,7 @@ class _RosterGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             interrupts.announce()
+            interrupts.end_now()  # the executable: `with` blocks have run; skip the finalizers
             raise click.exceptions.Exit(exits.ExitCode.INTERRUPTED) from None
 
 
