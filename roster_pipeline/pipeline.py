@@ -142,6 +142,7 @@ def evaluate(
     warnings += tuple(w for p in parsed for w in p.warnings)
     progress("validate", sum(p.rows for p in parsed))
     validated = validate(parsed, ctx.spec, ctx)
+    warnings += validated.warnings
     all_rejects = rejects.concat([unpacked.rejects, validated.rejects])
     files = _file_records(unpacked, parsed, all_rejects)
     if validated.fatal:
@@ -153,11 +154,13 @@ def evaluate(
 
 
 def _must_parse(f: ReceivedFile, spec: Spec, last: Mapping[str, str]) -> bool:
-    """Changed files, and files the spec checks but never loads: nothing loaded stands
-    in for them, so they are read again for the references into them."""
+    """Changed files, and files whose rows the loaded tables do not hold in full: files
+    the spec checks but never loads, and files with rows left out as not active (the
+    rows of other files naming those are left out too, not rejected)."""
     if not f.file_spec:
         return False
-    return last.get(f.file_spec) != f.sha256 or not spec.file(f.file_spec).load
+    file_spec = spec.file(f.file_spec)
+    return last.get(f.file_spec) != f.sha256 or not file_spec.load or bool(file_spec.leave_out)
 
 
 def _parse_all(

@@ -8,21 +8,22 @@ the file and the key.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
 
-import yaml
+import polars as pl
 
+from roster_pipeline.contracts.feeds import Feed, LeaveOut, feed_rows
 from roster_pipeline.errors import SpecError
 
 __all__ = [
     "FORMATS",
     "ColumnSpec",
+    "Feed",
     "FileSpec",
+    "LeaveOut",
     "Reference",
     "Spec",
     "available_specs",
@@ -48,16 +49,6 @@ FORMATS: Mapping[str, tuple[str, str]] = {
     ),
     "year": (r"^\d{4}$", "a year as YYYY"),
 }
-
-_SPEC_KEYS = {"name", "title", "description", "encoding", "files"}
-_FILE_KEYS = {
-    "description", "match", "required", "key", "table", "columns", "load", "load_where",
-    "ordered",
-}  # fmt: skip
-_COLUMN_KEYS = {
-    "required", "format", "pattern", "max_length", "values",
-    "references", "where", "aliases", "description", "unique", "to", "load", "load_as",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,6 +77,10 @@ class ColumnSpec:
     to: str = ""
     load: bool = True
     load_as: Mapping[str, str] = field(default_factory=dict)
+    # A reference through a secondary key: the referenced row's column whose value is
+    # loaded instead of the one sent (PowerSchool CC.StudentID -> Student_Number).
+    loaded_as: str = ""
+    separator: str = ""  # a cell may hold several values, each checked ("09,10")
 
     @property
     def target(self) -> str:
@@ -111,6 +106,38 @@ class FileSpec:
     load: bool = True  # False: validated (and referenced) but never loaded
     load_where: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rows loaded
     ordered: bool = False  # the contract fixes the column order (a warning when not kept)
+    fixed: Mapping[str, str] = field(default_factory=dict)  # table column -> value, every row
+    leave_out: tuple[LeaveOut, ...] = ()  # rows the SIS marks not active
+    also: tuple[Feed, ...] = ()  # further tables filled from this file
+    # Rows whose key another file of the same table also holds are left out, the other
+    # file's row stands (PowerSchool SectionTeacher repeats the lead teacher of Sections).
+    defer: bool = False
+
+    @property
+    def feeds(self) -> tuple[Feed, ...]:
+        """Every table this file fills: its own (``table``) first, then ``also``."""
+        if not self.load:
+            return ()
+        own = Feed(
+            table=self.table or self.name,
+            key=self.target_key,
+            columns={
+                c.target: (c.name,) for c in self.loaded_columns if c.target not in self.fixed
+            },
+            fixed=self.fixed,
+            where=self.load_where,
+        )
+        return (own, *self.also)
+
+    def rows_for(self, feed: Feed, frame: pl.DataFrame, line: str) -> pl.DataFrame:
+        """Checked rows (file columns + ``line``) as ``feed`` takes them: ``load_as``
+        values rewritten, then ``where``, spread columns and fixed values applied."""
+        rewrites = [pl.col(c.name).replace(dict(c.load_as)) for c in self.columns if c.load_as]
+        if rewrites:
+            frame = frame.with_columns(rewrites)
+        if line not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.Int64).alias(line))
+        return feed_rows(feed, frame, line)
 
     @property
     def loaded_columns(self) -> tuple[ColumnSpec, ...]:
@@ -126,8 +153,12 @@ class FileSpec:
 
     def matches(self, filename: str) -> bool:
         """Case-insensitive glob match on the base name."""
+        return self.specificity(filename) > 0
+
+    def specificity(self, filename: str) -> int:
+        """How specific the best pattern matching ``filename`` is (its length); 0: none."""
         base = filename.replace("\\", "/").rsplit("/", 1)[-1].lower()
-        return any(fnmatch(base, pattern.lower()) for pattern in self.match)
+        return max((len(p) for p in self.match if fnmatch(base, p.lower())), default=0)
 
     def column(self, name: str) -> ColumnSpec:
         return next(c for c in self.columns if c.name == name)
@@ -146,6 +177,16 @@ class Spec:
     description: str = ""
     source: Path | None = None
 
+    def feeders(self, table: str) -> tuple[FileSpec, ...]:
+        """The files that fill ``table``, in the spec's order."""
+        return tuple(f for f in self.files if any(d.table == table for d in f.feeds))
+
+    def siblings(self, file: FileSpec) -> tuple[FileSpec, ...]:
+        """The other files whose own rows go to the same table as ``file``'s."""
+        if not file.load:
+            return ()
+        return tuple(f for f in self.files if f.load and f.table == file.table and f != file)
+
     def file(self, name: str) -> FileSpec:
         for f in self.files:
             if f.name == name:
@@ -153,15 +194,17 @@ class Spec:
         raise KeyError(name)
 
     def match(self, filename: str) -> FileSpec | None:
-        """The file spec a received file name belongs to, or None."""
-        return next((f for f in self.files if f.matches(filename)), None)
+        """The file spec a received file name belongs to, or None; the most specific
+        pattern wins (``users_students*.csv`` over ``users*.csv``)."""
+        best = max(self.files, key=lambda f: f.specificity(filename), default=None)
+        return best if best is not None and best.matches(filename) else None
 
     def load_order(self) -> tuple[FileSpec, ...]:
         """Files ordered so that every referenced file comes before its referrers."""
         done: list[FileSpec] = []
         pending = list(self.files)
         while pending:
-            ready = [f for f in pending if all(d in {x.name for x in done} for d in _deps(f))]
+            ready = [f for f in pending if all(d in {x.name for x in done} for d in _deps(f, self))]
             if not ready:
                 raise SpecError(f"{self.source}: references between files form a cycle")
             done += ready
@@ -169,8 +212,14 @@ class Spec:
         return tuple(done)
 
 
-def _deps(f: FileSpec) -> set[str]:
-    return {c.references.file for c in f.columns if c.references and c.references.file != f.name}
+def _deps(f: FileSpec, spec: Spec) -> set[str]:
+    """The files checked before ``f``: those it references and their siblings (a
+    reference into users resolves against every file that fills users)."""
+    named = {c.references.file for c in f.columns if c.references}
+    found = set(named)
+    for name in named:
+        found |= {s.name for s in spec.siblings(spec.file(name))}
+    return found - {f.name} - {s.name for s in spec.siblings(f)}
 
 
 def specs_dir() -> Path:
@@ -188,6 +237,8 @@ def available_specs(directory: Path | None = None) -> list[str]:
 
 def load_spec(name: str = DEFAULT_SPEC, directory: Path | None = None) -> Spec:
     """Read ``<directory>/<name>.yaml`` (or a path to a YAML file) into a Spec."""
+    from roster_pipeline.contracts.spec_reader import read_spec
+
     path = (
         Path(name)
         if name.endswith((".yaml", ".yml"))
@@ -196,146 +247,4 @@ def load_spec(name: str = DEFAULT_SPEC, directory: Path | None = None) -> Spec:
     if not path.is_file():
         known = ", ".join(available_specs(directory)) or "none"
         raise SpecError(f"unknown spec {name!r} (known: {known})")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from None
-    return _Reader(path).spec(raw)
-
-
-class _Reader:
-    """Turns parsed YAML into dataclasses, naming the file and key on every error."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, where: str, problem: str) -> SpecError:
-        return SpecError(f"{self.path.name}: {where}: {problem}")
-
-    def mapping(self, value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, "expected a mapping")
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise self.fail(
-                where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})"
-            )
-        return value
-
-    def strings(self, value: Any, where: str) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-            raise self.fail(where, "expected a list of strings")
-        return tuple(str(v) for v in value)
-
-    def spec(self, raw: Any) -> Spec:
-        data = self.mapping(raw, "top level", _SPEC_KEYS)
-        for required in ("name", "files"):
-            if required not in data:
-                raise self.fail("top level", f"missing key {required!r}")
-        files_raw = self.mapping(data["files"], "files", set(data["files"] or {}))
-        files = tuple(self.file(name, body) for name, body in files_raw.items())
-        spec = Spec(
-            name=str(data["name"]),
-            title=str(data.get("title", data["name"])),
-            files=files,
-            encoding=str(data.get("encoding", "utf-8")),
-            description=str(data.get("description", "")).strip(),
-            source=self.path,
-        )
-        self.check_references(spec)
-        spec.load_order()
-        return spec
-
-    def file(self, name: str, raw: Any) -> FileSpec:
-        where = f"files.{name}"
-        data = self.mapping(raw, where, _FILE_KEYS)
-        cols_raw = self.mapping(
-            data.get("columns"), f"{where}.columns", set(data.get("columns") or {})
-        )
-        columns = tuple(
-            self.column(f"{where}.columns.{c}", c, body) for c, body in cols_raw.items()
-        )
-        key = self.strings(data.get("key", []), f"{where}.key")
-        missing = [k for k in key if k not in cols_raw]
-        if not key or missing:
-            raise self.fail(f"{where}.key", f"must list columns of the file (unknown: {missing})")
-        if any(not c.load for c in columns if c.name in key):
-            raise self.fail(f"{where}.key", "key columns must be loaded")
-        load_where = self.mapping(data.get("load_where", {}), f"{where}.load_where", set(cols_raw))
-        return FileSpec(
-            name=name,
-            match=self.strings(data.get("match", [f"{name}*.csv"]), f"{where}.match"),
-            columns=columns,
-            key=key,
-            required=bool(data.get("required", True)),
-            table=str(data.get("table", name)),
-            description=str(data.get("description", "")).strip(),
-            load=bool(data.get("load", True)),
-            load_where={
-                k: self.strings(v, f"{where}.load_where.{k}") for k, v in load_where.items()
-            },
-            ordered=bool(data.get("ordered", False)),
-        )
-
-    def column(self, where: str, name: str, raw: Any) -> ColumnSpec:
-        data = self.mapping(raw or {}, where, _COLUMN_KEYS)
-        fmt = data.get("format")
-        if fmt is not None and fmt not in FORMATS:
-            raise self.fail(
-                f"{where}.format", f"unknown format {fmt!r} (known: {', '.join(FORMATS)})"
-            )
-        if data.get("pattern") is not None:
-            try:
-                re.compile(str(data["pattern"]))
-            except re.error as exc:
-                raise self.fail(
-                    f"{where}.pattern", f"not a valid regular expression: {exc}"
-                ) from None
-        return ColumnSpec(
-            name=name,
-            required=bool(data.get("required", False)),
-            format=fmt,
-            pattern=data.get("pattern"),
-            max_length=int(data["max_length"]) if data.get("max_length") is not None else None,
-            values=self.strings(data.get("values", []), f"{where}.values"),
-            references=self.reference(where, data),
-            aliases=self.strings(data.get("aliases", []), f"{where}.aliases"),
-            description=str(data.get("description", "")).strip(),
-            unique=bool(data.get("unique", False)),
-            to=str(data.get("to", "")),
-            load=bool(data.get("load", True)),
-            load_as=self.value_map(data.get("load_as", {}), f"{where}.load_as"),
-        )
-
-    def value_map(self, raw: Any, where: str) -> dict[str, str]:
-        found = self.mapping(raw, where, set(raw or {}))
-        return {str(k): str(v) for k, v in found.items()}
-
-    def reference(self, where: str, data: dict[str, Any]) -> Reference | None:
-        target = data.get("references")
-        if target is None:
-            if "where" in data:
-                raise self.fail(f"{where}.where", "only allowed with 'references'")
-            return None
-        if not isinstance(target, str) or target.count(".") != 1:
-            raise self.fail(f"{where}.references", "expected 'file.column'")
-        file, column = target.split(".")
-        cond = self.mapping(data.get("where", {}), f"{where}.where", set(data.get("where") or {}))
-        return Reference(file=file, column=column, where={k: str(v) for k, v in cond.items()})
-
-    def check_references(self, spec: Spec) -> None:
-        names = {f.name: f for f in spec.files}
-        for f in spec.files:
-            for c in f.columns:
-                ref = c.references
-                if ref is None:
-                    continue
-                target = names.get(ref.file)
-                where = f"files.{f.name}.columns.{c.name}.references"
-                if target is None or ref.column not in target.column_names:
-                    raise self.fail(where, f"{ref.file}.{ref.column} is not a column of the spec")
-                bad = [k for k in ref.where if k not in target.column_names]
-                if bad:
-                    raise self.fail(where, f"'where' names unknown column {bad[0]!r}")
+    return read_spec(path)
