@@ -245,8 +245,8 @@ def export(home: Home, slug: str, table: str) -> pl.DataFrame:
     feeders = spec.feeders(table)
     if len(feeders) > 1 or (feeders and table not in {f.name for f in spec.files}):
         feeds = [d for f in feeders for d in f.feeds if d.table == table]
-        columns = tuple(dict.fromkeys(c for d in feeds for c in d.targets))
-        return home.store.snapshot(slug, table, columns).sort(list(feeds[0].key))
+        targets = tuple(dict.fromkeys(c for d in feeds for c in d.targets))
+        return home.store.snapshot(slug, table, targets).sort(list(feeds[0].key))
     try:
         file_spec = spec.file(table)
     except KeyError:
