@@ -23,6 +23,7 @@ from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrict
 from roster_pipeline.home import Home
 from roster_pipeline.render.guide import GuideInput
 from roster_pipeline.store import DistrictRecord, Store, open_store
+from roster_pipeline.store.schema import roster_table
 from sftp_server import Account, UploadRecord, fingerprints
 
 __all__ = [
@@ -245,7 +246,8 @@ def export(home: Home, slug: str, table: str) -> pl.DataFrame:
     feeders = spec.feeders(table)
     if len(feeders) > 1 or (feeders and table not in {f.name for f in spec.files}):
         feeds = [d for f in feeders for d in f.feeds if d.table == table]
-        targets = tuple(dict.fromkeys(c for d in feeds for c in d.targets))
+        filled = {c for d in feeds for c in d.targets}
+        targets = tuple(c for c in roster_table(table).columns if c in filled)
         return home.store.snapshot(slug, table, targets).sort(list(feeds[0].key))
     try:
         file_spec = spec.file(table)

@@ -66,12 +66,11 @@ def _process_json(batch: BatchRecord) -> dict[str, Any]:
 
 def _print_batch(batch: BatchRecord) -> None:
     console = Console()
-    table = Table("table", "added", "updated", "deleted", "unchanged", "rejected",
+    table = Table("table", "added", "updated", "deleted", "unchanged", "rejected", "left out",
                   title=f"batch {batch.batch_id} ({batch.district}): {batch.status}")  # fmt: skip
     for name, c in batch.counts.items():
-        table.add_row(
-            name, *(f"{n:,}" for n in (c.added, c.updated, c.deleted, c.unchanged, c.rejected))
-        )
+        numbers = (c.added, c.updated, c.deleted, c.unchanged, c.rejected, c.left_out)
+        table.add_row(name, *(f"{n:,}" for n in numbers))
     console.print(table)
     console.print(batch.message, highlight=False)
     for warning in batch.warnings:

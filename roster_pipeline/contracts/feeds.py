@@ -63,16 +63,18 @@ class LeaveOut:
     negate: bool = False
 
     def mask(self) -> pl.Expr:
-        value = pl.col(self.column).fill_null("")
+        """True for the rows left out; an empty cell never is (it fails ``required``)."""
+        value = pl.col(self.column)
         hit = value.is_in(list(self.values)) if self.values else pl.lit(value=False)
         if self.pattern is not None:
             hit = hit | value.str.contains(self.pattern)
-        return ~hit if self.negate else hit
+        return (~hit if self.negate else hit).fill_null(value=False)
 
     def describe(self) -> str:
-        shown = ", ".join(repr(v) for v in self.values) or f"matching {self.pattern}"
-        verb = "other than" if self.negate else "is"
-        return f"{self.reason} ({self.column} {verb} {shown})"
+        if self.pattern is not None:
+            return f"{self.reason} ({self.column} matching {self.pattern})"
+        shown = " or ".join(repr(v) for v in self.values)
+        return f"{self.reason} ({self.column} {'other than' if self.negate else 'is'} {shown})"
 
 
 def left_out_mask(rules: tuple[LeaveOut, ...]) -> pl.Expr | None:

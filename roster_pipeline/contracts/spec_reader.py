@@ -22,7 +22,7 @@ __all__ = ["read_spec"]
 _SPEC_KEYS = {"name", "title", "description", "encoding", "files"}
 _FILE_KEYS = {
     "description", "match", "required", "key", "table", "columns", "load", "load_where",
-    "ordered", "fixed", "leave_out", "also", "defer",
+    "ordered", "fixed", "leave_out", "also", "defer", "ignore_columns",
 }  # fmt: skip
 _COLUMN_KEYS = {
     "required", "format", "pattern", "max_length", "values", "references", "where",
@@ -128,6 +128,7 @@ class _Reader:
             leave_out=self.leave_out(data.get("leave_out"), f"{where}.leave_out", set(cols_raw)),
             also=self.also(data.get("also"), f"{where}.also", set(cols_raw)),
             defer=bool(data.get("defer", False)),
+            ignore_columns=self.strings(data.get("ignore_columns", []), f"{where}.ignore_columns"),
         )
 
     def where(self, raw: Any, where: str, columns: set[str]) -> dict[str, tuple[str, ...]]:

@@ -112,6 +112,7 @@ class FileSpec:
     # Rows whose key another file of the same table also holds are left out, the other
     # file's row stands (PowerSchool SectionTeacher repeats the lead teacher of Sections).
     defer: bool = False
+    ignore_columns: tuple[str, ...] = ()  # header globs dropped silently (Clever's ext.*)
 
     @property
     def feeds(self) -> tuple[Feed, ...]:

@@ -32,9 +32,8 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -51,6 +50,7 @@ from roster_pipeline.stages.csvscan import (
     normalise_newlines,
     scan,
 )
+from roster_pipeline.stages.headers import HeaderNames, Layout, map_columns, normalise_header
 from roster_pipeline.stages.unpack import ReceivedFile
 
 __all__ = ["LINE", "Layout", "ParsedFile", "map_columns", "normalise_header", "parse"]
@@ -74,73 +74,6 @@ class ParsedFile:
     warnings: tuple[str, ...] = ()
     delimiter: str = ","
     rows: int = 0  # data rows seen (blank lines excluded), rejected ones included
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How a header maps onto a file spec."""
-
-    header: tuple[str, ...]  # the header fields as sent
-    columns: dict[int, str]  # header position -> spec column, for the columns kept
-    ordered: tuple[str, ...]  # the kept spec columns in spec order
-    warnings: tuple[str, ...] = ()
-    rejects: pl.DataFrame = field(default_factory=rejects.empty)
-
-
-_INDEX_PREFIX = re.compile(r"^\[\d+\]\s*")
-_TABLE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.\s*")
-_SEPARATORS = re.compile(r"[\s_-]+")
-
-
-def normalise_header(raw: str) -> str:
-    """``' USERS.First Name'`` -> ``first_name``; ``[39]Student-Number`` -> ``student_number``."""
-    name = raw.replace("\ufeff", "").strip().strip('"').strip()
-    while True:
-        stripped = _TABLE_PREFIX.sub("", _INDEX_PREFIX.sub("", name), count=1)
-        if stripped == name or not stripped:
-            break
-        name = stripped
-    return _SEPARATORS.sub("_", name.lower()).strip("_")
-
-
-def map_columns(name: str, header: list[str], file_spec: FileSpec, line: int) -> Layout:
-    """Match header fields to spec columns by name or alias; report what does not fit."""
-    known = {normalise_header(a): c.name for c in file_spec.columns for a in (c.name, *c.aliases)}
-    columns: dict[int, str] = {}
-    extra: list[str] = []
-    problems: list[pl.DataFrame] = []
-    for index, raw in enumerate(header):
-        target = known.get(normalise_header(raw))
-        if target is None:
-            extra.append(raw.strip() or f"(column {index + 1}, no name)")
-        elif target in columns.values():
-            first = next(i for i, c in columns.items() if c == target)
-            msg = (
-                f"{name} line {line}: columns {first + 1} ({header[first].strip()}) and "
-                f"{index + 1} ({raw.strip()}) both mean {target}; send it once. {_REJECTED}"
-            )
-            problems.append(rejects.one(name, Code.DUPLICATE_COLUMN, msg, line=line, column=target))
-        else:
-            columns[index] = target
-    found = ", ".join(h.strip() for h in header)
-    for spec_column in file_spec.columns:
-        if spec_column.required and spec_column.name not in columns.values():
-            msg = (
-                f"{name} line {line}: required column {spec_column.name} is missing "
-                f"(headers found: {found}). {_REJECTED}"
-            )
-            column = spec_column.name
-            problems.append(rejects.one(name, Code.MISSING_COLUMN, msg, line=line, column=column))
-    warnings: tuple[str, ...] = ()
-    if extra:
-        warnings += (f"{name}: extra columns ignored: {', '.join(extra)}",)
-    ordered = tuple(c for c in file_spec.column_names if c in columns.values())
-    if file_spec.ordered and ordered != tuple(columns[i] for i in sorted(columns)):
-        warnings += (
-            f"{name}: the columns are not in the order the spec gives ({', '.join(ordered)});"
-            " they were read by name",
-        )
-    return Layout(tuple(header), columns, ordered, warnings, rejects.concat(problems))
 
 
 @dataclass(frozen=True)
@@ -198,8 +131,8 @@ def parse(
 
 
 def _reads_as_header(fields: Sequence[str], file_spec: FileSpec) -> bool:
-    known = {normalise_header(a) for c in file_spec.columns for a in (c.name, *c.aliases)}
-    return all(normalise_header(f) in known for f in fields)
+    names = HeaderNames(file_spec)
+    return all(names.column(f) is not None for f in fields)
 
 
 def _utf8_lines(raw: bytes, name: str, encoding: str) -> tuple[bytes, pl.DataFrame | None]:

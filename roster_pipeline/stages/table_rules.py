@@ -175,7 +175,11 @@ def shared_keys(
     if not feeding:
         return {}
     key = list(feeding[0][1].key)
-    parts = [_keys(f, feed, s, i, key) for i, (f, feed, s) in enumerate(feeding)]
+    files = list(dict.fromkeys(f.name for f, _, _ in feeding))  # one source per file
+    parts = [
+        _keys([(f, feed, s) for f, feed, s in feeding if f.name == name], files.index(name), key)
+        for name in files
+    ]
     own_sent = [f for f, feed, _ in feeding if feed.table == f.table]
     outside = _loaded_outside(table, key, own_sent)(loaded)
     if outside is not None and outside.height:
@@ -194,11 +198,13 @@ def shared_keys(
     pairs = pairs.filter(pl.col(_SOURCE) != pl.col(_O_SOURCE)).unique(
         [_SOURCE, LINE], keep="first", maintain_order=True
     )
-    labels = {i: s.name for i, (_, _, s) in enumerate(feeding)}
+    sent_files = {f.name: (f, s) for f, _, s in feeding}
+    labels = {i: sent_files[name][1].name for i, name in enumerate(files)}
     found = {}
-    for i, (f, feed, s) in enumerate(feeding):
+    for i, name in enumerate(files):
         mine = pairs.filter(pl.col(_SOURCE) == i)
-        if mine.height and feed.table == f.table:
+        f, s = sent_files[name]
+        if mine.height:
             found[s.name] = _decide(mine, f, s.name, key, labels=labels, table=table)
     return found
 
@@ -210,10 +216,17 @@ def _tag(index: int, defer: bool) -> list[pl.Expr]:
     return [pl.lit(index, pl.Int32).alias(_SOURCE), pl.lit(defer).alias(_DEFER)]
 
 
-def _keys(f: FileSpec, feed: Feed, s: Sent, index: int, key: Sequence[str]) -> pl.DataFrame:
-    rows = f.rows_for(feed, s.valid, LINE).select(*key, LINE).drop_nulls(key)
+def _keys(
+    feeds: Sequence[tuple[FileSpec, Feed, Sent]], index: int, key: Sequence[str]
+) -> pl.DataFrame:
+    """The keys one file gives the table (through all its feeds), once each."""
+    f = feeds[0][0]
+    rows = pl.concat(
+        [f.rows_for(feed, s.valid, LINE).select(*key, LINE) for _, feed, s in feeds]
+    ).drop_nulls(key)
+    own = any(feed.table == f.table for _, feed, _ in feeds)
     return rows.unique(key, keep="first", maintain_order=True).with_columns(
-        _tag(index, f.defer and feed.table == f.table)
+        _tag(index, f.defer and own)
     )
 
 
@@ -230,8 +243,8 @@ def _decide(
     if f.defer:
         lines = mine[LINE].unique()
         reason = (
-            f"{name}: {lines.len():,} row(s) left out: another file already gives their"
-            f" {', '.join(key)} (that file's row stands)"
+            f"{name}: {lines.len():,} row(s) not loaded from this file: another file already"
+            f" gives the same {', '.join(key)} (that row stands; e.g. a class's primary teacher)"
         )
         return Shared(rejects.empty(), lines, reason)
     other = pl.col(_O_SOURCE).replace_strict(labels, default=None, return_dtype=pl.String)
