@@ -23,9 +23,19 @@ CASES = {
     "truncated-zip": "broken/truncated.zip",
     "escaping-zip": "broken/escaping.zip",
     "oneroster-bad": "oneroster/bad",
+    "powerschool-tables": "powerschool-tables",
+    "powerschool-tables-bad": "powerschool-tables-bad",
+    "clever": "clever/good",
+    "clever-bad": "clever/bad",
 }
 #: The contract a case's district is on, when it is not the default.
-SPECS = {"oneroster-bad": "oneroster-1.1"}
+SPECS = {
+    "oneroster-bad": "oneroster-1.1",
+    "powerschool-tables": "powerschool",
+    "powerschool-tables-bad": "powerschool",
+    "clever": "clever",
+    "clever-bad": "clever",
+}
 
 
 def _comparable(report: dict[str, object]) -> dict[str, object]:
