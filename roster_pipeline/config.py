@@ -55,6 +55,7 @@ class Settings:
     # Planning (defaults; a district may override)
     max_delete_pct: float = 10.0
     max_update_pct: float = 75.0
+    max_reject_pct: float = 20.0  # of a table's rows sent; first loads included
     settle_seconds: float = 300.0
     # The service (a district may override settle, expect_every and retention)
     settle_quick_seconds: float = 5.0  # quiet needed once every required file is there

@@ -30,6 +30,7 @@ __all__ = ["DISTRICT_KNOBS", "approve", "configure", "discard", "reprocess"]
 DISTRICT_KNOBS: Mapping[str, tuple[float, float]] = {
     "max_delete_pct": (0.0, 100.0),
     "max_update_pct": (0.0, 100.0),
+    "max_reject_pct": (0.0, 100.0),
     "settle_seconds": (0.0, 7 * 86400.0),
     "expect_every_hours": (0.0, 366 * 24.0),
     "retention_days": (0.0, 36500.0),

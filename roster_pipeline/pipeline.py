@@ -113,6 +113,7 @@ def context_for(settings: Settings, district: DistrictRecord, store: Store | Non
         thresholds=Thresholds(
             max_delete_pct=float(knobs["max_delete_pct"]),
             max_update_pct=float(knobs["max_update_pct"]),
+            max_reject_pct=float(knobs["max_reject_pct"]),
         ),
         encoding=dialect.encoding if "encoding" in district.settings else spec.encoding,
         store=store,
@@ -312,7 +313,7 @@ def process(
     received = received_at or datetime.now(UTC)
     ctx = context_for(home.settings, district, store)
     if lift_holds:
-        ctx = replace(ctx, thresholds=Thresholds(math.inf, math.inf))
+        ctx = replace(ctx, thresholds=Thresholds(math.inf, math.inf, math.inf))
     archive = home.folder("archive", batch_id)
     if archive_raw:
         _keep_raw(sources, archive / "raw")

@@ -79,6 +79,7 @@ def test_powerschool_bad_rows_are_rejected_with_their_line_and_the_rest_loads(
     roster: Roster, samples: Path
 ) -> None:
     roster("district", "add", "lincoln", "--spec", "powerschool")
+    roster("district", "set", "lincoln", "--max-reject-pct", "100")  # a sample of bad rows
     result = process_json(roster, samples / "powerschool-tables-bad")
     assert result["status"] == "loaded_with_rejects"
     found = {
@@ -114,6 +115,7 @@ def test_clever_section_naming_an_unknown_co_teacher_is_rejected_alone(
     roster: Roster, samples: Path, tmp_path: Path
 ) -> None:
     roster("district", "add", "lincoln", "--spec", "clever")
+    roster("district", "set", "lincoln", "--max-reject-pct", "50")  # 1 of 4 sections
     sent = tmp_path / "clever"
     shutil.copytree(samples / "clever" / "good", sent)
     sections = (sent / "sections.csv").read_text(encoding="utf-8")

@@ -128,6 +128,7 @@ def test_new_mismatches_are_row_rejects_and_the_other_rows_load(
         teachers=teachers,
         class_teachers="class_id,teacher_id\nS100-3A,000419\n",
     )
+    roster("district", "set", "lincoln", "--max-reject-pct", "100")  # a sample of bad rows
     result = process_json(roster, sent)
     assert result["status"] == "loaded_with_rejects"
     found = {
@@ -139,3 +140,24 @@ def test_new_mismatches_are_row_rejects_and_the_other_rows_load(
     assert ("students.csv", 3, "district_user_id", "duplicate_key") in found
     assert ("class_teachers.csv", 2, "teacher_id", "reference_mismatch") in found
     assert len(_export(roster, "users")) == 10
+
+
+def test_a_first_load_with_too_many_rejected_rows_is_held_with_that_reason(
+    roster: Roster, samples: Path, tmp_path: Path
+) -> None:
+    roster("district", "add", "lincoln")
+    sent = tmp_path / "half"
+    shutil.copytree(samples / "good", sent)
+    users = (sent / "users.csv").read_text(encoding="utf-8").splitlines()
+    damaged = [u.replace(",Student,", ",Pupil,") if i % 2 else u for i, u in enumerate(users)]
+    (sent / "users.csv").write_text("\n".join(damaged) + "\n", encoding="utf-8")
+    held = process_json(roster, sent, code=3)
+    assert held["status"] == "held"
+    listing = as_json(roster("batches", "--json"))
+    assert (
+        "users: 5 of 12 rows sent (41.7%) were rejected; the limit is 20%" in listing[0]["message"]
+    )
+    assert _export(roster, "users") == []
+    roster("district", "set", "lincoln", "--max-reject-pct", "50")
+    again = process_json(roster, sent)
+    assert again["status"] == "loaded_with_rejects"

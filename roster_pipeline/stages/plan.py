@@ -10,9 +10,11 @@ spread columns): added, updated (any non-key column differs, nulls equal),
 deleted (loaded keys absent from the files, within the scope of the feeds sent,
 except keys whose row was rejected in this batch: yesterday's row stays),
 unchanged. A full students file replaces the loaded students, not the teachers.
-Tables no file of the batch fills are not in the plan. Hold reasons when a
-table that had loaded rows would lose more than ``max_delete_pct`` percent of
-them or see more than ``max_update_pct`` percent updated.
+Tables no file of the batch fills are not in the plan. Hold reasons when more
+than ``max_reject_pct`` percent of a table's rows sent were rejected (first
+loads included), or a table that had loaded rows would lose more than
+``max_delete_pct`` percent of them or see more than ``max_update_pct`` percent
+updated.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = ["Plan", "TablePlan", "Thresholds", "diff_table", "hold_reasons", "pla
 class Thresholds:
     max_delete_pct: float = 10.0
     max_update_pct: float = 75.0
+    max_reject_pct: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class TablePlan:
     rejected: int
     loaded_before: int  # loaded rows in the scope of the files sent
     left_out: int = 0  # rows the SIS marks not active
+    sent: int = 0  # data rows of the files whose own table this is, rejected ones included
 
     @property
     def counts(self) -> TableCounts:
@@ -142,15 +146,23 @@ def diff_table(
         rejected=sum(v.rejected for _, f, v in own),
         loaded_before=in_scope.height,
         left_out=sum(v.left_out for _, f, v in own),
+        sent=sum(v.rows for _, f, v in own),
     )
 
 
 def hold_reasons(table: TablePlan, thresholds: Thresholds) -> list[str]:
-    """Why applying this table needs a person's approval; never on a first load."""
+    """Why applying this table needs a person's approval: too many of its rows
+    rejected (first loads included), too many loaded rows deleted or updated."""
+    reasons = []
+    if table.sent and 100.0 * table.rejected / table.sent > thresholds.max_reject_pct:
+        pct = 100.0 * table.rejected / table.sent
+        reasons.append(
+            f"{table.table}: {table.rejected:,} of {table.sent:,} rows sent ({pct:.1f}%) were"
+            f" rejected; the limit is {thresholds.max_reject_pct:g}%"
+        )
     before = table.loaded_before
     if not before:
-        return []
-    reasons = []
+        return reasons
     for verb, count, limit in (
         ("deleted", table.deleted.height, thresholds.max_delete_pct),
         ("updated", table.updated.height, thresholds.max_update_pct),
