@@ -29,6 +29,7 @@ from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.render import report
 from roster_pipeline.stages.parse import ParsedFile, parse
 from roster_pipeline.stages.plan import Plan, Thresholds, plan
+from roster_pipeline.stages.recognise import other_contract
 from roster_pipeline.stages.unpack import ReceivedFile, Unpacked, ZipLimits, unpack
 from roster_pipeline.stages.validate import Validated, validate
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord, Store
@@ -131,7 +132,7 @@ def evaluate(
     warnings = _unpack_warnings(unpacked)
     if rejects.has_fatal(unpacked.rejects):
         files = _file_records(unpacked, (), unpacked.rejects)
-        return _rejected(files, unpacked.rejects, warnings)
+        return _rejected(files, unpacked.rejects, warnings, _resemblance(unpacked, ctx))
     last = ctx.last_hashes()
     if _is_duplicate(unpacked, last):
         files = _file_records(unpacked, (), unpacked.rejects)
@@ -147,7 +148,9 @@ def evaluate(
     all_rejects = rejects.concat([unpacked.rejects, validated.rejects])
     files = _file_records(unpacked, parsed, all_rejects)
     if validated.fatal:
-        return _rejected(files, all_rejects, warnings)
+        return _rejected(files, all_rejects, warnings, _resemblance(unpacked, ctx))
+    if unpacked.unmatched and (looks := _resemblance(unpacked, ctx)):
+        warnings += (looks,)
     progress("plan", sum(v.frame.height for v in validated.files.values()))
     planned = _planned(validated, ctx, files, all_rejects, warnings)
     skipped = {f.file_spec for f in unpacked.matched if f not in fresh and f.file_spec}
@@ -204,13 +207,24 @@ def _planned(
 
 
 def _rejected(
-    files: tuple[FileRecord, ...], all_rejects: pl.DataFrame, warnings: tuple[str, ...]
+    files: tuple[FileRecord, ...],
+    all_rejects: pl.DataFrame,
+    warnings: tuple[str, ...],
+    hint: str = "",
 ) -> Outcome:
     fatal = all_rejects.filter(pl.col("code").is_in([str(c) for c in rejects.Code if c.fatal])).row(
         0, named=True
     )
     message = f"rejected: {fatal['message']}"  # stage messages say what happens next
+    if hint:
+        message += f" Note: {hint}."
     return Outcome(BatchStatus.REJECTED, files, all_rejects, warnings, None, message)
+
+
+def _resemblance(unpacked: Unpacked, ctx: Context) -> str:
+    """A hint naming the contract the batch's files look like, when it is another one."""
+    found = other_contract(unpacked.files, ctx.spec)
+    return found.hint() if found else ""
 
 
 def _unpack_warnings(unpacked: Unpacked) -> tuple[str, ...]:

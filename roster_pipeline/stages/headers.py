@@ -37,6 +37,7 @@ class Layout:
     ordered: tuple[str, ...]  # the kept spec columns in spec order
     warnings: tuple[str, ...] = ()
     rejects: pl.DataFrame = field(default_factory=rejects.empty)
+    headerless: bool = False  # the columns come from the district's list, not the file
 
 
 def spelled(raw: str) -> str:
