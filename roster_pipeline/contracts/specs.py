@@ -8,7 +8,7 @@ the file and the key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
@@ -187,6 +187,24 @@ class Spec:
         if not file.load:
             return ()
         return tuple(f for f in self.files if f.load and f.table == file.table and f != file)
+
+    def stand_ins(self, file: FileSpec) -> tuple[FileSpec, ...]:
+        """Siblings whose rows may fall in ``file``'s part of the table: a users file
+        stands in for a teachers file, a students file does not."""
+        return tuple(
+            g
+            for g in self.siblings(file)
+            if all(g.fixed.get(k, v) == v for k, v in file.fixed.items())
+        )
+
+    def complete(self, names: Collection[str]) -> bool:
+        """Whether files of these names make a whole batch: every required file is there,
+        itself or through a file that stands in for it."""
+        return all(
+            any(g.matches(n) for g in (f, *self.stand_ins(f)) for n in names)
+            for f in self.files
+            if f.required
+        )
 
     def file(self, name: str) -> FileSpec:
         for f in self.files:

@@ -77,11 +77,7 @@ def table_target(
     loaded: LoadedRows,
 ) -> Target | None:
     """``columns`` of ``ref_file`` as its table holds them after tonight's files."""
-    family = [ref_file] + [
-        g
-        for g in spec.siblings(ref_file)
-        if all(g.fixed.get(k, v) == v for k, v in ref_file.fixed.items())
-    ]  # files whose rows may fall in ref_file's part of the table
+    family = [ref_file, *spec.stand_ins(ref_file)]
     targets = {c: ref_file.column(c).target for c in columns}
     wanted = list(dict.fromkeys([*targets.values(), *ref_file.fixed]))
     valid, rejected, out, labels = [], [], [], []

@@ -173,7 +173,7 @@ class _Batch:
 
     def missing_file(self, file_spec: FileSpec) -> pl.DataFrame:
         """A required file neither sent (itself or a sibling) nor loaded rejects the batch."""
-        siblings = self.spec.siblings(file_spec)
+        siblings = self.spec.stand_ins(file_spec)
         if not file_spec.required or any(f.name in self.sent for f in siblings):
             return rejects.empty()
         if self.loaded_rows(file_spec, file_spec.key) is not None:
