@@ -22,11 +22,12 @@ __all__ = ["read_spec"]
 _SPEC_KEYS = {"name", "title", "description", "encoding", "files"}
 _FILE_KEYS = {
     "description", "match", "required", "key", "table", "columns", "load", "load_where",
-    "ordered", "fixed", "leave_out", "also", "defer", "ignore_columns",
+    "ordered", "fixed", "leave_out", "also", "defer", "ignore_columns", "sis_table",
 }  # fmt: skip
 _COLUMN_KEYS = {
     "required", "format", "pattern", "max_length", "values", "references", "where",
     "aliases", "description", "unique", "to", "load", "load_as", "loaded_as", "separator",
+    "sis_field",
 }  # fmt: skip
 _LEAVE_OUT_KEYS = {"column", "values", "other_than", "matching", "reason"}
 _FEED_KEYS = {"table", "key", "columns", "fixed", "where"}
@@ -129,6 +130,7 @@ class _Reader:
             also=self.also(data.get("also"), f"{where}.also", set(cols_raw)),
             defer=bool(data.get("defer", False)),
             ignore_columns=self.strings(data.get("ignore_columns", []), f"{where}.ignore_columns"),
+            sis_table=str(data.get("sis_table", "")),
         )
 
     def where(self, raw: Any, where: str, columns: set[str]) -> dict[str, tuple[str, ...]]:
@@ -220,6 +222,7 @@ class _Reader:
             load_as=self.value_map(data.get("load_as"), f"{where}.load_as"),
             loaded_as=self.loaded_as(where, data),
             separator=str(data.get("separator", "")),
+            sis_field=str(data.get("sis_field", "")),
         )
 
     def loaded_as(self, where: str, data: dict[str, Any]) -> str:

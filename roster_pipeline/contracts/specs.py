@@ -81,6 +81,7 @@ class ColumnSpec:
     # loaded instead of the one sent (PowerSchool CC.StudentID -> Student_Number).
     loaded_as: str = ""
     separator: str = ""  # a cell may hold several values, each checked ("09,10")
+    sis_field: str = ""  # what to pick in PowerSchool (default: the file's sis_table.name)
 
     @property
     def target(self) -> str:
@@ -113,6 +114,7 @@ class FileSpec:
     # file's row stands (PowerSchool SectionTeacher repeats the lead teacher of Sections).
     defer: bool = False
     ignore_columns: tuple[str, ...] = ()  # header globs dropped silently (Clever's ext.*)
+    sis_table: str = ""  # the PowerSchool table one AutoSend exports this file from
 
     @property
     def feeds(self) -> tuple[Feed, ...]:
