@@ -134,3 +134,25 @@ def test_files_of_another_contract_are_named_in_the_batch_message(
     assert as_json(result)["status"] == "rejected"
     message = as_json(roster("batches", "--district", "maple", "--json"))[0]["message"]
     assert "look like the `powerschool` contract" in message
+
+
+def test_a_multi_valued_cell_has_each_of_its_values_checked(tmp_path: Path) -> None:
+    from roster_pipeline.stages.validate import validate
+
+    spec_file = tmp_path / "grades.yaml"
+    spec_file.write_text(
+        "name: grades\nfiles:\n  users:\n    key: [id]\n    columns:\n"
+        "      id: {required: true, format: id}\n"
+        "      grades: {separator: ',', values: ['09', '10', '11', '12', K]}\n",
+        encoding="utf-8",
+    )
+    spec = load_spec(str(spec_file))
+    path = tmp_path / "users.csv"
+    path.write_text('id,grades\nu1,"09,10"\nu2,"k, 12"\nu3,"10,13"\nu4,10\n', encoding="utf-8")
+    parsed = parse(ReceivedFile("users.csv", path, "users", 0, ""), spec.file("users"))
+    validated = validate([parsed], spec, _Nothing())
+    found = validated.rejects
+    assert list(zip(found["line"], found["code"], found["value"], strict=True)) == [
+        (4, "not_allowed", "10,13")
+    ]
+    assert validated.files["users"].frame["grades"].to_list() == ["09,10", "k, 12", "10"]

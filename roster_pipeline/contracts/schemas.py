@@ -52,13 +52,15 @@ def _checks(column: ColumnSpec) -> list[pa.Check]:
             )
         )
     if regex:
-        checks.append(_check(Code.PATTERN, _matches(column, regex), f"matches {regex}"))
+        checks.append(
+            _check(Code.PATTERN, _each(column, _matches(column, regex)), f"matches {regex}")
+        )
     if column.values:
         allowed = [v.lower() for v in column.values]
         checks.append(
             _check(
                 Code.NOT_ALLOWED,
-                lambda v: v.str.to_lowercase().is_in(allowed),
+                _each(column, lambda v: v.str.to_lowercase().is_in(allowed)),
                 f"one of {', '.join(column.values)} (any case)",
             )
         )
@@ -72,6 +74,16 @@ def _checks(column: ColumnSpec) -> list[pa.Check]:
             )
         )
     return checks
+
+
+def _each(column: ColumnSpec, passes: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.Expr], pl.Expr]:
+    """``passes`` for every item of a multi-valued cell ("09,10"), or for the cell."""
+    if not column.separator:
+        return passes
+    separator = column.separator
+    return lambda v: (
+        v.str.split(separator).list.eval(passes(pl.element().str.strip_chars())).list.all()
+    )
 
 
 def _matches(column: ColumnSpec, regex: str) -> Callable[[pl.Expr], pl.Expr]:
