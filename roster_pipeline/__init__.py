@@ -13,22 +13,27 @@ The core API the ``roster`` command is a thin layer over::
 
 from __future__ import annotations
 
-from roster_pipeline.config import Settings, load_settings
+from roster_pipeline.config import DISTRICT_KEYS, Settings, load_settings
 from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.districts import add_district, export
 from roster_pipeline.errors import RosterError, TerminalError, TransientError
 from roster_pipeline.home import Home
-from roster_pipeline.pipeline import BatchResult, Outcome, check, evaluate, process
-from roster_pipeline.store import BatchRecord, BatchStatus, Store, open_store
+from roster_pipeline.outcome import BatchResult, Outcome
+from roster_pipeline.pipeline import check, evaluate, process
+from roster_pipeline.progress import Progress, no_progress
+from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, Store, open_store
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DISTRICT_KEYS",
     "BatchRecord",
     "BatchResult",
     "BatchStatus",
+    "DistrictRecord",
     "Home",
     "Outcome",
+    "Progress",
     "RosterError",
     "Settings",
     "Spec",
@@ -41,6 +46,7 @@ __all__ = [
     "export",
     "load_settings",
     "load_spec",
+    "no_progress",
     "open_store",
     "process",
 ]

@@ -16,31 +16,15 @@ from typing import Any
 
 import polars as pl
 
+from roster_pipeline import hostkeys
 from roster_pipeline.config import Settings
-from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.render.guide import GuideInput
-from roster_pipeline.store import DistrictRecord, Store, open_store
-from roster_pipeline.store.schema import roster_table
-from sftp_server import Account, UploadRecord, fingerprints
-
-__all__ = [
-    "SLUG_PATTERN",
-    "DistrictAccounts",
-    "Provisioned",
-    "add_district",
-    "add_key",
-    "connection_info",
-    "export",
-    "onboarding",
-    "remove_district",
-    "remove_key",
-    "rotate_password",
-    "set_enabled",
-    "validate_slug",
-]
+from roster_pipeline.store import DistrictRecord, Store, open_store, roster_table
+from sftp_server import Account, UploadRecord
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -197,8 +181,8 @@ def connection_info(
         "district": record.slug,
         "name": record.name,
         "spec": record.spec,
-        "host": settings.public_host or settings.listen_host,
-        "port": settings.listen_port,
+        "host": settings.receiver.public_host or settings.receiver.listen_host,
+        "port": settings.receiver.listen_port,
         "username": record.username,
         "authentication": methods,
         "enabled": record.enabled,
@@ -225,16 +209,14 @@ def onboarding(home: Home, slug: str, include_password: bool = False) -> GuideIn
             raise ConflictError(f"district {slug} logs in with a key only; it has no password")
         done = rotate_password(home, slug)
         record, password = done.district, done.password
-    dialect = Dialect.from_settings(record.settings)
+    dialect = CsvDialect.from_settings(record.settings)
     spec = dialect.apply(load_spec(record.spec))
     return GuideInput(connection_info(home.settings, record, password), spec, dialect)
 
 
 def _host_fingerprints(settings: Settings) -> list[dict[str, str]]:
-    folder = settings.path("hostkeys")
-    if not folder.is_dir():
-        return []
-    return [{"algorithm": alg, "fingerprint": fp} for alg, fp in fingerprints(folder)]
+    found = hostkeys.fingerprints(settings.path("hostkeys"))
+    return [{"algorithm": alg, "fingerprint": fp} for alg, fp in found]
 
 
 def export(home: Home, slug: str, table: str) -> pl.DataFrame:

@@ -6,6 +6,7 @@
     ├── TerminalError              the input or the request is wrong; retrying won't help
     │   ├── SpecError              a spec file is malformed (names the file and key)
     │   ├── ConfigError            roster.toml / ROSTER_* settings are invalid
+    │   ├── HostKeyFileError       a host key file of the receiver cannot be read
     │   ├── NotFoundError          a district, batch or table that does not exist
     │   │   ├── UnknownDistrictError
     │   │   └── UnknownBatchError
@@ -20,21 +21,6 @@ district, batch, file and line where there is one, and say what happens next.
 """
 
 from __future__ import annotations
-
-__all__ = [
-    "ConfigError",
-    "ConflictError",
-    "DatabaseUnavailableError",
-    "InputError",
-    "NotFoundError",
-    "RosterError",
-    "SpecError",
-    "StorageError",
-    "TerminalError",
-    "TransientError",
-    "UnknownBatchError",
-    "UnknownDistrictError",
-]
 
 
 class RosterError(Exception):
@@ -55,6 +41,10 @@ class SpecError(TerminalError):
 
 class ConfigError(TerminalError):
     """Settings are invalid."""
+
+
+class HostKeyFileError(TerminalError):
+    """A host key file is corrupt or unreadable (sftp_server's HostKeyError, translated)."""
 
 
 class NotFoundError(TerminalError):

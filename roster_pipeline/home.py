@@ -21,8 +21,6 @@ from roster_pipeline.config import Settings
 from roster_pipeline.errors import StorageError
 from roster_pipeline.store import Store, open_store
 
-__all__ = ["Home"]
-
 _FOLDERS = ("inbox", "processing", "archive", "failed", "staging", "hostkeys", "logs", "work")
 
 
@@ -39,6 +37,14 @@ class Home:
 
     def folder(self, name: str, *parts: str) -> Path:
         return self.settings.home.joinpath(name, *parts)
+
+    def batch_files(self, batch_id: str) -> list[Path]:
+        """The files a batch is made of, from ``processing/`` (or, once done, the archive)."""
+        for folder in (self.folder("processing", batch_id, "files"),
+                       self.folder("archive", batch_id, "raw")):  # fmt: skip
+            if folder.is_dir():
+                return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        return []
 
     @property
     def store(self) -> Store:

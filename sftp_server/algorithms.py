@@ -10,8 +10,6 @@ import dataclasses
 
 from asyncssh.kex import get_kex_algs
 
-__all__ = ["AlgorithmSet", "algorithm_set"]
-
 _KEX = (
     "mlkem768x25519-sha256",
     "curve25519-sha256",

@@ -11,8 +11,6 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["AuditLog"]
-
 _MAX_TEXT = 200  # usernames and file names come from strangers; keep lines bounded
 
 

@@ -22,8 +22,6 @@ from sftp_server.session import Session
 if TYPE_CHECKING:
     from sftp_server.server import Receiver
 
-__all__ = ["ReceiverConnection"]
-
 
 def _address_allowed(address: str, cidrs: tuple[str, ...]) -> bool:
     if not cidrs:

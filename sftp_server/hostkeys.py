@@ -14,15 +14,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import asyncssh
 
-__all__ = [
-    "KEY_TYPES",
-    "HostKeyError",
-    "add_host_key",
-    "ensure_host_keys",
-    "fingerprints",
-    "load_host_keys",
-]
-
 # type name (as `roster hostkey add TYPE` takes it) -> (asyncssh alg, options, file name)
 KEY_TYPES: dict[str, tuple[str, int, str]] = {  # (alg, RSA bits, file name)
     "ed25519": ("ssh-ed25519", 0, "ssh_host_ed25519_key"),
@@ -100,10 +91,11 @@ def add_host_key(directory: Path, key_type: str) -> asyncssh.SSHKey:
 
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     _generate(directory, key_type)
+    path = _key_path(directory, key_type)
     try:
-        return asyncssh.read_private_key(_key_path(directory, key_type))
+        return asyncssh.read_private_key(path)
     except (OSError, asyncssh.KeyImportError) as exc:
-        raise HostKeyError(f"cannot read host key of type {key_type}: {exc}") from None
+        raise HostKeyError(f"cannot read host key {path}: {exc}") from None
 
 
 def fingerprints(directory: Path) -> list[tuple[str, str]]:

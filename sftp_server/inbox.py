@@ -12,15 +12,6 @@ import re
 import uuid
 from pathlib import Path
 
-__all__ = [
-    "TEMP_SUFFIXES",
-    "Inbox",
-    "is_temp_name",
-    "original_name",
-    "published_name",
-    "valid_name",
-]
-
 TEMP_SUFFIXES = (".filepart", ".part", ".tmp")  # WinSCP, rsync-alikes, others
 MAX_NAME_BYTES = 200  # leaves room for the timestamp prefix within NAME_MAX (255)
 _PUBLISHED = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?-(?P<original>.+)$")

@@ -1,7 +1,7 @@
 """Limits: the numbers that bound what one client can cost us, and who is banned.
 
 asyncssh has no MaxAuthTries, no connection caps and no ban list; these are ours.
-Field names match ``roster_pipeline.config.Settings`` so the pipeline maps them 1:1.
+Declared here once: an application nests this class in its own settings as it is.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import collections
 import dataclasses
 import time
 from collections.abc import Callable
-
-__all__ = ["AddressBook", "Limits"]
 
 GiB = 1024**3
 

@@ -28,8 +28,6 @@ from sftp_server.hostkeys import load_host_keys
 from sftp_server.limits import AddressBook, Limits
 from sftp_server.sftp import DistrictSFTPServer
 
-__all__ = ["Receiver", "ReceiverConfig", "run", "start_receiver"]
-
 
 @dataclasses.dataclass(frozen=True)
 class ReceiverConfig:

@@ -11,8 +11,6 @@ from sftp_server.audit import AuditLog
 from sftp_server.inbox import Inbox
 from sftp_server.limits import Limits
 
-__all__ = ["Session"]
-
 
 @dataclasses.dataclass
 class Session:

@@ -23,8 +23,6 @@ from sftp_server.inbox import is_temp_name, valid_name
 from sftp_server.session import Session
 from sftp_server.upload import Upload
 
-__all__ = ["DistrictSFTPServer"]
-
 _DENIED_READ = "this account can only upload: reading files is not allowed"
 _DENIED_CHANGE = "files cannot be changed once uploaded"
 _DENIED_TREE = "this account can only upload files: folders and links are not allowed"

@@ -7,8 +7,6 @@ import hashlib
 import os
 from pathlib import Path
 
-__all__ = ["Upload"]
-
 _CHUNK = 1024 * 1024
 
 

@@ -6,7 +6,7 @@ import csv
 import io
 from pathlib import Path
 
-from conftest import Roster, as_json, process_json
+from tests.helpers import Roster, as_json, process_json
 
 
 def _counts(data: dict[str, object], table: str) -> tuple[int, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import Roster, as_json, process_json
+from tests.helpers import Roster, as_json, process_json
 
 
 def _export(roster: Roster, slug: str, table: str) -> list[dict[str, str]]:
@@ -102,7 +102,9 @@ def test_clever_files_load_with_co_teachers_and_grades_as_words(
     assert as_json(result)["status"] == "loaded"
     report = as_json(roster("report", as_json(result)["batch_id"], "--format", "json"))
     assert report["warnings"] == []  # ext.* columns are ignored without a word
-    grades = {u["district_user_id"]: u["grade_level"] for u in _export(roster, "maple", "users")}
+    grades: dict[str, str | None] = {
+        u["district_user_id"]: u["grade_level"] for u in _export(roster, "maple", "users")
+    }
     assert (grades["stu-5001"], grades["stu-5003"], grades["tch-71"]) == ("K", "5", None)
     assert _teachers(roster, "maple") == {
         ("sec-1", "tch-71", "true"), ("sec-1", "tch-72", "false"), ("sec-2", "tch-72", "true"),

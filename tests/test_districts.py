@@ -11,13 +11,13 @@ from pathlib import Path
 import asyncssh
 import paramiko
 import pytest
-from conftest import Roster, as_json
 
 from roster_pipeline.config import load_settings
 from roster_pipeline.districts import DistrictAccounts
 from roster_pipeline.service.receiver import receiver_config
 from roster_pipeline.store import open_store
 from sftp_server import start_receiver
+from tests.helpers import Roster, as_json
 
 
 def test_add_prints_connection_and_stores_only_a_hash(roster: Roster, store_url: str) -> None:

@@ -7,12 +7,11 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import Roster, as_json, process_json
-
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.stages.parse import ParsedFile, parse
 from roster_pipeline.stages.unpack import ReceivedFile
 from roster_pipeline.store import open_store
+from tests.helpers import Roster, as_json, process_json
 
 HEADER = "district_user_id,first_name,last_name,role,school_id\n"
 

@@ -7,15 +7,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from browser import Rendered, dump_dom, screenshot
-from conftest import Roster, as_json
 
-from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import available_specs, load_spec
 from roster_pipeline.render.guide import GuideInput, guide_html, onboarding_guide
 from roster_pipeline.store import open_store
 from sftp_server.passwords import verify
+from tests.browser import Rendered, dump_dom, screenshot
+from tests.helpers import Roster, as_json
 
 NASTY = "<script>alert(1)</script>"
 
@@ -45,7 +45,7 @@ def _sections(text: str) -> dict[str, str]:
 @pytest.mark.parametrize("spec_name", available_specs())
 def test_every_file_and_column_of_the_spec_is_in_the_guide(spec_name: str) -> None:
     spec = load_spec(spec_name)
-    text = onboarding_guide(GuideInput(_connection(), spec, Dialect()))
+    text = onboarding_guide(GuideInput(_connection(), spec, CsvDialect()))
     sections = _sections(text)
     assert set(sections) == {f.name for f in spec.files}
     for f in spec.files:
@@ -67,7 +67,7 @@ def test_every_file_and_column_of_the_spec_is_in_the_guide(spec_name: str) -> No
 
 
 def test_guide_states_connection_encoding_prefixes_zip_and_codes() -> None:
-    text = onboarding_guide(GuideInput(_connection(), load_spec(), Dialect()))
+    text = onboarding_guide(GuideInput(_connection(), load_spec(), CsvDialect()))
     for line in (
         "| Host | sftp.example.com |",
         "| Port | 2222 |",
@@ -88,7 +88,7 @@ def test_guide_states_connection_encoding_prefixes_zip_and_codes() -> None:
 
 
 def test_guide_follows_the_district_dialect() -> None:
-    dialect = Dialect(
+    dialect = CsvDialect(
         "cp1252",
         {"users.district_user_id": ("Student_Number",)},
         {"enrollments": ("class_id", "-", "student_id")},
@@ -102,7 +102,7 @@ def test_guide_follows_the_district_dialect() -> None:
 
 def test_html_guide_is_escaped_and_self_contained_in_chromium(tmp_path: Path) -> None:
     connection = _connection(name=f"Lincoln {NASTY} | *bold* [x](http://evil)")
-    text = onboarding_guide(GuideInput(connection, load_spec(), Dialect()))
+    text = onboarding_guide(GuideInput(connection, load_spec(), CsvDialect()))
     page = guide_html(text, "Roster onboarding")
     for outside in ("<script", "href=", "<link", "src=", "@import"):
         assert outside not in page
@@ -175,7 +175,7 @@ def _autosend(text: str) -> dict[str, list[tuple[str, str]]]:
 
 
 def test_the_powerschool_guide_names_a_table_per_autosend_and_a_field_per_column() -> None:
-    text = onboarding_guide(GuideInput(_connection(), load_spec("powerschool"), Dialect()))
+    text = onboarding_guide(GuideInput(_connection(), load_spec("powerschool"), CsvDialect()))
     tables = _autosend(text)
     assert list(tables) == [
         "schools\\*.csv Schools", "students\\*.csv Students", "teachers\\*.csv Teachers",
@@ -187,7 +187,7 @@ def test_the_powerschool_guide_names_a_table_per_autosend_and_a_field_per_column
 
 
 def test_the_roster_csv_guide_maps_each_column_to_a_powerschool_field() -> None:
-    text = onboarding_guide(GuideInput(_connection(), load_spec("roster-csv"), Dialect()))
+    text = onboarding_guide(GuideInput(_connection(), load_spec("roster-csv"), CsvDialect()))
     tables = _autosend(text)
     assert ("district_user_id", "Students.Student_Number") in tables["students\\*.csv Students"]
     assert ("district_user_id", "Teachers.TeacherNumber") in tables["teachers\\*.csv Teachers"]
@@ -196,7 +196,7 @@ def test_the_roster_csv_guide_maps_each_column_to_a_powerschool_field() -> None:
 
 
 def test_the_clever_guide_lays_out_the_files_instead_of_powerschool_tables() -> None:
-    text = onboarding_guide(GuideInput(_connection(), load_spec("clever"), Dialect()))
+    text = onboarding_guide(GuideInput(_connection(), load_spec("clever"), CsvDialect()))
     assert _autosend(text) == {}
     assert "## 3. Your export: Clever SFTP CSV" in text
     assert "| sections\\*.csv | `School_id`, `Section_id`, `Teacher_id`" in text

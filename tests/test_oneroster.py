@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Roster, as_json
 
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import SpecError
+from tests.helpers import Roster, as_json
 
 SPEC = "oneroster-1.1"
 

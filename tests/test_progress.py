@@ -10,13 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Roster, as_json
 from rich.console import Console
 
 from roster_pipeline import districts, operations, pipeline
 from roster_pipeline.cli.display import stage_display
 from roster_pipeline.config import load_settings
 from roster_pipeline.home import Home
+from tests.helpers import Roster, as_json
 
 
 def test_pipeline_reports_each_stage_with_rows(

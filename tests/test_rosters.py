@@ -11,9 +11,8 @@ import io
 import shutil
 from pathlib import Path
 
-from conftest import Roster, as_json, process_json
-
 from roster_pipeline.store import open_store
+from tests.helpers import Roster, as_json, process_json
 
 STUDENTS = "district_user_id,first_name,last_name,grade_level,school_id\n"
 

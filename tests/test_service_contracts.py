@@ -14,10 +14,10 @@ from pathlib import Path
 
 import paramiko
 import pytest
-from service_helpers import ROSTER, ServiceProcess, batches, open_home, wait_for
 
 from roster_pipeline import districts, operations
 from roster_pipeline.store import BatchRecord, BatchStatus
+from tests.service_helpers import ROSTER, ServiceProcess, batches, open_home, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 

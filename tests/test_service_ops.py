@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Roster, as_json, process_json
-from service_helpers import open_home, publish, wait_for
 
 from roster_pipeline import districts
 from roster_pipeline.home import Home
@@ -18,6 +16,8 @@ from roster_pipeline.service import batches, retention, worker
 from roster_pipeline.service.alerts import Alerts
 from roster_pipeline.service.worker import queue_for
 from roster_pipeline.store.queue import worker_name
+from tests.helpers import Roster, as_json, process_json
+from tests.service_helpers import open_home, publish, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -1,8 +1,8 @@
 """The ``roster`` command: thin over the core API; RosterError becomes a ClickException.
 
 This package holds the root group; its commands live in modules by what they
-act on (districts, batches, the service) and register themselves on ``main``
-when imported at the end of this file.
+act on (districts, batches, the service), which know nothing of the group: it
+adds their ``COMMANDS`` here.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from roster_pipeline.cli.common import reported
-from roster_pipeline.config import load_settings
+from roster_pipeline import load_settings
+from roster_pipeline.cli import batches, common, districts, service
 
 __all__ = ["main"]
 
@@ -24,11 +24,11 @@ __all__ = ["main"]
               help="Database URL (default SQLite in the home).")  # fmt: skip
 @click.version_option(package_name="roster-pipeline")
 @click.pass_context
-@reported
+@common.reported
 def main(ctx: click.Context, home: Path | None, database_url: str | None) -> None:
     """Receive, validate and load school roster exports."""
     ctx.obj = load_settings(home=home, database_url=database_url)
 
 
-# Imported last, for their side effect: each registers its commands on `main`.
-from roster_pipeline.cli import batches, districts, service  # noqa: E402, F401
+for _command in (*batches.COMMANDS, *districts.COMMANDS, *service.COMMANDS):
+    main.add_command(_command)

@@ -10,8 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts, operations, pipeline
-from roster_pipeline.cli import main
+from roster_pipeline import BatchRecord, Settings, districts, operations, pipeline
 from roster_pipeline.cli.common import (
     echo_json,
     exit_for,
@@ -21,27 +20,11 @@ from roster_pipeline.cli.common import (
     write_or_echo,
 )
 from roster_pipeline.cli.display import shows_progress, stage_display
-from roster_pipeline.config import Settings
 from roster_pipeline.contracts import specs
 from roster_pipeline.render import guide, report
-from roster_pipeline.store import BatchRecord
-
-__all__ = [
-    "batch_approve",
-    "batch_discard",
-    "batch_group",
-    "batch_reprocess",
-    "batches",
-    "check",
-    "export",
-    "process",
-    "report_cmd",
-    "spec",
-    "spec_show",
-]
 
 
-@main.command()
+@click.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--district", "slug", required=True, help="The district the files come from.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -79,7 +62,7 @@ def _print_batch(batch: BatchRecord) -> None:
         console.print(f"report: {batch.report_path}", highlight=False)
 
 
-@main.command()
+@click.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--spec", "spec_name", default=specs.DEFAULT_SPEC, show_default=True)
 @click.option("--district", "slug", default=None,
@@ -103,7 +86,7 @@ def check(settings: Settings, path: Path, spec_name: str, slug: str | None, as_j
     exit_for(outcome.status)
 
 
-@main.command()
+@click.command()
 @click.option("--district", "slug", default=None)
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -124,7 +107,7 @@ def batches(slug: str | None, limit: int, as_json: bool) -> None:
     Console().print(table)
 
 
-@main.command("report")
+@click.command("report")
 @click.argument("batch_id")
 @click.option(
     "--format", "fmt", type=click.Choice(report.FORMATS), default="text", show_default=True
@@ -139,7 +122,7 @@ def report_cmd(batch_id: str, fmt: str, output: Path | None) -> None:
     write_or_echo(text, output)
 
 
-@main.command()
+@click.command()
 @click.argument("slug")
 @click.argument("table")
 @click.option(
@@ -156,7 +139,7 @@ def export(slug: str, table: str, fmt: str) -> None:
         click.echo(frame.write_csv(), nl=False)
 
 
-@main.group("batch")
+@click.group("batch")
 def batch_group() -> None:
     """Act on one batch: approve or discard a held batch, reprocess a finished one."""
 
@@ -192,7 +175,7 @@ def batch_reprocess(batch_id: str) -> None:
     exit_for(batch.status)
 
 
-@main.group()
+@click.group()
 def spec() -> None:
     """The file contracts districts send."""
 
@@ -203,3 +186,7 @@ def spec() -> None:
 def spec_show(name: str) -> None:
     """Print the contract NAME in human terms."""
     click.echo(guide.describe_spec(specs.load_spec(name)))
+
+
+#: What this module adds to `roster`.
+COMMANDS = (process, check, batches, report_cmd, export, batch_group, spec)

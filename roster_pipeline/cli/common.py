@@ -13,22 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from roster_pipeline.config import Settings
-from roster_pipeline.errors import RosterError
-from roster_pipeline.home import Home
-from roster_pipeline.store import BatchStatus
-from sftp_server import fingerprints
-
-__all__ = [
-    "EXIT_CODES",
-    "echo_json",
-    "exit_for",
-    "minute",
-    "opened_home",
-    "print_fingerprints",
-    "reported",
-    "write_or_echo",
-]
+from roster_pipeline import BatchStatus, Home, RosterError, Settings, hostkeys
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,5 +67,5 @@ def minute(moment: datetime | None) -> str:
 
 
 def print_fingerprints(settings: Settings) -> None:
-    for algorithm, fingerprint in fingerprints(settings.path("hostkeys")):
+    for algorithm, fingerprint in hostkeys.fingerprints(settings.path("hostkeys")):
         click.echo(f"{algorithm:<22} {fingerprint}")

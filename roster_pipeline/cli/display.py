@@ -15,9 +15,7 @@ from rich.console import Console
 from rich.progress import Progress as RichProgress
 from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from roster_pipeline.progress import Progress, no_progress
-
-__all__ = ["shows_progress", "stage_display"]
+from roster_pipeline import Progress, no_progress
 
 
 def shows_progress(as_json: bool) -> bool:

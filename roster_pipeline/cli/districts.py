@@ -11,8 +11,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts, operations
-from roster_pipeline.cli import main
+from roster_pipeline import (
+    DISTRICT_KEYS,
+    DistrictRecord,
+    Settings,
+    districts,
+    hostkeys,
+    operations,
+)
 from roster_pipeline.cli.common import (
     F,
     echo_json,
@@ -21,22 +27,11 @@ from roster_pipeline.cli.common import (
     reported,
     write_or_echo,
 )
-from roster_pipeline.config import Settings
 from roster_pipeline.contracts import dialects, specs
 from roster_pipeline.render import guide
-from roster_pipeline.store import DistrictRecord
-from sftp_server import KEY_TYPES, HostKeyError, add_host_key, ensure_host_keys, fingerprints
-
-__all__ = [
-    "DIALECT_OPTIONS",
-    "changed_dialect",
-    "dialect_options",
-    "district",
-    "hostkey",
-]
 
 
-@main.group()
+@click.group()
 def hostkey() -> None:
     """The receiver's SSH host keys (districts pin their fingerprints)."""
 
@@ -47,7 +42,7 @@ def hostkey() -> None:
 @reported
 def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
     """Print the SHA256 fingerprint of every host key, as OpenSSH shows it."""
-    found = fingerprints(settings.path("hostkeys"))
+    found = hostkeys.fingerprints(settings.path("hostkeys"))
     if as_json:
         echo_json([{"algorithm": a, "fingerprint": f} for a, f in found])
     else:
@@ -55,19 +50,16 @@ def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
 
 
 @hostkey.command("add")
-@click.argument("key_type", type=click.Choice(KEY_TYPES))
+@click.argument("key_type", type=click.Choice(hostkeys.KEY_TYPES))
 @click.pass_obj
 @reported
 def hostkey_add(settings: Settings, key_type: str) -> None:
     """Add a host key of KEY_TYPE beside the others, for a planned rotation."""
-    try:
-        add_host_key(settings.path("hostkeys"), key_type)
-    except HostKeyError as exc:
-        raise click.ClickException(str(exc)) from exc
+    hostkeys.add(settings.path("hostkeys"), key_type)
     print_fingerprints(settings)
 
 
-@main.group()
+@click.group()
 def district() -> None:
     """Provision and inspect districts and their SFTP accounts."""
 
@@ -107,7 +99,7 @@ def district_add(
     password = _read_password() if password_stdin else None
     keys = tuple(line for f in key_files for line in _key_lines(f))
     with opened_home() as home:
-        ensure_host_keys(home.folder("hostkeys"))
+        hostkeys.ensure(home.folder("hostkeys"))
         done = districts.add_district(
             home, slug, name, spec_name, username=username, password=password,
             with_password=not no_password, public_keys=keys, allow_ips=allow_ips,
@@ -315,11 +307,11 @@ def dialect_options(func: F) -> F:
     return func
 
 
-def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.Dialect | None:
+def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.CsvDialect | None:
     """The district's dialect with the options given applied; None when none was given."""
     if not any(given.values()):
         return None
-    current = dialects.Dialect.from_settings(record.settings)
+    current = dialects.CsvDialect.from_settings(record.settings)
     return current.changed(**given)
 
 
@@ -343,8 +335,12 @@ def district_set(slug: str, pause: bool | None, **given: Any) -> None:
     with opened_home() as home:
         dialect = changed_dialect(home.store.district(slug), dialect_given)
         record = operations.configure(home, slug, values, pause, dialect)
-    known = {*operations.DISTRICT_KNOBS, *dialects.SETTING_KEYS}
+    known = {*DISTRICT_KEYS, *dialects.SETTING_KEYS}
     knobs = {k: v for k, v in record.settings.items() if k in known}
     shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(knobs.items()))
     state = "paused" if record.paused else "active"
     click.echo(f"district {record.slug}: {state}" + (f"; {shown}" if shown else ""))
+
+
+#: What this module adds to `roster`.
+COMMANDS = (district, hostkey)

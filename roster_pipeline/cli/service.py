@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
 
@@ -10,27 +9,23 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline.cli import main
+from roster_pipeline import Settings, hostkeys
 from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
-from roster_pipeline.config import Settings
 from roster_pipeline.service import retention
 from roster_pipeline.service import status as status_mod
-from sftp_server import ensure_host_keys
-
-__all__ = ["demo", "init", "purge", "serve", "status"]
 
 
-@main.command()
+@click.command()
 @reported
 def init() -> None:
     """Create the home, database and SSH host keys (safe to run again; keys are kept)."""
     with opened_home() as home:
-        ensure_host_keys(home.folder("hostkeys"))
+        hostkeys.ensure(home.folder("hostkeys"))
         click.echo(f"home {home.root.resolve()} ready; database {home.store.url}")
         print_fingerprints(home.settings)
 
 
-@main.command()
+@click.command()
 @click.option("--workers", default=1, show_default=True, help="Batch worker processes.")
 @click.option("--role", type=click.Choice(["all", "sftp", "worker"]), default="all",
               show_default=True, help="Run the receiver, the workers, or both.")  # fmt: skip
@@ -46,11 +41,8 @@ def serve(settings: Settings, workers: int, role: str, host: str | None, port: i
     from roster_pipeline.service import runtime as service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = dataclasses.replace(
-        settings,
-        listen_host=settings.listen_host if host is None else host,
-        listen_port=settings.listen_port if port is None else port,
-    )
+    given = {"listen_host": host, "listen_port": port}
+    settings = settings.replaced({k: v for k, v in given.items() if v is not None}, "option")
     options = service.ServiceOptions(workers=workers, role=role)
     service.serve(settings, options, service.default_receiver(), ready=_announce)
 
@@ -60,7 +52,7 @@ def _announce(line: str) -> None:
     sys.stdout.flush()
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @reported
 def status(as_json: bool) -> None:
@@ -87,7 +79,7 @@ def _print_status(found: list[status_mod.DistrictStatus]) -> None:
     Console().print(table)
 
 
-@main.command()
+@click.command()
 @reported
 def purge() -> None:
     """Delete archived raw files and reports older than each district's retention."""
@@ -98,7 +90,7 @@ def purge() -> None:
     click.echo(f"{len(gone)} batch folder(s) purged")
 
 
-@main.command()
+@click.command()
 @click.option("--keep/--no-keep", default=True, show_default=True,
               help="Keep the demo home (and its reports) afterwards.")  # fmt: skip
 @reported
@@ -108,3 +100,7 @@ def demo(keep: bool) -> None:
     from roster_pipeline.demo import run_demo
 
     run_demo(keep=keep)
+
+
+#: What this module adds to `roster`.
+COMMANDS = (init, serve, status, purge, demo)

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-__all__ = ["Feed", "LeaveOut", "feed_rows", "left_out_mask"]
-
 
 @dataclass(frozen=True)
 class Feed:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["code", "md", "para"]
-
 # An underscore inside a word (school_id) is never emphasis, so it stays bare.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|]|(?<!\w)_|_(?!\w))")
 

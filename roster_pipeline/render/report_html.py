@@ -1,7 +1,7 @@
 """The HTML reject report: one self-contained page a person reads in the morning.
 
 Built from the batch record and its rejects only. No external asset, no script:
-a Content-Security-Policy forbids both, so the page is the same offline, in a
+the shell (``render.page``) forbids both, so the page is the same offline, in a
 mail attachment or on a file share. Every value passes through ``html.escape``.
 Size stays bounded whatever the batch: the grouped view shows a few examples
 per reason and the full table at most ``ROW_LIMIT`` rows, then points to the
@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.render.page import page
 from roster_pipeline.store import BatchRecord, BatchStatus
-
-__all__ = ["CODE_ADVICE", "EXAMPLES_PER_CODE", "ROW_LIMIT", "render_html"]
 
 ROW_LIMIT = 2000
 EXAMPLES_PER_CODE = 5
@@ -193,11 +192,4 @@ def render_html(batch: BatchRecord, rejects: pl.DataFrame) -> str:
     else:
         body += "<h2>Rejects</h2><p>None.</p>"
     title = f"Roster batch {_esc(batch.batch_id)} ({_esc(batch.status)})"
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta http-equiv='Content-Security-Policy' "
-        "content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{title}</title><style>{_STYLE}</style></head>"
-        f"<body>{body}</body></html>\n"
-    )
+    return page(title, _STYLE, body)

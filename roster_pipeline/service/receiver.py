@@ -8,37 +8,21 @@ by ``receiver_config`` and looks accounts up in the district registry
 
 from __future__ import annotations
 
-import dataclasses
-
+from roster_pipeline import hostkeys
 from roster_pipeline.config import Settings
 from roster_pipeline.districts import DistrictAccounts
-from roster_pipeline.errors import ConfigError, StorageError
-from sftp_server import (
-    HostKeyError,
-    Limits,
-    Receiver,
-    ReceiverConfig,
-    ensure_host_keys,
-    start_receiver,
-)
-
-__all__ = ["RunningReceiver", "receiver_config", "receiver_limits", "start"]
-
-
-def receiver_limits(settings: Settings) -> Limits:
-    """Limits take the Settings fields of the same names."""
-    names = {f.name for f in dataclasses.fields(Limits)}
-    return Limits(**{n: getattr(settings, n) for n in names})
+from roster_pipeline.errors import ConfigError
+from sftp_server import Receiver, ReceiverConfig, start_receiver
 
 
 def receiver_config(settings: Settings, port: int | None = None) -> ReceiverConfig:
     """The receiver under the home's standard layout; ``port`` overrides the setting."""
     return ReceiverConfig.under(
         settings.home,
-        host=settings.listen_host,
-        port=settings.listen_port if port is None else port,
-        limits=receiver_limits(settings),
-        legacy_algorithms=settings.legacy_algorithms,
+        host=settings.receiver.listen_host,
+        port=settings.receiver.listen_port if port is None else port,
+        limits=settings.limits,
+        legacy_algorithms=settings.receiver.legacy_algorithms,
     )
 
 
@@ -56,19 +40,15 @@ class RunningReceiver:
 
 async def start(settings: Settings) -> tuple[RunningReceiver, str]:
     """Start the receiver for the home in ``settings``; returns it and ``host:port``."""
-    keys = settings.home / "hostkeys"
-    try:
-        ensure_host_keys(keys)
-    except (HostKeyError, OSError) as exc:
-        raise StorageError(f"cannot use the host keys in {keys}: {exc}") from exc
+    hostkeys.ensure(settings.path("hostkeys"))
     accounts = DistrictAccounts(settings.db_url)
     try:
         receiver = await start_receiver(receiver_config(settings), accounts)
     except OSError as exc:
         accounts.close()
-        where = f"{settings.listen_host}:{settings.listen_port}"
+        where = f"{settings.receiver.listen_host}:{settings.receiver.listen_port}"
         raise ConfigError(
             f"cannot listen for SFTP on {where}: {exc.strerror or exc}; choose another"
             " listen_host / listen_port (or `roster serve --port`)"
         ) from exc
-    return RunningReceiver(receiver, accounts), f"{settings.listen_host}:{receiver.port}"
+    return RunningReceiver(receiver, accounts), f"{settings.receiver.listen_host}:{receiver.port}"

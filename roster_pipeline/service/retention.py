@@ -17,8 +17,6 @@ from roster_pipeline.errors import UnknownBatchError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord
 
-__all__ = ["Purged", "purge"]
-
 log = logging.getLogger(__name__)
 
 
@@ -61,8 +59,8 @@ def _batch(home: Home, batch_id: str) -> BatchRecord | None:
 
 def _retention_days(home: Home, district: str, cache: dict[str, float]) -> float:
     if district not in cache:
-        value: object = home.settings.retention_days
+        settings = home.settings
         with contextlib.suppress(UnknownDistrictError):  # removed: the default applies
-            value = home.store.district(district).settings.get("retention_days", value)
-        cache[district] = float(value)  # type: ignore[arg-type]
+            settings = settings.for_district(home.store.district(district).settings)
+        cache[district] = settings.service.retention_days
     return cache[district]

@@ -35,9 +35,7 @@ from roster_pipeline.service import batches, retention, status
 from roster_pipeline.service.alerts import Alerts
 from roster_pipeline.service.watch import InboxWatcher
 from roster_pipeline.service.worker import queue_for, worker_main
-from roster_pipeline.store.queue import worker_name
-
-__all__ = ["ROLES", "Receiver", "ReceiverFactory", "Service", "ServiceOptions", "serve"]
+from roster_pipeline.store import worker_name
 
 log = logging.getLogger(__name__)
 

@@ -1,31 +1,20 @@
-"""Headers: which column of a file each header field names.
-
-Header fields are normalised (``normalise_header``: PowerSchool prefixes ``CC.``,
-``[1]`` and ``[Courses]``, case, surrounding spaces, spaces for underscores) and
-matched to the spec's column names and aliases. An alias written with its
-prefix (``XTBL_TESTS.DISTRICT_CODE``) picks exactly that column, so a file
-holding ``XTBL_TEST_ADMIN.DISTRICT_CODE`` too is read without a clash. Fields a
-file spec ignores (Clever's ``ext.*``) are dropped without a warning.
-"""
+"""Headers: which column of a file each header field names (``contracts.headers``
+says how names are spelled), and what does not fit: a missing required column,
+two fields naming one column. Fields a file spec ignores (Clever's ``ext.*``)
+are dropped without a warning."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
 
 import polars as pl
 
 from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.headers import HeaderNames
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FileSpec
 
-__all__ = ["HeaderNames", "Layout", "map_columns", "normalise_header", "spelled"]
-
-_REJECTED = "The batch was rejected; the data loaded before stays loaded."
-_INDEX_PREFIX = re.compile(r"^\[[A-Za-z0-9_]*\]\s*")  # [39] or [Courses]
-_TABLE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.\s*")
-_SEPARATORS = re.compile(r"[\s_-]+")
+_REJECTED = f"{rejects.BATCH_REJECTED}."
 
 
 @dataclass(frozen=True)
@@ -38,45 +27,6 @@ class Layout:
     warnings: tuple[str, ...] = ()
     rejects: pl.DataFrame = field(default_factory=rejects.empty)
     headerless: bool = False  # the columns come from the district's list, not the file
-
-
-def spelled(raw: str) -> str:
-    """A header as written, compared loosely: case, spaces and quotes aside, prefix kept."""
-    name = raw.replace("\ufeff", "").strip().strip('"').strip()
-    return _SEPARATORS.sub("_", name.lower()).strip("_")
-
-
-def normalise_header(raw: str) -> str:
-    """``' USERS.First Name'`` -> ``first_name``; ``[39]Student-Number`` -> ``student_number``."""
-    name = raw.replace("\ufeff", "").strip().strip('"').strip()
-    while True:
-        stripped = _TABLE_PREFIX.sub("", _INDEX_PREFIX.sub("", name), count=1)
-        if stripped == name or not stripped:
-            break
-        name = stripped
-    return _SEPARATORS.sub("_", name.lower()).strip("_")
-
-
-class HeaderNames:
-    """The names a file spec's columns answer to."""
-
-    def __init__(self, file_spec: FileSpec) -> None:
-        self.exact: dict[str, str] = {}  # aliases written with a prefix: that header only
-        self.loose: dict[str, str] = {}  # names and aliases without one: any prefix
-        for column in file_spec.columns:
-            for alias in (column.name, *column.aliases):
-                if spelled(alias) != normalise_header(alias):
-                    self.exact[spelled(alias)] = column.name
-                else:
-                    self.loose[normalise_header(alias)] = column.name
-        self.ignored = tuple(p.lower() for p in file_spec.ignore_columns)
-
-    def column(self, raw: str) -> str | None:
-        """The spec column ``raw`` names, or None."""
-        return self.exact.get(spelled(raw)) or self.loose.get(normalise_header(raw))
-
-    def ignores(self, raw: str) -> bool:
-        return any(fnmatch(raw.strip().lower(), p) for p in self.ignored)
 
 
 def map_columns(name: str, header: list[str], file_spec: FileSpec, line: int) -> Layout:

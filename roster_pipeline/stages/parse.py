@@ -39,6 +39,7 @@ import numpy as np
 import polars as pl
 
 from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.headers import HeaderNames
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FileSpec
 from roster_pipeline.stages.csvscan import (
@@ -50,14 +51,12 @@ from roster_pipeline.stages.csvscan import (
     normalise_newlines,
     scan,
 )
-from roster_pipeline.stages.headers import HeaderNames, Layout, map_columns, normalise_header
+from roster_pipeline.stages.headers import Layout, map_columns
 from roster_pipeline.stages.unpack import ReceivedFile
-
-__all__ = ["LINE", "Layout", "ParsedFile", "map_columns", "normalise_header", "parse"]
 
 LINE = "__line__"
 
-_REJECTED = "The batch was rejected; the data loaded before stays loaded."
+_REJECTED = f"{rejects.BATCH_REJECTED}."
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _COUNTS = {"line": pl.Int64(), "found": pl.Int64()}

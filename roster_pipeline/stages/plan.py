@@ -24,20 +24,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from roster_pipeline.config import Thresholds
 from roster_pipeline.contracts.feeds import Feed
 from roster_pipeline.contracts.specs import FileSpec, Spec
 from roster_pipeline.stages.parse import LINE
 from roster_pipeline.stages.validate import Validated, ValidFile
-from roster_pipeline.store.records import TableCounts
-
-__all__ = ["Plan", "TablePlan", "Thresholds", "diff_table", "hold_reasons", "plan", "to_table"]
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    max_delete_pct: float = 10.0
-    max_update_pct: float = 75.0
-    max_reject_pct: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -53,17 +44,6 @@ class TablePlan:
     loaded_before: int  # loaded rows in the scope of the files sent
     left_out: int = 0  # rows the SIS marks not active
     sent: int = 0  # data rows of the files whose own table this is, rejected ones included
-
-    @property
-    def counts(self) -> TableCounts:
-        return TableCounts(
-            added=self.added.height,
-            updated=self.updated.height,
-            deleted=self.deleted.height,
-            unchanged=self.unchanged,
-            rejected=self.rejected,
-            left_out=self.left_out,
-        )
 
 
 @dataclass(frozen=True)

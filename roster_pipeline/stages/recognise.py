@@ -21,8 +21,6 @@ from roster_pipeline.stages.csvscan import detect_delimiter
 from roster_pipeline.stages.headers import map_columns
 from roster_pipeline.stages.unpack import ReceivedFile
 
-__all__ = ["Resemblance", "other_contract"]
-
 _HEAD_BYTES = 64 * 1024
 
 

@@ -17,9 +17,6 @@ from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec
 from roster_pipeline.stages.parse import LINE
 from roster_pipeline.stages.set_rules import reject_rows
 
-__all__ = ["row_rejects"]
-
-
 _NOT_NULL = -1  # stands for pandera's 'not_nullable', which has no check number
 
 _TEMPLATES: Mapping[Code, str] = {

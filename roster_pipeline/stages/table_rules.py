@@ -31,8 +31,6 @@ from roster_pipeline.contracts.specs import ColumnSpec, FileSpec, Spec
 from roster_pipeline.stages.parse import LINE
 from roster_pipeline.stages.set_rules import Target, reject_rows
 
-__all__ = ["LoadedRows", "Sent", "Shared", "leave_out", "shared_keys", "table_target", "translate"]
-
 #: The loaded rows of a table's columns (String), None when there are none.
 LoadedRows = Callable[[str, Sequence[str]], pl.DataFrame | None]
 

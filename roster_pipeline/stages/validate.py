@@ -49,8 +49,6 @@ from roster_pipeline.stages.table_rules import (
     translate,
 )
 
-__all__ = ["Loaded", "ValidFile", "Validated", "validate"]
-
 
 class Loaded(Protocol):
     """What is already loaded for the district (implemented by the store)."""
@@ -183,8 +181,7 @@ class _Batch:
         instead = f" (or {' and '.join(others)})" if others else ""
         message = (
             f"{expected}: no file matching {' or '.join(file_spec.match)}{instead} was sent and"
-            f" no {file_spec.table} are loaded yet. The batch was rejected; the data loaded"
-            " before stays loaded."
+            f" no {file_spec.table} are loaded yet. {rejects.BATCH_REJECTED}."
         )
         return rejects.one(expected, Code.MISSING_FILE, message)
 

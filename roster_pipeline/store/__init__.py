@@ -15,28 +15,35 @@ from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
+from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
+from roster_pipeline.store.schema import roster_table
 from roster_pipeline.store.records import (
     BatchRecord,
     BatchStatus,
     DistrictRecord,
     FileRecord,
+    TableChanges,
     TableCounts,
 )
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from roster_pipeline.stages.plan import Plan
     from sftp_server import UploadRecord
 
 __all__ = [
+    "BatchQueue",
     "BatchRecord",
     "BatchStatus",
+    "Claim",
     "DistrictRecord",
     "FileRecord",
     "Store",
+    "TableChanges",
     "TableCounts",
     "open_store",
+    "roster_table",
+    "worker_name",
 ]
 
 
@@ -51,6 +58,10 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def queue(self, holder: str, claim_seconds: float) -> BatchQueue:
+        """The batch claim queue over this store's connection, claims held by ``holder``."""
+        ...
 
     # districts
     def put_district(self, district: DistrictRecord) -> None:
@@ -87,9 +98,12 @@ class Store(Protocol):
 
     # batches, each call one transaction
     def save_batch(
-        self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None = None
+        self,
+        batch: BatchRecord,
+        rejects: pl.DataFrame,
+        changes: Sequence[TableChanges] | None = None,
     ) -> None:
-        """Record (insert or replace) the batch, its files and rejects; apply ``plan``
+        """Record (insert or replace) the batch, its files and rejects; apply ``changes``
         (roster rows and change log) in the same transaction when given."""
 
     def batch(self, batch_id: str) -> BatchRecord:

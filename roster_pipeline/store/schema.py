@@ -13,17 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from roster_pipeline.errors import NotFoundError
-from roster_pipeline.store.dialect import Dialect
+from roster_pipeline.store.dialect import SqlDialect
 from roster_pipeline.store.engine import Engine
-
-__all__ = [
-    "MIGRATIONS",
-    "ROSTER_TABLES",
-    "RosterTable",
-    "current_version",
-    "migrate",
-    "roster_table",
-]
 
 
 @dataclass(frozen=True)
@@ -79,7 +70,7 @@ def roster_table(name: str, columns: Sequence[str] = ()) -> RosterTable:
     return table
 
 
-def _roster_ddl(table: RosterTable, d: Dialect) -> str:
+def _roster_ddl(table: RosterTable, d: SqlDialect) -> str:
     columns = ", ".join(f'"{c}" TEXT' for c in table.columns if c not in table.key)
     keys = ", ".join(f'"{k}" TEXT NOT NULL' for k in table.key)
     pk = ", ".join(f'"{k}"' for k in ("district_id", *table.key))
@@ -90,7 +81,7 @@ def _roster_ddl(table: RosterTable, d: Dialect) -> str:
     )
 
 
-def _v1(d: Dialect) -> list[str]:
+def _v1(d: SqlDialect) -> list[str]:
     return [
         "CREATE TABLE districts (slug TEXT PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL,"
         " username TEXT UNIQUE, password_hash TEXT NOT NULL, public_keys TEXT NOT NULL,"
@@ -125,7 +116,7 @@ def _v1(d: Dialect) -> list[str]:
     ]
 
 
-def _v2(_d: Dialect) -> list[str]:
+def _v2(_d: SqlDialect) -> list[str]:
     """Batch claims (store.queue): who processes a batch, until when, how many tries."""
     return [
         "ALTER TABLE batches ADD COLUMN claimed_by TEXT",
@@ -135,7 +126,7 @@ def _v2(_d: Dialect) -> list[str]:
     ]
 
 
-def _v3(d: Dialect) -> list[str]:
+def _v3(d: SqlDialect) -> list[str]:
     """Batch numbers: roster rows and change rows name their batch by an integer.
 
     A 27-character batch id on each of the 2.28M rows of a large first load was
@@ -155,7 +146,7 @@ def _v3(d: Dialect) -> list[str]:
     ]
 
 
-def _class_teachers(d: Dialect) -> list[str]:
+def _class_teachers(d: SqlDialect) -> list[str]:
     """Teacher links beside enrollments, and the SIS's internal ID of each user.
 
     Every class's existing teacher becomes its primary link, marked with the batch
@@ -176,7 +167,7 @@ def _class_teachers(d: Dialect) -> list[str]:
 
 
 #: version -> statements for a dialect; applied in order, each in its own transaction.
-MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {
+MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
     1: _v1,
     2: _v2,
     3: _v3,
