@@ -174,16 +174,17 @@ def shared_keys(
         return {}
     key = list(feeding[0][1].key)
     files = list(dict.fromkeys(f.name for f, _, _ in feeding))  # one source per file
+    own_sent = [f for f, feed, _ in feeding if feed.table == f.table]
+    outside = _loaded_outside(table, key, own_sent)(loaded)
+    kept = outside is not None and outside.height > 0
+    if len(files) + kept < 2:  # one source cannot clash with itself
+        return {}  # the usual night: keys were already compared within the file
     parts = [
         _keys([(f, feed, s) for f, feed, s in feeding if f.name == name], files.index(name), key)
         for name in files
     ]
-    own_sent = [f for f, feed, _ in feeding if feed.table == f.table]
-    outside = _loaded_outside(table, key, own_sent)(loaded)
-    if outside is not None and outside.height:
+    if outside is not None and kept:
         parts.append(outside.with_columns(pl.lit(None, pl.Int64).alias(LINE), *_tag(-1, False)))
-    if len(parts) < 2:
-        return {}
     every = pl.concat(parts)
     shared = every.filter(pl.struct(key).is_duplicated())
     if shared.is_empty():

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Protocol
 import polars as pl
 
 from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
-from roster_pipeline.store.schema import roster_table
 from roster_pipeline.store.records import (
     BatchRecord,
     BatchStatus,
@@ -25,6 +24,7 @@ from roster_pipeline.store.records import (
     TableChanges,
     TableCounts,
 )
+from roster_pipeline.store.schema import roster_table
 
 if TYPE_CHECKING:
     from datetime import datetime
