@@ -19,7 +19,7 @@ import os
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.dataclasses import dataclass as checked_dataclass
@@ -80,6 +80,7 @@ class Receiver(BaseModel):
     listen_host: str = "127.0.0.1"
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 2222
     public_host: str = ""  # the host name districts are told to connect to
+    public_port: Annotated[int, Field(ge=0, le=65535)] = 0  # the port they are told; 0: listen_port
     legacy_algorithms: bool = False
 
 
@@ -95,6 +96,39 @@ class Service(BaseModel):
     claim_seconds: Annotated[float, Field(gt=0.0)] = 300.0  # a worker's claim, renewed
 
 
+#: Event levels beyond errors (always recorded), least detailed first.
+LOG_LEVELS = ("warning", "info", "diagnostic")
+
+
+class System(BaseModel):
+    """PowerSchool DEX's General Setup: what `roster system` changes for every node.
+
+    Their values are stored in the database (so all machines share them) over these
+    defaults; a value fixed in roster.toml or ROSTER_* wins and cannot be changed there.
+    """
+
+    model_config = _STRICT
+
+    system_enabled: bool = True  # off: no batch is formed or processed; uploads are kept
+    log_levels: str = ""  # comma-separated, from LOG_LEVELS; errors are always recorded
+    job_frequency: Literal["low", "standard", "high"] = "standard"
+    purge_policy: Literal["aggressive", "typical", "seldom"] = "typical"
+    # SFTP sessions one district may hold at once (and API requests once pull sources exist).
+    connections_per_district: Annotated[int, Field(ge=1, le=1000)] = 5
+
+    @field_validator("log_levels", mode="after")
+    @classmethod
+    def _known_levels(cls, value: str) -> str:
+        words = {part.strip().lower() for part in value.split(",")} - {""}
+        given = {w.removesuffix("s") if w.removesuffix("s") in LOG_LEVELS else w for w in words}
+        unknown = given - set(LOG_LEVELS) - {"error"}
+        if unknown:
+            known = ", ".join(LOG_LEVELS)
+            raise ValueError(f"log_levels has unknown level(s) {', '.join(sorted(unknown))}"
+                             f" (known: {known}; errors are always on)")  # fmt: skip
+        return ",".join(level for level in LOG_LEVELS if level in given)
+
+
 class Settings(BaseModel):
     """Everything tunable about a deployment. Per-district settings live in the database."""
 
@@ -102,12 +136,15 @@ class Settings(BaseModel):
 
     home: Path = Path("roster-data")
     database_url: str = ""  # empty: SQLite at <home>/roster.db
+    # Seconds a PostgreSQL server may take to answer before a command gives up.
+    database_connect_timeout: Annotated[float, Field(gt=0.0, le=3600.0)] = 10.0
     webhook_url: str = ""  # alerts are posted here; empty: logged only
     receiver: Receiver = Field(default_factory=Receiver)
     limits: Limits = Field(default_factory=Limits)  # the receiver's limits, declared by sftp_server
     zip: ZipLimits = Field(default_factory=ZipLimits)
     holds: Thresholds = Field(default_factory=Thresholds)
     service: Service = Field(default_factory=Service)
+    system: System = Field(default_factory=System)
 
     @field_validator("home", mode="after")
     @classmethod
@@ -119,6 +156,8 @@ class Settings(BaseModel):
     def _limits_not_negative(cls, value: Limits) -> Limits:
         for item in dataclasses.fields(value):
             number = getattr(value, item.name)
+            if not isinstance(number, int | float) or isinstance(number, bool):
+                continue  # not a number (a list of names): nothing to bound
             if not number >= 0:  # NaN is not a limit either
                 raise ValueError(f"{item.name} must be at least 0, not {number}")
         return value
@@ -153,6 +192,30 @@ class Settings(BaseModel):
         return self.replaced(own) if own else self
 
 
+#: The settings `roster system set` may change: General Setup's, and what districts are told.
+SYSTEM_KEYS = (*System.model_fields, "public_host", "public_port", "webhook_url")
+
+#: Days kept, by purge policy: raw archives and reports, and events.
+PURGE_DAYS: Mapping[str, Mapping[str, float]] = {
+    "aggressive": {"archive": 7.0, "events": 14.0},
+    "typical": {"archive": 30.0, "events": 90.0},
+    "seldom": {"archive": 180.0, "events": 365.0},
+}
+
+
+def with_system_values(settings: Settings, stored: Mapping[str, Any]) -> Settings:
+    """``settings`` with the system values stored in the database (`roster system set`)
+    under roster.toml's and ROSTER_*'s; the purge policy sets archive retention unless a
+    file sets retention_days."""
+    fixed = fixed_names(settings.home)
+    values = {k: v for k, v in stored.items() if k in SYSTEM_KEYS and k not in fixed}
+    merged = settings.replaced(values, "the database (roster system set)") if values else settings
+    if "retention_days" not in fixed:
+        archive_days = PURGE_DAYS[merged.system.purge_policy]["archive"]
+        merged = merged.replaced({"retention_days": archive_days})
+    return merged
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build the Settings in force; ``overrides`` with value None are ignored."""
     env = os.environ if env is None else env
@@ -175,6 +238,16 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             origins[name] = origin.format(name.upper())
     nested["home"] = home
     return _validated(nested, origins)
+
+
+def fixed_names(home: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings roster.toml or ROSTER_* fix for ``home``, each with where it is set:
+    values stored in the database (`roster system set`) yield to these."""
+    env = os.environ if env is None else env
+    toml = home / "roster.toml"
+    fixed = dict.fromkeys(_from_toml(toml), str(toml))
+    fixed.update({n: f"ROSTER_{n.upper()}" for n in _PATHS if env.get(f"ROSTER_{n.upper()}")})
+    return fixed
 
 
 def _from_toml(path: Path) -> dict[str, Any]:
@@ -212,7 +285,9 @@ def _problem(name: str, error: Any) -> str:
         if error["type"] == "greater_than":
             return f"{name} must be more than {low:g}, not {raw:g}"
         return f"{name} must be at least {low:g}, not {raw:g}"
-    if error["type"] == "value_error":  # a receiver limit below 0
+    if error["type"] == "literal_error":
+        return f"{name} must be {error['ctx']['expected']}, not {raw!r}"
+    if error["type"] == "value_error":  # a receiver limit below 0, unknown log levels
         return str(error["ctx"]["error"])
     return f"{name} = {raw!r} is not a valid {_KINDS.get(name, 'value')}"
 
@@ -266,6 +341,8 @@ def _get(nested: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 def _put(nested: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     for part in path[:-1]:
         nested = nested.setdefault(part, {})
+    if isinstance(value, str) and _KINDS.get(path[-1], "").startswith("tuple"):
+        value = tuple(item.strip() for item in value.split(",") if item.strip())  # "a, b"
     nested[path[-1]] = value
 
 

@@ -9,8 +9,10 @@
     │   ├── HostKeyFileError       a host key file of the receiver cannot be read
     │   ├── NotFoundError          a district, batch or table that does not exist
     │   │   ├── UnknownDistrictError
-    │   │   └── UnknownBatchError
+    │   │   ├── UnknownBatchError
+    │   │   └── NoHomeError        no roster home where a command was pointed
     │   ├── ConflictError          the request contradicts the current state
+    │   ├── SystemDisabledError    the operator turned processing off (`roster system`)
     │   └── InputError             a file a district sent cannot be used at all
     └── TransientError             the world failed us; the same call may succeed later
         ├── DatabaseUnavailableError   the database is unreachable or its driver missing
@@ -57,6 +59,14 @@ class UnknownDistrictError(NotFoundError):
 
 class UnknownBatchError(NotFoundError):
     """No batch with that id exists."""
+
+
+class NoHomeError(NotFoundError):
+    """The home folder (or its database) does not exist; only `roster init` creates one."""
+
+
+class SystemDisabledError(TerminalError):
+    """Processing is turned off system-wide; uploads are kept until it is on again."""
 
 
 class ConflictError(TerminalError):

@@ -9,6 +9,7 @@
     <home>/processing/<batch>/, archive/<batch>/, failed/<batch>/
     <home>/staging/           partial uploads, never visible to districts
     <home>/logs/audit.log     the receiver's audit trail
+    <home>/logs/events.log    the event log (also in the database)
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from roster_pipeline.config import Settings
-from roster_pipeline.errors import StorageError
-from roster_pipeline.store import Store, open_store
+from roster_pipeline.config import Settings, with_system_values
+from roster_pipeline.errors import NoHomeError, StorageError
+from roster_pipeline.store import MIGRATIONS, Store, mask_url, open_store
 
 _FOLDERS = ("inbox", "processing", "archive", "failed", "staging", "hostkeys", "logs", "work")
 
@@ -49,7 +50,7 @@ class Home:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.settings.db_url)
+            self._store = open_store(self.settings.db_url, self.settings.database_connect_timeout)
         return self._store
 
     def create(self) -> None:
@@ -62,6 +63,27 @@ class Home:
         except OSError as exc:
             raise StorageError(f"cannot create the home folder {self.root}: {exc}") from None
         self.store.migrate()
+        self.settings = self._with_system_values()
+
+    def require(self) -> None:
+        """Fail unless ``roster init`` made this home: a typo in --home must not look
+        like an empty, healthy deployment. Brings the database schema up to date."""
+        hint = "; run `roster init` to create one"
+        if not self.root.is_dir():
+            raise NoHomeError(f"no roster home at {self.root.resolve()}{hint}")
+        if not self.settings.database_url and not (self.root / "roster.db").is_file():
+            raise NoHomeError(f"no roster database in {self.root.resolve()}{hint}")
+        version = self.store.schema_version()
+        if version == 0:
+            where = mask_url(self.settings.db_url)
+            raise NoHomeError(f"the database {where} has no roster schema{hint}")
+        if version < max(MIGRATIONS):  # an upgrade; otherwise nothing is written here
+            self.store.migrate()
+        self.settings = self._with_system_values()
+
+    def _with_system_values(self) -> Settings:
+        stored = {k: s.value for k, s in self.store.system_settings().items()}
+        return with_system_values(self.settings, stored)
 
     def close(self) -> None:
         if self._store is not None:

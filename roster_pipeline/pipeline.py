@@ -18,6 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
+from roster_pipeline import events
 from roster_pipeline.config import Settings, Thresholds, ZipLimits
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.dialects import CsvDialect
@@ -159,8 +160,8 @@ def _planned(
     if all_rejects.height:
         rows = all_rejects.filter(pl.col("line").is_not_null()).select("file", "line").n_unique()
         message = (
-            f"loaded; {rows:,} row(s) rejected (see the report): those rows were not applied"
-            " and their previously loaded versions stay as they were"
+            f"loaded; {rows:,} row(s) rejected (see the report): those rows were not applied,"
+            " and a version of them loaded before, if any, stays as it was"
         )
         return Outcome(
             BatchStatus.LOADED_WITH_REJECTS, files, all_rejects, warnings, the_plan, message
@@ -261,7 +262,14 @@ def check(
     probe = district or DistrictRecord(slug="check", spec=spec_name)
     ctx = context_for(settings, probe, None)
     with tempfile.TemporaryDirectory(prefix="roster-check-") as work:
-        return evaluate(sources, ctx, Path(work))
+        outcome = evaluate(sources, ctx, Path(work))
+    if outcome.status == BatchStatus.LOADED:
+        return replace(outcome, message="valid: every row would load (nothing was loaded)")
+    if outcome.status == BatchStatus.LOADED_WITH_REJECTS:
+        rows = outcome.rejects.filter(pl.col("line").is_not_null()).select("file", "line")
+        return replace(outcome, message=f"{rows.n_unique():,} row(s) would be rejected, the"
+                       " others would load (nothing was loaded)")  # fmt: skip
+    return outcome
 
 
 def process(
@@ -302,6 +310,7 @@ def process(
     applied = outcome.plan if outcome.status.applied else None
     progress("apply", changed_rows(applied))
     store.save_batch(batch, outcome.rejects, table_changes(applied) if applied else None)
+    events.batch_finished(home, batch)
     log.info("batch %s for %s: %s", batch_id, district.slug, outcome.message)
     return BatchResult(batch=batch, rejects=outcome.rejects, plan=outcome.plan)
 

@@ -101,12 +101,23 @@ def samples() -> Path:
 
 
 @pytest.fixture
-def roster(tmp_path: Path, store_url: str) -> Roster:
-    """Run `roster --home <tmp> --db <engine> ARGS...` in-process; click's Result."""
+def bare_roster(tmp_path: Path, store_url: str) -> Roster:
+    """Run `roster --home <tmp> --db <engine> ARGS...` in-process; click's Result.
+    Nothing is created: the home exists once `init` has run."""
     home = tmp_path / "home"
 
-    def run(*args: str | Path, input: str | None = None) -> Result:
+    def run(
+        *args: str | Path, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Result:
         argv = ["--home", str(home), "--db", store_url, *(str(a) for a in args)]
-        return CliRunner().invoke(main, argv, input=input, catch_exceptions=False)
+        return CliRunner(env=env).invoke(main, argv, input=input, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def roster(bare_roster: Roster) -> Roster:
+    """`bare_roster` on a home made by `roster init`."""
+    done = bare_roster("init")
+    assert done.exit_code == 0, done.output
+    return bare_roster

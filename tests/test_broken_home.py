@@ -1,4 +1,5 @@
-"""Every command on a broken home ends in one line and exit 1, never a traceback.
+"""Every command on a broken home ends in one line and the exit code of its kind of
+failure (cli/exits.py), never a traceback.
 
 Three ways a home breaks: a host key file that is not a key, a database file
 that is not a database, a district whose spec is gone. Each command is run in a
@@ -15,7 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from roster_pipeline.cli import main
+from roster_pipeline.cli.exits import ExitCode, code_for
 from roster_pipeline.config import load_settings
+from roster_pipeline.errors import HostKeyFileError, SpecError
 from roster_pipeline.home import Home
 from tests.helpers import SAMPLES
 
@@ -43,9 +46,9 @@ def provisioned(tmp_path: Path) -> tuple[Path, Run]:
     return home, run
 
 
-def _one_line_and_exit_1(result: Result) -> None:
+def _one_line_and_exit(result: Result, code: ExitCode) -> None:
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == code, result.output
     assert len(lines) == 1, result.output
     assert lines[0].startswith("Error: ")
     assert "Traceback" not in result.output
@@ -58,7 +61,7 @@ HOST_KEY_COMMANDS = [
     ("district", "list"),
     ("district", "enable", "lincoln"),
     ("district", "disable", "lincoln"),
-    ("district", "rotate-password", "lincoln"),
+    ("district", "rotate-password", "lincoln", "--yes"),
     ("district", "guide", "lincoln"),
     ("hostkey", "fingerprints"),
     ("hostkey", "fingerprints", "--json"),
@@ -71,7 +74,7 @@ def test_a_corrupt_host_key_is_one_line(provisioned: tuple[Path, Run], args: tup
     home, run = provisioned
     (home / "hostkeys" / "ssh_host_ed25519_key").write_text("not a key\n")
     result = run(*args)
-    _one_line_and_exit_1(result)
+    _one_line_and_exit(result, code_for(HostKeyFileError("")))
     assert "ssh_host_ed25519_key" in result.output
 
 
@@ -105,7 +108,7 @@ def test_an_unreadable_database_is_one_line(
         (home / name).unlink(missing_ok=True)
     (home / "roster.db").write_bytes(b"this is not a database file\n" * 200)
     result = run(*args)
-    _one_line_and_exit_1(result)
+    _one_line_and_exit(result, ExitCode.UNAVAILABLE)
     assert "roster.db" in result.output
 
 
@@ -127,5 +130,5 @@ def test_a_missing_spec_is_one_line(provisioned: tuple[Path, Run], args: tuple[s
         record = opened.store.district("lincoln")
         opened.store.put_district(dataclasses.replace(record, spec="gone"))
     result = run(*args)
-    _one_line_and_exit_1(result)
+    _one_line_and_exit(result, code_for(SpecError("")))
     assert "gone" in result.output

@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+from roster_pipeline.cli.exits import ExitCode
 from tests.helpers import Roster, as_json, process_json
 
 
@@ -104,7 +105,7 @@ def test_check_loads_nothing(roster: Roster, samples: Path) -> None:
 
 def test_unknown_district_is_a_clean_error(roster: Roster, samples: Path) -> None:
     result = roster("process", samples / "good.zip", "--district", "nowhere")
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.NOT_FOUND
     assert "nowhere" in result.output
     assert "Traceback" not in result.output
 

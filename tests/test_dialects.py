@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from roster_pipeline.cli.exits import ExitCode
 from roster_pipeline.contracts.dialects import CsvDialect, parse_alias, parse_headerless
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import TerminalError
@@ -155,7 +156,7 @@ def test_check_with_district_honours_its_settings(
 
 def test_unknown_district_for_check_is_a_clean_error(roster: Roster, samples: Path) -> None:
     result = roster("check", samples / "good", "--district", "nowhere")
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.NOT_FOUND
     assert "nowhere" in result.output
     assert "Traceback" not in result.output
 

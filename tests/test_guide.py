@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from roster_pipeline.cli.exits import ExitCode
 from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import available_specs, load_spec
@@ -138,7 +139,7 @@ def test_cli_guide_has_every_host_key_and_writes_html(roster: Roster, tmp_path: 
 
 def test_include_password_rotates_and_says_so(roster: Roster, store_url: str) -> None:
     old = as_json(roster("district", "add", "lincoln", "--json"))["password"]
-    result = roster("district", "guide", "lincoln", "--include-password")
+    result = roster("district", "guide", "lincoln", "--include-password", "--yes")
     assert result.exit_code == 0
     found = re.search(r"^\| Password \| `([^`]+)` \(new: the previous", result.stdout, re.M)
     assert found is not None
@@ -159,8 +160,8 @@ def test_include_password_on_a_key_only_account_is_refused(roster: Roster, store
         replace(store.district("lincoln"), password_hash="", public_keys=("ssh-ed25519 AAAA x",))
     )
     store.close()
-    result = roster("district", "guide", "lincoln", "--include-password")
-    assert result.exit_code == 1
+    result = roster("district", "guide", "lincoln", "--include-password", "--yes")
+    assert result.exit_code == ExitCode.USAGE
     assert "logs in with a key only" in result.output
 
 

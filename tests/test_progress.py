@@ -88,6 +88,7 @@ def _run_in_terminal(argv: list[str]) -> str:
 def test_terminal_shows_the_stages_and_json_does_not(samples: Path, tmp_path: Path) -> None:
     command = str(Path(sys.executable).parent / "roster")  # the installed console script
     roster = [command, "--home", str(tmp_path / "home")]
+    subprocess.run([*roster, "init"], check=True, capture_output=True)
     subprocess.run([*roster, "district", "add", "lincoln"], check=True, capture_output=True)
     drawn = _run_in_terminal([*roster, "process", str(samples / "good"), "--district", "lincoln"])
     assert "apply" in drawn  # the live line's last stage, drawn before it was cleared

@@ -16,7 +16,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from roster_pipeline import districts, operations
+from roster_pipeline import districts, operations, system
 from roster_pipeline.store import BatchRecord, BatchStatus
 from tests.service_helpers import (
     ROSTER,
@@ -141,6 +141,23 @@ def test_a_paused_district_keeps_its_uploads_until_it_resumes(
         operations.configure(home, "lincoln", {}, paused=False)
     (batch,) = wait_for(lambda: _finished(root, "lincoln", 1), "the resumed batch")
     assert batch.status == BatchStatus.LOADED
+
+
+@BOTH_ENGINES
+def test_a_disabled_system_keeps_uploads_and_processes_them_once_enabled(
+    root: Path, serve: list[ServiceProcess], samples: Path
+) -> None:
+    with open_home(root) as home:
+        system.disable(home, "SIS migration", by="test")
+    _start(serve, root, ROSTER_SETTLE_QUICK_SECONDS="0.2")
+    kept = publish(root, "lincoln", "good.zip", (samples / "good.zip").read_bytes())
+    time.sleep(4)  # past the 2 s settle, a rescan and many claim polls
+    assert batches(root, "lincoln") == []
+    assert kept.is_file()  # accepted, kept, not processed
+    with open_home(root) as home:
+        system.enable(home, by="test")
+    (batch,) = wait_for(lambda: _finished(root, "lincoln", 1), "the batch after enable")
+    assert batch.status == BatchStatus.LOADED, batch.message
 
 
 def _big_district(folder: Path) -> None:

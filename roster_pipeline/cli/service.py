@@ -4,25 +4,70 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from roster_pipeline import Settings, hostkeys
-from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
-from roster_pipeline.service import retention
-from roster_pipeline.service import status as status_mod
+from roster_pipeline.cli.common import (
+    echo_json,
+    minute,
+    opened_home,
+    print_fingerprints,
+    reported,
+)
+from roster_pipeline.cli.display import print_table, status_markup
+from roster_pipeline.cli.exits import ExitCode
+
+if TYPE_CHECKING:
+    from roster_pipeline.config import Settings
+    from roster_pipeline.service import status as status_mod
 
 
 @click.command()
+@click.option(
+    "--public-host",
+    default=None,
+    help="The host name districts connect to (asked on a terminal when unset).",
+)
+@click.option(
+    "--public-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="The port districts connect to, when it is not listen_port (NAT, proxy).",
+)
 @reported
-def init() -> None:
-    """Create the home, database and SSH host keys (safe to run again; keys are kept)."""
-    with opened_home() as home:
+def init(public_host: str | None, public_port: int | None) -> None:
+    """Create the home, database and SSH host keys (safe to run again; keys are kept).
+
+    The only command that creates a home: the others refuse a --home where none is.
+    The public host and port are what `district add` and the guides tell districts;
+    they are stored for every machine (`roster system set public_host ...`).
+    """
+    from roster_pipeline import hostkeys, system
+    from roster_pipeline.store import mask_url
+
+    with opened_home(create=True) as home:
         hostkeys.ensure(home.folder("hostkeys"))
-        click.echo(f"home {home.root.resolve()} ready; database {home.store.url}")
+        if public_host is None and not home.settings.receiver.public_host and sys.stdin.isatty():
+            public_host = click.prompt("Host name districts connect to", default="", err=True)
+        for key, value in (("public_host", public_host), ("public_port", public_port)):
+            if value:
+                system.set_value(home, key, value)
+        home.settings = system.effective(home.settings, home.store)
+        click.echo(f"home {home.root.resolve()} ready; database {mask_url(home.store.url)}")
+        _print_address(home.settings)
         print_fingerprints(home.settings)
+
+
+def _print_address(settings: Settings) -> None:
+    from roster_pipeline.districts import public_address, unreachable_host
+
+    host, port = public_address(settings)
+    click.echo(f"districts connect to {host or '(not set)'}:{port}")
+    reason = unreachable_host(host)
+    if reason:
+        click.secho(f"WARNING: {reason}; set it: `roster init --public-host HOST`",
+                    fg="red", bold=True, err=True)  # fmt: skip
 
 
 @click.command()
@@ -33,17 +78,22 @@ def init() -> None:
     "--host", default=None, help="Address to listen on (default: listen_host, 127.0.0.1)."
 )
 @click.option("--port", type=int, default=None, help="SFTP port (default: listen_port, 2222).")
-@click.pass_obj
 @reported
-def serve(settings: Settings, workers: int, role: str, host: str | None, port: int | None) -> None:
+def serve(workers: int, role: str, host: str | None, port: int | None) -> None:
     """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT."""
     # Imported here: the service's machinery is needed by this command alone.
+    from roster_pipeline import system
     from roster_pipeline.service import runtime as service
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    with opened_home() as home:  # the system settings in force (job frequency, ...)
+        settings = home.settings
     given = {"listen_host": host, "listen_port": port}
     settings = settings.replaced({k: v for k, v in given.items() if v is not None}, "option")
-    options = service.ServiceOptions(workers=workers, role=role)
+    every = system.intervals(settings)
+    options = service.ServiceOptions(workers=workers, role=role, rescan_seconds=every.rescan,
+                                     poll_seconds=every.claim_poll,
+                                     housekeeping_seconds=every.stale_check)  # fmt: skip
     service.serve(settings, options, service.default_receiver(), ready=_announce)
 
 
@@ -56,33 +106,44 @@ def _announce(line: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @reported
 def status(as_json: bool) -> None:
-    """Per district: uploads, loads, holds, STALE. Exit 1 when any needs attention."""
+    """Per district: uploads, loads, holds, STALE. Exit 1 when any needs attention,
+    6 when the system is disabled (`roster system`)."""
+    from roster_pipeline import system
+    from roster_pipeline.service import status as status_mod
+
     with opened_home() as home:
         found = status_mod.overview(home)
+        enabled = home.settings.system.system_enabled
+        why = "" if enabled else system.disabled_reason(home)
+    code = status_mod.exit_code(found) if enabled else ExitCode.DISABLED
     if as_json:
-        echo_json({"districts": [s.as_json() for s in found],
-                   "attention": status_mod.exit_code(found) != 0})  # fmt: skip
+        echo_json({"districts": [s.as_json() for s in found], "system_enabled": enabled,
+                   "disabled_reason": why, "attention": code != 0})  # fmt: skip
     else:
+        if not enabled:
+            click.secho("DISABLED: no batch is formed or processed; uploads are kept"
+                        + (f" ({why})" if why else "") + ". `roster system enable`",
+                        fg="red", bold=True)  # fmt: skip
         _print_status(found)
-    sys.exit(status_mod.exit_code(found))
+    sys.exit(code)
 
 
 def _print_status(found: list[status_mod.DistrictStatus]) -> None:
-    table = Table("district", "last upload", "last loaded", "rows", "held", "state")
+    rows = []
     for s in found:
-        rows = ", ".join(f"{t} {n:,}" for t, n in s.rows.items() if n)
+        loaded = ", ".join(f"{t} {n:,}" for t, n in s.rows.items() if n)
         state = "; ".join(s.problems) or ("paused" if s.paused else "ok")
-        table.add_row(
-            s.district, minute(s.last_upload), minute(s.last_loaded_at), rows or "-",
-            str(len(s.held)), state,
-        )  # fmt: skip
-    Console().print(table)
+        rows.append((s.district, minute(s.last_upload), minute(s.last_loaded_at), loaded or "-",
+                     str(len(s.held)), status_markup(state)))  # fmt: skip
+    print_table(("district", "last upload", "last loaded", "rows", "held", "state"), rows)
 
 
 @click.command()
 @reported
 def purge() -> None:
     """Delete archived raw files and reports older than each district's retention."""
+    from roster_pipeline.service import retention
+
     with opened_home() as home:
         gone = retention.purge(home)
     for item in gone:
@@ -103,4 +164,7 @@ def demo(keep: bool) -> None:
 
 
 #: What this module adds to `roster`.
+COMMANDS = (init, serve, status, purge, demo)
+
+
 COMMANDS = (init, serve, status, purge, demo)

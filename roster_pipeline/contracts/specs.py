@@ -13,8 +13,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 # The model is re-exported (``as`` marks it so for mypy): modules take specs from here.
 from roster_pipeline.contracts.feeds import Feed as Feed  # noqa: PLC0414
 from roster_pipeline.contracts.feeds import LeaveOut as LeaveOut  # noqa: PLC0414
@@ -69,6 +67,8 @@ _FEED_KEYS = {"table", "key", "columns", "fixed", "where"}
 
 
 def _read(path: Path) -> Spec:
+    import yaml  # here: the CLI imports this module for its names, `--help` needs no parser
+
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

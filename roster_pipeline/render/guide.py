@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from markdown_it import MarkdownIt
-
 from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec, Spec
@@ -343,5 +341,7 @@ background:#f2f4f7;padding:0 .2rem;border-radius:3px;word-break:break-all}
 
 def guide_html(markdown: str, title: str) -> str:
     """The Markdown guide as one self-contained page; raw HTML in it is escaped."""
+    from markdown_it import MarkdownIt  # here: every other command starts without it
+
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
     return page(html.escape(title), _GUIDE_STYLE, body)

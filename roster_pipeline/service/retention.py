@@ -47,7 +47,18 @@ def purge(home: Home, now: datetime | None = None) -> list[Purged]:
                 )
     for item in gone:
         log.info("purged %s/%s (%.1f days old)", item.folder, item.batch_id, item.age_days)
+    _purge_events(home, now)
     return gone
+
+
+def _purge_events(home: Home, now: datetime) -> None:
+    """Delete the events the purge policy keeps no longer (14, 90 or 365 days)."""
+    from roster_pipeline.config import PURGE_DAYS
+
+    days = PURGE_DAYS[home.settings.system.purge_policy]["events"]
+    gone = home.store.purge_events(now - timedelta(days=days))
+    if gone:
+        log.info("purged %d event(s) older than %g days", gone, days)
 
 
 def _batch(home: Home, batch_id: str) -> BatchRecord | None:

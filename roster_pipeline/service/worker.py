@@ -21,7 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
-from roster_pipeline import pipeline
+from roster_pipeline import pipeline, system
 from roster_pipeline.config import Settings
 from roster_pipeline.contracts import rejects
 from roster_pipeline.errors import TerminalError, TransientError
@@ -55,7 +55,7 @@ def renewing(settings: Settings, queue: BatchQueue, batch_id: str) -> Iterator[N
     done = threading.Event()
 
     def renew() -> None:
-        store = open_store(settings.db_url)
+        store = open_store(settings.db_url, settings.database_connect_timeout)
         try:
             mine = queue_for(store, queue.holder, queue.claim_seconds)
             while not done.wait(queue.claim_seconds / 4):
@@ -120,7 +120,9 @@ def _give_up(home: Home, record: BatchRecord, why: str) -> BatchRecord:
 
 
 def run_next(home: Home, queue: BatchQueue, alerts: Alerts) -> BatchRecord | None:
-    """Claim and run one batch; None when nothing is claimable."""
+    """Claim and run one batch; None when nothing is claimable or the system is disabled."""
+    if not system.effective(home.settings, home.store).system.system_enabled:
+        return None
     claim = queue.claim()
     if claim is None:
         return None

@@ -15,16 +15,20 @@ from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
+from roster_pipeline.store.dialect import mask_url, sqlite_path
 from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
 from roster_pipeline.store.records import (
+    LEVELS,
     BatchRecord,
     BatchStatus,
     DistrictRecord,
+    EventRecord,
     FileRecord,
+    StoredSetting,
     TableChanges,
     TableCounts,
 )
-from roster_pipeline.store.schema import roster_table
+from roster_pipeline.store.schema import MIGRATIONS, roster_table
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -32,17 +36,23 @@ if TYPE_CHECKING:
     from sftp_server import UploadRecord
 
 __all__ = [
+    "LEVELS",
+    "MIGRATIONS",
     "BatchQueue",
     "BatchRecord",
     "BatchStatus",
     "Claim",
     "DistrictRecord",
+    "EventRecord",
     "FileRecord",
     "Store",
+    "StoredSetting",
     "TableChanges",
     "TableCounts",
+    "mask_url",
     "open_store",
     "roster_table",
+    "sqlite_path",
     "worker_name",
 ]
 
@@ -107,7 +117,8 @@ class Store(Protocol):
         (roster rows and change log) in the same transaction when given."""
 
     def batch(self, batch_id: str) -> BatchRecord:
-        """Raises UnknownBatchError."""
+        """The batch of that id, or of the one id beginning so (as git takes a short
+        commit id). Raises UnknownBatchError, or ConflictError when several match."""
         ...
 
     def batches(self, district: str | None = None, limit: int = 100) -> list[BatchRecord]:
@@ -120,8 +131,29 @@ class Store(Protocol):
         """Columns: table, key, op (added | updated | deleted)."""
         ...
 
+    # system settings (`roster system`) and the event log (`roster events`)
+    def system_settings(self) -> dict[str, StoredSetting]: ...
 
-def open_store(url: str) -> Store:
+    def put_system_setting(self, key: str, value: object, by: str) -> None: ...
+
+    def clear_system_settings(self, keys: Sequence[str]) -> None: ...
+
+    def add_event(self, event: EventRecord) -> None: ...
+
+    def events(
+        self,
+        district: str | None = None,
+        levels: Sequence[str] = (),
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[EventRecord]:
+        """Newest first; ``levels`` empty: every level."""
+        ...
+
+    def purge_events(self, before: datetime) -> int: ...
+
+
+def open_store(url: str, connect_timeout: float = 10.0) -> Store:
     """Open (not migrate) the store for a database URL.
 
     Raises DatabaseUnavailableError (URL with the password masked, and what to
@@ -129,4 +161,4 @@ def open_store(url: str) -> Store:
     """
     from roster_pipeline.store.sql_store import SqlStore
 
-    return SqlStore(url)
+    return SqlStore(url, connect_timeout)

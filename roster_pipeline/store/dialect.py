@@ -6,6 +6,8 @@ dialect turns it into what its engine expects and opens the ADBC connection.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 from roster_pipeline.errors import DatabaseUnavailableError
 
 _PLACEHOLDER = re.compile(r"\?")
+#: Seconds a PostgreSQL server may take to answer a connection (setting
+#: database_connect_timeout); libpq waits forever without one.
+DEFAULT_CONNECT_TIMEOUT = 10.0
 _QUERY_PASSWORD = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
 
 
@@ -42,11 +47,12 @@ class SqlDialect:
         counter = iter(range(1, 10_000))
         return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", statement)
 
-    def connect(self, url: str) -> Any:
-        """An autocommit ADBC connection; transactions are opened explicitly."""
+    def connect(self, url: str, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Any:
+        """An autocommit ADBC connection; transactions are opened explicitly.
+        ``timeout``: seconds a database server may take to answer (PostgreSQL)."""
         if self.name == "sqlite":
             return _connect_sqlite(url)
-        return _connect_postgresql(url)
+        return _connect_postgresql(url, timeout)
 
 
 SQLITE = SqlDialect(
@@ -125,13 +131,26 @@ def _connect_sqlite(url: str) -> Any:
             f"cannot open {url}: the folder {path.parent} does not exist; "
             "create it or point ROSTER_HOME / --db elsewhere"
         )
+    target = str(path)
+    if path.is_file() and not os.access(path.parent, os.W_OK):
+        # Read-only access (a monitoring user, a read-only mount): SQLite cannot keep
+        # its WAL index beside the file, so it reads the file as it stands.
+        target = f"file:{path}?mode=ro" + ("" if Path(f"{path}-wal").exists() else "&immutable=1")
     try:
-        return adbc_driver_sqlite.dbapi.connect(str(path), autocommit=True)
+        return adbc_driver_sqlite.dbapi.connect(target, autocommit=True)
     except adbc_driver_manager.Error as exc:
         raise DatabaseUnavailableError(f"cannot open {url}: {exc}") from None
 
 
-def _connect_postgresql(url: str) -> Any:
+def with_connect_timeout(url: str, timeout: float) -> str:
+    """The URL with libpq's connect_timeout (whole seconds, at least 2), unless it has one."""
+    if "connect_timeout=" in urlsplit(url).query:
+        return url
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}connect_timeout={max(2, math.ceil(timeout))}"
+
+
+def _connect_postgresql(url: str, timeout: float) -> Any:
     try:
         import adbc_driver_manager
         import adbc_driver_postgresql.dbapi
@@ -141,10 +160,14 @@ def _connect_postgresql(url: str) -> Any:
             "run `pip install adbc-driver-postgresql`"
         ) from None
     try:
-        return adbc_driver_postgresql.dbapi.connect(url, autocommit=True)
+        return adbc_driver_postgresql.dbapi.connect(
+            with_connect_timeout(url, timeout), autocommit=True
+        )
     except adbc_driver_manager.Error as exc:
         first = str(exc).splitlines()[0]
         raise DatabaseUnavailableError(
-            f"cannot connect to {mask_url(url)}: {first}. Check that the server is running "
-            "and accepts connections, or set ROSTER_DATABASE_URL / --db to another database"
+            f"cannot connect to {mask_url(url)} (waited up to {timeout:g} s): {first}. Check"
+            " the host and port in the URL, that the server is running and accepts"
+            " connections from here (pg_hba.conf, firewall), or set ROSTER_DATABASE_URL /"
+            " --db to another database; the wait is the setting database_connect_timeout"
         ) from None

@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 
 from roster_pipeline.errors import DatabaseUnavailableError
-from roster_pipeline.store.dialect import SqlDialect, dialect_for, mask_url
+from roster_pipeline.store.dialect import DEFAULT_CONNECT_TIMEOUT, SqlDialect, dialect_for, mask_url
 
 # The SQLite driver infers each result column's type from the first batch of
 # rows; a text column that is null in its first 1024 rows would then fail to
@@ -33,10 +33,10 @@ _SQLITE_PRAGMAS = (
 class Engine:
     """A connection to one database with the dialect that speaks to it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self.url = url
         self.dialect: SqlDialect = dialect_for(url)
-        self._conn = self.dialect.connect(url)
+        self._conn = self.dialect.connect(url, connect_timeout)
         self._cursor = self._new_cursor()
         if self.dialect.name == "sqlite":
             self._set_pragmas()

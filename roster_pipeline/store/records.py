@@ -119,3 +119,31 @@ class BatchRecord:
     hold_reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # extra columns, files that matched no spec file, ...
     message: str = ""  # one line for people: why rejected/held, what happens next
+
+
+#: Event levels, most severe first; errors are always recorded.
+LEVELS = ("error", "warning", "info", "diagnostic")
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One entry of the event log (`roster events`): what happened, how severe, where."""
+
+    at: datetime
+    level: str  # one of LEVELS
+    code: str  # stable, e.g. batch_rejected, system_disabled
+    message: str
+    district: str | None = None
+    batch_id: str | None = None
+    details: Mapping[str, object] = field(default_factory=dict)
+    event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredSetting:
+    """A system setting's value as `roster system set` stored it (JSON), and by whom."""
+
+    key: str
+    value: object
+    updated_at: datetime
+    updated_by: str

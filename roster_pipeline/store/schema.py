@@ -146,6 +146,18 @@ def _v3(d: SqlDialect) -> list[str]:
     ]
 
 
+def _v4(d: SqlDialect) -> list[str]:
+    """System settings (shared by every machine, `roster system`) and the event log."""
+    return [
+        'CREATE TABLE system_settings ("key" TEXT PRIMARY KEY, "value" TEXT NOT NULL,'
+        " updated_at TEXT NOT NULL, updated_by TEXT NOT NULL)",
+        f"CREATE TABLE events (event_id {d.serial_pk}, at TEXT NOT NULL, level TEXT NOT NULL,"
+        " district_id TEXT, batch_id TEXT, code TEXT NOT NULL, message TEXT NOT NULL,"
+        " details TEXT NOT NULL)",
+        "CREATE INDEX events_at ON events (at)",
+    ]
+
+
 def _class_teachers(d: SqlDialect) -> list[str]:
     """Teacher links beside enrollments, and the SIS's internal ID of each user.
 
@@ -171,11 +183,22 @@ MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
     1: _v1,
     2: _v2,
     3: _v3,
-    4: _class_teachers,
+    4: _v4,
+    5: _class_teachers,
+}
+
+
+_VERSION_TABLE = {
+    "sqlite": "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+    "postgresql": "SELECT COUNT(*) FROM information_schema.tables"
+    " WHERE table_name = 'schema_version' AND table_schema = current_schema()",
 }
 
 
 def current_version(engine: Engine) -> int:
+    """The newest migration applied; 0 for a database never migrated."""
+    if not engine.rows(_VERSION_TABLE[engine.dialect.name])[0][0]:
+        return 0
     rows = engine.rows("SELECT MAX(version) FROM schema_version")
     return int(rows[0][0] or 0)
 

@@ -6,9 +6,11 @@ polars frames of String columns, straight from Arrow.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
@@ -19,6 +21,7 @@ from roster_pipeline.errors import (
     UnknownDistrictError,
 )
 from roster_pipeline.store import schema
+from roster_pipeline.store.dialect import DEFAULT_CONNECT_TIMEOUT
 from roster_pipeline.store.engine import Engine
 from roster_pipeline.store.loader import apply_changes
 from roster_pipeline.store.queue import BatchQueue
@@ -40,6 +43,7 @@ from roster_pipeline.store.rows import (
     files_frame,
     upload_to_row,
 )
+from roster_pipeline.store.system_rows import SystemRows
 from sftp_server import UploadRecord
 
 _APPLIED = sql_list(APPLIED)
@@ -57,12 +61,12 @@ def _upsert(table: str, columns: Sequence[str], key: str) -> str:
     )
 
 
-class SqlStore:
+class SqlStore(SystemRows):
     """The Store over one database connection (use one SqlStore per thread)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self.url = url
-        self.engine = Engine(url)
+        self.engine = Engine(url, connect_timeout)
 
     def migrate(self) -> None:
         schema.migrate(self.engine)
@@ -205,8 +209,23 @@ class SqlStore:
     def batch(self, batch_id: str) -> BatchRecord:
         rows = self.engine.rows(f"{_BATCH_SELECT} WHERE batch_id = ?", (batch_id,))
         if not rows:
-            raise UnknownBatchError(f"no batch {batch_id!r}")
-        return batch_from_row(rows[0], self._files(batch_id))
+            rows = self._by_prefix(batch_id)
+        return batch_from_row(rows[0], self._files(rows[0][0]))
+
+    def _by_prefix(self, prefix: str) -> list[tuple[Any, ...]]:
+        """The one batch whose id starts with ``prefix``, as git takes a short commit id."""
+        pattern = re.sub(r"([\\%_])", r"\\\1", prefix) + "%"
+        found = self.engine.rows(
+            f"{_BATCH_SELECT} WHERE batch_id LIKE ? ESCAPE '\\' ORDER BY batch_id LIMIT 21",
+            (pattern,),
+        )
+        found = [r for r in found if str(r[0]).startswith(prefix)] if prefix else []
+        if not found:
+            raise UnknownBatchError(f"no batch {prefix!r} (see `roster batches`)")
+        if len(found) > 1:
+            shown = ", ".join(str(r[0]) for r in found[:5]) + (", ..." if len(found) > 5 else "")
+            raise ConflictError(f"batch {prefix!r} is ambiguous: it begins {shown}")
+        return found
 
     def batches(self, district: str | None = None, limit: int = 100) -> list[BatchRecord]:
         where, params = ("WHERE district_id = ?", [district]) if district else ("", [])
