@@ -35,6 +35,7 @@ GiB = 1024**3
 DISTRICT_KEYS = (
     "max_delete_pct",
     "max_update_pct",
+    "max_reject_pct",
     "settle_seconds",
     "expect_every_hours",
     "retention_days",
@@ -48,10 +49,12 @@ Percent = Annotated[float, Field(ge=0.0, le=100.0)]
 
 @checked_dataclass(frozen=True, config=ConfigDict(allow_inf_nan=False, defer_build=True))
 class Thresholds:
-    """Hold a batch that would delete or update more than this share of a table."""
+    """Hold a batch that would delete or update more than this share of a table, or
+    whose files had more than this share of a table's rows rejected."""
 
     max_delete_pct: Percent = 10.0
     max_update_pct: Percent = 75.0
+    max_reject_pct: Percent = 20.0  # of the rows sent; first loads included
 
 
 @checked_dataclass(

@@ -38,7 +38,7 @@ from roster_pipeline.store.records import (
     TableChanges,
     TableCounts,
 )
-from roster_pipeline.store.schema import MIGRATIONS
+from roster_pipeline.store.schema import MIGRATIONS, roster_table
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -71,6 +71,7 @@ __all__ = [
     "TableCounts",
     "mask_url",
     "open_store",
+    "roster_table",
     "sqlite_path",
     "worker_name",
 ]
