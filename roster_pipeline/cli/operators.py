@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from roster_pipeline import operators
 from roster_pipeline.cli.common import minute, opened_home, reported
+from roster_pipeline.cli.display import print_table
+
+# The accounts module (the store, argon2) is imported inside each command, so
+# `roster --help` stays light.
 
 
 @click.group("operator")
@@ -22,6 +23,8 @@ def operator_group() -> None:
 @reported
 def operator_add(name: str, role: str) -> None:
     """Add an operator; the generated password is shown once."""
+    from roster_pipeline import operators
+
     with opened_home() as home:
         row, password = operators.add_operator(home, name, operators.Role.parse(role))
         operators.audit(home, "cli", "operator_add", name=row.name, role=row.role)
@@ -33,13 +36,15 @@ def operator_add(name: str, role: str) -> None:
 @reported
 def operator_list() -> None:
     """The operators, their roles and last logins."""
+    from roster_pipeline import operators
+
     with opened_home() as home:
         rows = operators.operators(home)
-    table = Table("name", "role", "last login", "failures", "API token")
-    for r in rows:
-        table.add_row(r.name, r.role, minute(r.last_login), str(r.failures),
-                      "yes" if r.token_hash else "")  # fmt: skip
-    Console().print(table)
+    print_table(
+        ("name", "role", "last login", "failures", "API token"),
+        [(r.name, r.role, minute(r.last_login), str(r.failures), "yes" if r.token_hash else "")
+         for r in rows],
+    )  # fmt: skip
 
 
 @operator_group.command("remove")
@@ -47,6 +52,8 @@ def operator_list() -> None:
 @reported
 def operator_remove(name: str) -> None:
     """Remove an operator; their sessions and token stop working at once."""
+    from roster_pipeline import operators
+
     with opened_home() as home:
         operators.remove_operator(home, name)
         operators.audit(home, "cli", "operator_remove", name=name)
@@ -58,6 +65,8 @@ def operator_remove(name: str) -> None:
 @reported
 def operator_reset(name: str) -> None:
     """A new password (shown once); unlocks the account and ends its sessions."""
+    from roster_pipeline import operators
+
     with opened_home() as home:
         password = operators.reset_password(home, name)
         operators.audit(home, "cli", "operator_reset_password", name=name)
@@ -69,6 +78,8 @@ def operator_reset(name: str) -> None:
 @reported
 def operator_token(name: str) -> None:
     """A new API bearer token (shown once); the previous one stops working."""
+    from roster_pipeline import operators
+
     with opened_home() as home:
         token = operators.issue_token(home, name)
         operators.audit(home, "cli", "operator_token", name=name)

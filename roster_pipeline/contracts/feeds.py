@@ -20,8 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
+
+# polars is imported where rows are handled: the CLI reads specs for `--help`.
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Feed:
 
     def in_scope(self) -> pl.Expr:
         """Rows of the table this feed's full file stands for (all when nothing is fixed)."""
+        import polars as pl
+
         tests = [pl.col(c) == v for c, v in self.fixed.items()]
         return pl.all_horizontal(tests) if tests else pl.lit(value=True)
 
@@ -62,6 +68,8 @@ class LeaveOut:
 
     def mask(self) -> pl.Expr:
         """True for the rows left out; an empty cell never is (it fails ``required``)."""
+        import polars as pl
+
         value = pl.col(self.column)
         hit = value.is_in(list(self.values)) if self.values else pl.lit(value=False)
         if self.pattern is not None:
@@ -77,6 +85,8 @@ class LeaveOut:
 
 def left_out_mask(rules: tuple[LeaveOut, ...]) -> pl.Expr | None:
     """True for rows some rule leaves out; None without rules."""
+    import polars as pl
+
     if not rules:
         return None
     return pl.any_horizontal([r.mask() for r in rules])
@@ -85,6 +95,8 @@ def left_out_mask(rules: tuple[LeaveOut, ...]) -> pl.Expr | None:
 def feed_rows(feed: Feed, frame: pl.DataFrame, line: str) -> pl.DataFrame:
     """The rows ``feed`` takes from ``frame`` (file columns + ``line``), as table columns
     + ``line``: filtered by ``where``, spread over several columns, fixed values set."""
+    import polars as pl
+
     keep = [
         pl.col(c).str.to_lowercase().is_in([v.lower() for v in values])
         for c, values in feed.where.items()

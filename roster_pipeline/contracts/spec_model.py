@@ -12,8 +12,11 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
+
 
 from roster_pipeline.contracts.feeds import Feed, LeaveOut, feed_rows
 from roster_pipeline.errors import SpecError
@@ -120,6 +123,8 @@ class FileSpec:
     def rows_for(self, feed: Feed, frame: pl.DataFrame, line: str) -> pl.DataFrame:
         """Checked rows (file columns + ``line``) as ``feed`` takes them: ``load_as``
         values rewritten, then ``where``, spread columns and fixed values applied."""
+        import polars as pl  # here: the CLI reads specs for `--help`, without polars
+
         rewrites = [pl.col(c.name).replace(dict(c.load_as)) for c in self.columns if c.load_as]
         if rewrites:
             frame = frame.with_columns(rewrites)
