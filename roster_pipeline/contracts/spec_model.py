@@ -14,12 +14,11 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import polars as pl
-
-
 from roster_pipeline.contracts.feeds import Feed, LeaveOut, feed_rows
 from roster_pipeline.errors import SpecError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: Named formats a column may declare; each is a pattern plus a human description.
 FORMATS: Mapping[str, tuple[str, str]] = {
