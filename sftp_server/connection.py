@@ -10,19 +10,50 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import asyncssh
 
-from sftp_server.accounts import Account, Algorithms
-from sftp_server.inbox import Inbox
+from sftp_server.accounts import Account, Accounts, Algorithms
+from sftp_server.audit import AuditLog
+from sftp_server.limits import AddressBook, Limits
 from sftp_server.passwords import verify, verify_unknown_user
 from sftp_server.session import Session
 
-if TYPE_CHECKING:
-    from sftp_server.server import Receiver
+__all__ = ["Host", "ReceiverConnection"]
 
-__all__ = ["ReceiverConnection"]
+
+class Host(Protocol):
+    """What a connection needs from the receiver that accepted it, and nothing more."""
+
+    @property
+    def closing(self) -> bool:
+        """True once shutdown began: new connections are refused."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def accounts(self) -> Accounts: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    @property
+    def addresses(self) -> AddressBook: ...
+
+    def joined(self, conn: ReceiverConnection) -> None:
+        """``conn`` was admitted: close it at shutdown."""
+
+    def left(self, conn: ReceiverConnection) -> None:
+        """``conn`` is gone."""
+
+    def new_session(
+        self, account: Account, address: str, client_version: str, algorithms: Algorithms
+    ) -> Session:
+        """The session of a connection that just logged in."""
+        ...
 
 
 def _address_allowed(address: str, cidrs: tuple[str, ...]) -> bool:
@@ -53,8 +84,8 @@ def _key_allowed(key: asyncssh.SSHKey, lines: tuple[str, ...], address: str) -> 
 class ReceiverConnection(asyncssh.SSHServer):
     """The asyncssh server object for one connection."""
 
-    def __init__(self, receiver: Receiver) -> None:
-        self._receiver = receiver
+    def __init__(self, host: Host) -> None:
+        self._receiver = host
         self._conn: asyncssh.SSHServerConnection | None = None
         self._address = ""
         self._admitted = False
@@ -82,7 +113,7 @@ class ReceiverConnection(asyncssh.SSHServer):
             )
             return
         self._admitted = True
-        receiver.connections.add(self)
+        receiver.joined(self)
         receiver.audit.write("connect", address=self._address)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -90,7 +121,7 @@ class ReceiverConnection(asyncssh.SSHServer):
         if not self._admitted:
             return
         self._receiver.addresses.release(self._address)
-        self._receiver.connections.discard(self)
+        self._receiver.left(self)
         if self._watchdog is not None:
             self._watchdog.cancel()
         user = self._account.username if self._account else ""
@@ -98,10 +129,6 @@ class ReceiverConnection(asyncssh.SSHServer):
         self._receiver.audit.write(
             "disconnect", address=self._address, username=user, reason=reason
         )
-
-    def owns(self, chan: asyncssh.SSHServerChannel[bytes]) -> bool:
-        """True when ``chan`` runs on this connection."""
-        return chan.get_connection() is self._conn
 
     def close(self, reason: str, code: int = asyncssh.DISC_BY_APPLICATION) -> None:
         """Disconnect this client (shutdown, idle timeout, too many failures)."""
@@ -178,8 +205,8 @@ class ReceiverConnection(asyncssh.SSHServer):
         )
         if receiver.addresses.record_failure(self._address):
             receiver.audit.write("banned", address=self._address)
-        await asyncio.sleep(receiver.config.limits.auth_failure_delay)
-        too_many = self._tries >= receiver.config.limits.max_auth_tries
+        await asyncio.sleep(receiver.limits.auth_failure_delay)
+        too_many = self._tries >= receiver.limits.max_auth_tries
         if too_many or receiver.addresses.is_banned(self._address):
             self.close(
                 "too many authentication failures", asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE
@@ -191,21 +218,16 @@ class ReceiverConnection(asyncssh.SSHServer):
         assert self._account is not None
         conn, account, receiver = self._conn, self._account, self._receiver
         host_key = conn.get_server_host_key()
-        self.session = Session(
-            account=account,
-            inbox=Inbox(receiver.config.inbox_root, receiver.config.staging_root, account.district),
-            limits=receiver.config.limits,
-            audit=receiver.audit,
-            accounts=receiver.accounts,
-            address=self._address,
-            client_version=str(conn.get_extra_info("client_version", "")),
-            algorithms=Algorithms(
+        self.session = receiver.new_session(
+            account,
+            self._address,
+            str(conn.get_extra_info("client_version", "")),
+            Algorithms(
                 kex="",  # asyncssh does not expose the negotiated key exchange
                 cipher=str(conn.get_extra_info("recv_cipher", "")),
                 mac=str(conn.get_extra_info("recv_mac", "")),
                 host_key=host_key.sig_algorithm.decode() if host_key else "",
             ),
-            in_flight=receiver.count_in_flight,
         )
         self.session.log("auth_ok", method=self._method)
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_idle())

@@ -20,12 +20,14 @@ from pathlib import Path
 
 import asyncssh
 
-from sftp_server.accounts import Accounts
+from sftp_server.accounts import Account, Accounts, Algorithms
 from sftp_server.algorithms import algorithm_set
 from sftp_server.audit import AuditLog
 from sftp_server.connection import ReceiverConnection
 from sftp_server.hostkeys import load_host_keys
+from sftp_server.inbox import Inbox
 from sftp_server.limits import AddressBook, Limits
+from sftp_server.session import Session
 from sftp_server.sftp import DistrictSFTPServer
 
 __all__ = ["Receiver", "ReceiverConfig", "run", "start_receiver"]
@@ -74,17 +76,50 @@ class Receiver:
         self._in_flight = 0
         self._acceptor: asyncssh.SSHAcceptor | None = None
 
-    def count_in_flight(self, delta: int) -> None:
-        """Uploads open right now, across all sessions (for the shutdown grace)."""
+    # ---- what a connection may ask of us (connection.Host) -------------------
+
+    @property
+    def limits(self) -> Limits:
+        """The limits in force."""
+        return self.config.limits
+
+    def joined(self, conn: ReceiverConnection) -> None:
+        """Track an admitted connection, to close it at shutdown."""
+        self.connections.add(conn)
+
+    def left(self, conn: ReceiverConnection) -> None:
+        """Forget a connection that ended."""
+        self.connections.discard(conn)
+
+    def new_session(
+        self, account: Account, address: str, client_version: str, algorithms: Algorithms
+    ) -> Session:
+        """The session of a connection that just logged in, over the district's inbox."""
+        config = self.config
+        return Session(
+            account=account,
+            inbox=Inbox(config.inbox_root, config.staging_root, account.district),
+            limits=config.limits,
+            audit=self.audit,
+            accounts=self.accounts,
+            address=address,
+            client_version=client_version,
+            algorithms=algorithms,
+            in_flight=self._count_in_flight,
+        )
+
+    def _count_in_flight(self, delta: int) -> None:
         self._in_flight += delta
 
     @property
     def in_flight(self) -> int:
-        """How many uploads are open."""
+        """Uploads open right now, across all sessions (for the shutdown grace)."""
         return self._in_flight
 
-    def _sftp_factory(self, chan: asyncssh.SSHServerChannel[bytes]) -> DistrictSFTPServer:
-        owner = next(c for c in self.connections if c.session and c.owns(chan))
+    @staticmethod
+    def _sftp_factory(chan: asyncssh.SSHServerChannel[bytes]) -> DistrictSFTPServer:
+        owner = chan.get_connection().get_owner()
+        assert isinstance(owner, ReceiverConnection)
         assert owner.session is not None
         return DistrictSFTPServer(chan, owner.session)
 
@@ -159,11 +194,13 @@ def run(config: ReceiverConfig, accounts: Accounts) -> None:
     """Serve in the foreground until SIGTERM or SIGINT, then shut down gracefully."""
 
     async def serve() -> None:
-        receiver = await start_receiver(config, accounts)
+        # Handlers first: "listening" in the audit log tells supervisors (and
+        # tests) that SIGTERM now means a graceful stop, never the default kill.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        receiver = await start_receiver(config, accounts)
         try:
             await stop.wait()
         finally:
