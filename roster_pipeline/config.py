@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from roster_pipeline.errors import ConfigError
+from sftp_server.limits import DEFAULT_TEMP_SUFFIXES
 
 __all__ = ["Settings", "load_settings"]
 
@@ -37,10 +38,18 @@ class Settings:
     max_file_size: int = 2 * GiB
     district_quota: int = 10 * GiB
     min_free_disk: int = 1 * GiB
-    max_open_handles: int = 32
+    max_files: int = 10_000  # files waiting in one district's inbox
+    max_open_handles: int = 32  # per account
+    max_channels: int = 4  # SSH sessions per connection
     max_connections: int = 200
     max_connections_per_address: int = 20
-    login_timeout: float = 30.0
+    max_startups: int = 60  # unauthenticated connections (random early drop from begin)
+    max_startups_begin: int = 20
+    max_startups_per_address: int = 10
+    max_connects_per_minute: int = 60  # per address
+    exempt_addresses: tuple[str, ...] = ()  # CIDRs never refused, rate-limited or banned
+    temp_suffixes: tuple[str, ...] = DEFAULT_TEMP_SUFFIXES  # uploaded, then renamed
+    login_timeout: float = 20.0
     idle_timeout: float = 600.0
     max_auth_tries: int = 6
     auth_failure_delay: float = 1.0
@@ -80,22 +89,33 @@ _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 def _coerce(name: str, raw: Any, source: str) -> Any:
     kind = _FIELDS[name].type
     try:
-        if kind == "Path":
-            return Path(str(raw)).expanduser()
-        if kind == "bool":
-            if isinstance(raw, bool):
-                return raw
-            text = str(raw).strip().lower()
-            if text not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
-                raise ValueError(raw)
-            return text in {"1", "true", "yes", "on"}
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        return str(raw)
+        return _COERCE.get(str(kind), str)(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {name} = {raw!r} is not a valid {kind}") from None
+
+
+def _boolean(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
+        raise ValueError(raw)
+    return text in {"1", "true", "yes", "on"}
+
+
+def _strings(raw: Any) -> tuple[str, ...]:
+    """A TOML list, or ``"a, b"`` from the environment."""
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+_COERCE: dict[str, Any] = {
+    "Path": lambda raw: Path(str(raw)).expanduser(),
+    "bool": _boolean,
+    "int": int,
+    "float": float,
+    "tuple[str, ...]": _strings,
+}
 
 
 def _from_toml(path: Path) -> dict[str, Any]:

@@ -21,13 +21,15 @@ from pathlib import Path
 import asyncssh
 
 from sftp_server.accounts import Account, Accounts, Algorithms
+from sftp_server.addresses import AddressBook
 from sftp_server.algorithms import algorithm_set
 from sftp_server.audit import AuditLog
+from sftp_server.bans import BanKeeper, BanStore, MemoryBans
 from sftp_server.connection import ReceiverConnection
 from sftp_server.hostkeys import load_host_keys
 from sftp_server.inbox import Inbox
-from sftp_server.limits import AddressBook, Limits
-from sftp_server.session import Session
+from sftp_server.limits import Limits
+from sftp_server.session import OpenFiles, Session
 from sftp_server.sftp import DistrictSFTPServer
 
 __all__ = ["Receiver", "ReceiverConfig", "run", "start_receiver"]
@@ -65,15 +67,18 @@ class ReceiverConfig:
 class Receiver:
     """A running receiver; ``port`` is where it listens."""
 
-    def __init__(self, config: ReceiverConfig, accounts: Accounts) -> None:
+    def __init__(
+        self, config: ReceiverConfig, accounts: Accounts, bans: BanStore | None = None
+    ) -> None:
         self.config = config
         self.accounts = accounts
         self.audit = AuditLog(config.audit_log)
         self.addresses = AddressBook(config.limits)
+        self.bans = BanKeeper(self.addresses, bans or MemoryBans(), self.audit)
         self.connections: set[ReceiverConnection] = set()
         self.closing = False
         self.port = 0
-        self._in_flight = 0
+        self.open_files = OpenFiles()
         self._acceptor: asyncssh.SSHAcceptor | None = None
 
     # ---- what a connection may ask of us (connection.Host) -------------------
@@ -91,6 +96,10 @@ class Receiver:
         """Forget a connection that ended."""
         self.connections.discard(conn)
 
+    def score(self, address: str, kind: str) -> bool:
+        """Count a failure of ``kind`` against ``address``; True when that banned it."""
+        return self.bans.score(address, kind)
+
     def new_session(
         self, account: Account, address: str, client_version: str, algorithms: Algorithms
     ) -> Session:
@@ -105,16 +114,8 @@ class Receiver:
             address=address,
             client_version=client_version,
             algorithms=algorithms,
-            in_flight=self._count_in_flight,
+            open_files=self.open_files,
         )
-
-    def _count_in_flight(self, delta: int) -> None:
-        self._in_flight += delta
-
-    @property
-    def in_flight(self) -> int:
-        """Uploads open right now, across all sessions (for the shutdown grace)."""
-        return self._in_flight
 
     @staticmethod
     def _sftp_factory(chan: asyncssh.SSHServerChannel[bytes]) -> DistrictSFTPServer:
@@ -160,6 +161,7 @@ class Receiver:
             keepalive_interval=60,
             keepalive_count_max=3,
         )
+        await self.bans.start()
         self.port = self._acceptor.get_port()
         self.audit.write("listening", host=config.host, port=self.port)
 
@@ -171,7 +173,7 @@ class Receiver:
         self._acceptor.close()
         grace = self.config.limits.shutdown_grace if grace is None else grace
         deadline = time.monotonic() + grace
-        while self._in_flight > 0 and time.monotonic() < deadline:
+        while self.open_files.total > 0 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         for conn in list(self.connections):
             conn.close("server shutting down")
@@ -179,13 +181,20 @@ class Receiver:
             await asyncio.sleep(0.05)
         await self._acceptor.wait_closed()
         self._acceptor = None
+        self.bans.stop()
         self.audit.write("stopped")
         self.audit.close()
 
 
-async def start_receiver(config: ReceiverConfig, accounts: Accounts) -> Receiver:
-    """Start listening; host keys must already exist (``hostkeys.ensure_host_keys``)."""
-    receiver = Receiver(config, accounts)
+async def start_receiver(
+    config: ReceiverConfig, accounts: Accounts, bans: BanStore | None = None
+) -> Receiver:
+    """Start listening; host keys must already exist (``hostkeys.ensure_host_keys``).
+
+    ``bans`` shares bans with other receivers and keeps them across restarts;
+    without it they live in this process only.
+    """
+    receiver = Receiver(config, accounts, bans)
     await receiver.start()
     return receiver
 

@@ -127,7 +127,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         upload = Upload(name, self._session.inbox.new_staging_path())
         upload.quota_left = self._quota_left()
         self._open.add(upload)
-        self._session.in_flight(+1)
+        self._session.opened(+1)
         return upload
 
     def open56(self, path: bytes, desired_access: int, flags: int, attrs: SFTPAttrs) -> Upload:
@@ -136,7 +136,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
 
     def _check_can_open(self, name: str) -> None:
         limits = self._session.limits
-        if len(self._open) >= limits.max_open_handles:
+        if self._session.open_files.of(self._session.account.username) >= limits.max_open_handles:
             self._refuse_at_open(name, f"too many open files (at most {limits.max_open_handles})")
         if self._free_disk() < limits.min_free_disk:
             self._refuse_at_open(name, "the server is short of disk space; try again later")
@@ -209,7 +209,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         if upload not in self._open:
             return
         self._open.discard(upload)
-        self._session.in_flight(-1)
+        self._session.opened(-1)
         if self._client_gone():
             self._discard_partial(upload, "connection closed before the file was closed")
             return

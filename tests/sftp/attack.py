@@ -1,0 +1,75 @@
+"""Hostile clients for the tests: bounded in count and time, talking to 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+
+import paramiko
+from paramiko.common import cMSG_USERAUTH_REQUEST
+
+
+def userauth_password(username: str, password: str) -> paramiko.Message:
+    """A raw SSH_MSG_USERAUTH_REQUEST for the password method."""
+    message = paramiko.Message()
+    message.add_byte(cMSG_USERAUTH_REQUEST)
+    message.add_string(username)
+    message.add_string("ssh-connection")
+    message.add_string("password")
+    message.add_boolean(False)
+    message.add_string(password)
+    return message
+
+
+def pipelined_guesses(port: int, guesses: list[str], gap: float, username: str = "alpha") -> bool:
+    """Send every password without waiting for answers; True when the connection was cut."""
+    transport = paramiko.Transport(("127.0.0.1", port))
+    try:
+        transport.start_client(timeout=10)
+        with contextlib.suppress(paramiko.BadAuthenticationType):
+            transport.auth_none(username)  # asks for the ssh-userauth service
+        for guess in guesses:
+            if not transport.is_active():
+                break
+            transport._send_message(userauth_password(username, guess))
+            time.sleep(gap)
+        deadline = time.monotonic() + 10
+        while transport.is_active() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not transport.is_active()
+    finally:
+        transport.close()
+
+
+def sockets_from(source: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` idle TCP connections to 127.0.0.1:``port`` from loopback address ``source``."""
+    held = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.settimeout(5)
+        sock.bind((source, 0))
+        try:
+            sock.connect(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            continue
+        held.append(sock)
+    return held
+
+
+def still_open(sockets: list[socket.socket], wait: float = 1.0) -> int:
+    """How many of ``sockets`` the server has not closed after ``wait`` seconds."""
+    time.sleep(wait)
+    alive = 0
+    for sock in sockets:
+        sock.settimeout(0.01)
+        try:
+            while chunk := sock.recv(4096):
+                del chunk
+            # recv returned b"": closed by the server
+        except TimeoutError:
+            alive += 1
+        except OSError:
+            pass
+    return alive
