@@ -8,6 +8,7 @@ import time
 
 import paramiko
 from paramiko.common import cMSG_USERAUTH_REQUEST
+from paramiko.sftp import CMD_CLOSE, CMD_STATUS
 
 
 def userauth_password(username: str, password: str) -> paramiko.Message:
@@ -73,3 +74,19 @@ def still_open(sockets: list[socket.socket], wait: float = 1.0) -> int:
         except OSError:
             pass
     return alive
+
+
+def close_then_eof(client: paramiko.SFTPClient, name: str, data: bytes) -> bool:
+    """Upload, send CLOSE, half-close the channel before the answer; True when OK came back."""
+    remote = client.open(name, "wb")
+    remote.set_pipelined(True)  # the writes queue up in front of the close
+    for start in range(0, len(data), 4096):
+        remote.write(data[start : start + 4096])
+    remote.flush()
+    number = client._async_request(type(None), CMD_CLOSE, remote.handle)
+    client.get_channel().shutdown_write()  # EOF while the close is being answered
+    try:
+        kind, _ = client._read_response(number)
+    except OSError:
+        return False
+    return bool(kind == CMD_STATUS)

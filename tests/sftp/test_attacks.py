@@ -5,7 +5,7 @@ from __future__ import annotations
 import paramiko
 import pytest
 
-from tests.sftp.attack import pipelined_guesses
+from tests.sftp.attack import close_then_eof, pipelined_guesses
 from tests.sftp.conftest import PASSWORD, StartFn, connect
 
 
@@ -25,3 +25,16 @@ def test_pipelined_password_guesses_are_counted_and_cut_off(start: StartFn) -> N
         connect(running.port, "alpha")
     assert "banned" in running.wait_for("connect_refused")[0]["reason"]
     assert running.events("auth_ok") == []
+
+
+def test_explicit_close_then_eof_publishes_what_it_answered_ok(start: StartFn) -> None:
+    running = start()
+    alpha = connect(running.port, "alpha")
+    answered_ok = close_then_eof(alpha, "users.csv", b"id\n1\n" * 1000)
+    alpha.close()
+    assert answered_ok
+    (event,) = running.wait_for("upload_published")
+    assert event["name"] == "users.csv"
+    (published,) = running.inbox("alpha").iterdir()
+    assert published.read_bytes() == b"id\n1\n" * 1000
+    assert running.events("upload_partial") == []
