@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
 import paramiko
 import pytest
 
-from tests.sftp.attack import close_then_eof, pipelined_guesses
+from tests.sftp.attack import close_then_eof, pipelined_guesses, sockets_from, still_open
 from tests.sftp.conftest import PASSWORD, StartFn, connect
 
 
@@ -38,3 +40,48 @@ def test_explicit_close_then_eof_publishes_what_it_answered_ok(start: StartFn) -
     (published,) = running.inbox("alpha").iterdir()
     assert published.read_bytes() == b"id\n1\n" * 1000
     assert running.events("upload_partial") == []
+
+
+def test_idle_unauthenticated_sockets_do_not_lock_districts_out(start: StartFn) -> None:
+    running = start(
+        max_connections=40, max_connections_per_address=20,
+        max_startups=30, max_startups_begin=15, max_startups_per_address=5,
+    )  # fmt: skip
+    logged_in = connect(running.port, "beta")  # a district already uploading
+    held = [sock for source in ("127.0.0.2", "127.0.0.3")
+            for sock in sockets_from(source, running.port, 30)]  # fmt: skip
+    try:
+        assert still_open(held) == 10  # five per source; the rest were dropped at once
+        connect(running.port, "alpha").close()  # another district still gets in
+        logged_in.putfo(io.BytesIO(b"id\n"), "users.csv")  # and the session kept its slot
+        logged_in.close()
+    finally:
+        for sock in held:
+            sock.close()
+    reasons = {e["reason"] for e in running.events("connect_refused")}
+    assert reasons == {"too many unauthenticated connections from this address"}
+
+
+def test_connection_rate_per_source_and_penalty_for_never_logging_in(start: StartFn) -> None:
+    running = start(max_connects_per_minute=6, ban_threshold=2)
+    for sock in sockets_from("127.0.0.2", running.port, 8):
+        sock.close()  # connect and leave without trying to log in
+    running.wait_for("connect_refused", 2)
+    reasons = [e["reason"] for e in running.events("connect_refused")]
+    assert "connecting too often from this address" in reasons
+    assert [e["address"] for e in running.wait_for("banned")] == ["127.0.0.2"]
+    assert running.events("banned")[0]["kind"] == "never_authenticated"
+    connect(running.port, "alpha").close()  # 127.0.0.1 is another source
+
+
+def test_exempt_addresses_are_never_refused_or_banned(start: StartFn) -> None:
+    running = start(max_startups_per_address=2, ban_threshold=1, exempt_addresses=("127.0.0.2/32",))
+    held = sockets_from("127.0.0.2", running.port, 6)
+    try:
+        assert still_open(held, wait=0.5) == 6
+    finally:
+        for sock in held:
+            sock.close()
+    assert pipelined_guesses(running.port, ["wrong-1", "wrong-2"], gap=0.02) is True
+    assert running.events("connect_refused") == []
+    assert [e["address"] for e in running.wait_for("banned")] == ["127.0.0.1"]
