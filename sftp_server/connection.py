@@ -24,7 +24,7 @@ from sftp_server.addresses import AddressBook, in_networks
 from sftp_server.audit import AuditLog
 from sftp_server.limits import Limits
 from sftp_server.passwords import verify, verify_unknown_user
-from sftp_server.session import Session
+from sftp_server.session import Channels, Session
 
 __all__ = ["Host", "ReceiverConnection"]
 
@@ -91,7 +91,7 @@ class ReceiverConnection(asyncssh.SSHServer):
         self._watchdog: asyncio.Task[None] | None = None
         self._hung_up = ""  # why we disconnected, when it was us
         self.session: Session | None = None
-        self.sftp_channels = 0  # SFTP sessions open on this connection
+        self.channels = Channels()  # SFTP sessions open on this connection
 
     # ---- admission -------------------------------------------------------------
 

@@ -122,7 +122,7 @@ class Receiver:
         owner = chan.get_connection().get_owner()
         assert isinstance(owner, ReceiverConnection)
         assert owner.session is not None
-        return DistrictSFTPServer(chan, owner.session)
+        return DistrictSFTPServer(chan, owner.session, owner.channels)
 
     async def start(self) -> None:
         """Bind and listen."""

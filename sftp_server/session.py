@@ -11,7 +11,14 @@ from sftp_server.audit import AuditLog
 from sftp_server.inbox import Inbox
 from sftp_server.limits import Limits
 
-__all__ = ["OpenFiles", "Session"]
+__all__ = ["Channels", "OpenFiles", "Session"]
+
+
+class Channels:
+    """SFTP sessions open on one connection: each may hold files, so they are capped."""
+
+    def __init__(self) -> None:
+        self.open = 0
 
 
 class OpenFiles:

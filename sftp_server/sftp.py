@@ -21,7 +21,7 @@ from asyncssh import SFTPAttrs, SFTPName
 
 from sftp_server.accounts import UploadRecord
 from sftp_server.inbox import is_temp_name, valid_name
-from sftp_server.session import Session
+from sftp_server.session import Channels, Session
 from sftp_server.upload import Upload
 
 __all__ = ["DistrictSFTPServer"]
@@ -41,15 +41,24 @@ def _explicit_close() -> bool:
 _DENIED_READ = "this account can only upload: reading files is not allowed"
 _DENIED_CHANGE = "files cannot be changed once uploaded"
 _DENIED_TREE = "this account can only upload files: folders and links are not allowed"
+_TOO_MANY_CHANNELS = "too many SFTP sessions on one connection"
 
 
 class DistrictSFTPServer(asyncssh.SFTPServer):
     """Receives uploads into a staging area and publishes them on explicit close."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], session: Session) -> None:
+    def __init__(
+        self, chan: asyncssh.SSHServerChannel[bytes], session: Session, channels: Channels
+    ) -> None:
         super().__init__(chan, chroot=os.fsencode(session.inbox.folder))
         self._chan = chan
         self._session = session
+        self._channels = channels
+        channels.open += 1
+        self._over_channels = channels.open > session.limits.max_channels
+        if self._over_channels:  # no client needs this many: hang up on it
+            session.log("channel_refused", reason=_TOO_MANY_CHANNELS)
+            chan.get_connection().disconnect(asyncssh.DISC_BY_APPLICATION, _TOO_MANY_CHANNELS)
         self._open: set[Upload] = set()
         self._pending: dict[str, Upload] = {}  # closed temp-name uploads awaiting rename
         self._published: dict[str, SFTPAttrs] = {}  # original name -> what clients stat
@@ -137,7 +146,13 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
             raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
         name = self._name(path)
         self._check_can_open(name)
-        upload = Upload(name, self._session.inbox.new_staging_path())
+        try:
+            upload = Upload(name, self._session.inbox.new_staging_path())
+        except OSError as exc:  # out of descriptors or disk: refuse, log once a while
+            self._session.audit.write_limited(
+                "upload_refused", "oserror", name=name, reason=f"cannot stage: {exc.strerror}"
+            )
+            raise asyncssh.SFTPFailure("the server is busy; try again later") from None
         upload.quota_left = self._quota_left()
         self._open.add(upload)
         self._session.opened(+1)
@@ -149,6 +164,8 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
 
     def _check_can_open(self, name: str) -> None:
         limits = self._session.limits
+        if self._over_channels:
+            raise asyncssh.SFTPFailure(_TOO_MANY_CHANNELS)
         if self._session.open_files.of(self._session.account.username) >= limits.max_open_handles:
             self._refuse_at_open(name, f"too many open files (at most {limits.max_open_handles})")
         if self._free_disk() < limits.min_free_disk:
@@ -349,6 +366,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
 
     def exit(self) -> None:
         """Temp-name uploads never renamed are partials."""
+        self._channels.open -= 1
         for upload in self._pending.values():
             self._discard_partial(upload, "uploaded under a temporary name and never renamed")
         self._pending.clear()

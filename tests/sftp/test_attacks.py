@@ -85,3 +85,43 @@ def test_exempt_addresses_are_never_refused_or_banned(start: StartFn) -> None:
     assert pipelined_guesses(running.port, ["wrong-1", "wrong-2"], gap=0.02) is True
     assert running.events("connect_refused") == []
     assert [e["address"] for e in running.wait_for("banned")] == ["127.0.0.1"]
+
+
+def _open_on_a_new_session(transport: paramiko.Transport, name: str) -> None:
+    session = paramiko.SFTPClient.from_transport(transport)
+    assert session is not None
+    session.open(name, "wb")
+
+
+def test_channels_per_connection_are_capped(start: StartFn) -> None:
+    running = start(max_channels=2)
+    transport = paramiko.Transport(("127.0.0.1", running.port))
+    transport.connect(username="alpha", password=PASSWORD)
+    sessions = [paramiko.SFTPClient.from_transport(transport) for _ in range(2)]
+    held = [s.open(f"f{i}.csv", "wb") for i, s in enumerate(sessions) if s]
+    with pytest.raises((paramiko.SSHException, EOFError, OSError)):
+        _open_on_a_new_session(transport, "third.csv")
+    transport.close()
+    assert [e["reason"] for e in running.events("channel_refused")] == [
+        "too many SFTP sessions on one connection"
+    ]
+    assert len(running.wait_for("upload_partial", len(held))) == 2  # nothing half-published
+    assert list(running.inbox("alpha").iterdir()) == []
+
+
+def test_open_files_are_capped_per_account_across_connections(start: StartFn) -> None:
+    running = start(max_open_handles=4)
+    first, second = connect(running.port, "alpha"), connect(running.port, "alpha")
+    files = [client.open(f"{n}-{i}.csv", "wb") for n, client in enumerate((first, second))
+             for i in range(2)]  # fmt: skip
+    third = connect(running.port, "alpha")
+    with pytest.raises(OSError, match="too many open files"):
+        third.open("fifth.csv", "wb")
+    connect(running.port, "beta").open("other.csv", "wb").close()  # other accounts unaffected
+    files.pop().close()
+    third.open("fifth.csv", "wb").close()  # a freed slot is usable again
+    for handle in files:
+        handle.close()
+    for client in (first, second, third):
+        client.close()
+    assert len(running.wait_for("upload_published", 6)) == 6
