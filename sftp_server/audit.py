@@ -62,6 +62,8 @@ class AuditLog:
             start, written = now, 0
         if written >= _BURST:
             self._windows[(event, source)] = (start, written, held + 1)
+            if held == 0:  # say once that lines are being held back
+                self.write("log_rate_limited", source=source, of=event)
             return
         if len(self._windows) > 10_000:  # many sources: forget the old windows
             self._windows.clear()
@@ -69,7 +71,11 @@ class AuditLog:
         self.write(event, **fields, **({"suppressed": held} if held else {}))
 
     def close(self) -> None:
-        """Stop writing; later events are dropped."""
+        """Count the lines held back, then stop writing; later events are dropped."""
+        for (event, source), (_, _, held) in sorted(self._windows.items()):
+            if held:
+                self.write("log_suppressed", source=source, of=event, lines=held)
+        self._windows.clear()
         with self._lock:
             if self._out is not None:
                 self._out.close()

@@ -125,3 +125,16 @@ def test_open_files_are_capped_per_account_across_connections(start: StartFn) ->
     for client in (first, second, third):
         client.close()
     assert len(running.wait_for("upload_published", 6)) == 6
+
+
+def test_a_password_flood_is_counted_and_logged_within_bounds(start: StartFn) -> None:
+    running = start(ban_threshold=1000)
+    for _ in range(22):  # each connection: one guess cut off by the next, then hung up on
+        assert pipelined_guesses(running.port, ["a", "b", "c"], gap=0.0)
+    running.stop()
+    failures = running.events("auth_fail")
+    assert len(failures) == 20  # a burst per source and minute, then held back ...
+    limited = {e["of"] for e in running.events("log_rate_limited")}
+    assert limited == {"auth_fail", "connect", "disconnect"}
+    held = {e["of"]: e["lines"] for e in running.events("log_suppressed")}
+    assert len(failures) + held["auth_fail"] >= 22  # ... and counted, every one
