@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sftp_server.accounts import Account, Accounts, Algorithms, UploadRecord
+    from sftp_server.bans import BanStore, MemoryBans
     from sftp_server.hostkeys import (
         KEY_TYPES,
         HostKeyError,
@@ -34,8 +35,10 @@ __all__ = [
     "Account",
     "Accounts",
     "Algorithms",
+    "BanStore",
     "HostKeyError",
     "Limits",
+    "MemoryBans",
     "Receiver",
     "ReceiverConfig",
     "UploadRecord",
@@ -63,6 +66,7 @@ _HOMES = {
     ),
     **dict.fromkeys(("is_temp_name", "original_name", "published_name"), "inbox"),
     "Limits": "limits",
+    **dict.fromkeys(("BanStore", "MemoryBans"), "bans"),
     **dict.fromkeys(("generate_password", "hash_password", "verify"), "passwords"),
     **dict.fromkeys(("Receiver", "ReceiverConfig", "run", "start_receiver"), "server"),
 }  # fmt: skip

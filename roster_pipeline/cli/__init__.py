@@ -31,4 +31,4 @@ def main(ctx: click.Context, home: Path | None, database_url: str | None) -> Non
 
 
 # Imported last, for their side effect: each registers its commands on `main`.
-from roster_pipeline.cli import batches, districts, service  # noqa: E402, F401
+from roster_pipeline.cli import batches, districts, receiver, service  # noqa: E402, F401

@@ -9,10 +9,14 @@ by ``receiver_config`` and looks accounts up in the district registry
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import time
 
 from roster_pipeline.config import Settings
 from roster_pipeline.districts import DistrictAccounts
-from roster_pipeline.errors import ConfigError, StorageError
+from roster_pipeline.errors import ConfigError, InputError, NotFoundError, StorageError
+from roster_pipeline.home import Home
+from roster_pipeline.store import BanRecord
 from sftp_server import (
     HostKeyError,
     Limits,
@@ -22,7 +26,7 @@ from sftp_server import (
     start_receiver,
 )
 
-__all__ = ["RunningReceiver", "receiver_config", "receiver_limits", "start"]
+__all__ = ["RunningReceiver", "bans", "lift_ban", "receiver_config", "receiver_limits", "start"]
 
 
 def receiver_limits(settings: Settings) -> Limits:
@@ -63,7 +67,7 @@ async def start(settings: Settings) -> tuple[RunningReceiver, str]:
         raise StorageError(f"cannot use the host keys in {keys}: {exc}") from exc
     accounts = DistrictAccounts(settings.db_url)
     try:
-        receiver = await start_receiver(receiver_config(settings), accounts)
+        receiver = await start_receiver(receiver_config(settings), accounts, bans=accounts)
     except OSError as exc:
         accounts.close()
         where = f"{settings.listen_host}:{settings.listen_port}"
@@ -72,3 +76,18 @@ async def start(settings: Settings) -> tuple[RunningReceiver, str]:
             " listen_host / listen_port (or `roster serve --port`)"
         ) from exc
     return RunningReceiver(receiver, accounts), f"{settings.listen_host}:{receiver.port}"
+
+
+def bans(home: Home) -> list[BanRecord]:
+    """The addresses every receiver on this database turns away now."""
+    return home.store.bans(time.time())
+
+
+def lift_ban(home: Home, address: str) -> None:
+    """Let ``address`` connect again; receivers notice within a few seconds."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise InputError(f"{address!r} is not an IP address; see `roster ban list`") from None
+    if not home.store.lift_ban(address, time.time()):
+        raise NotFoundError(f"{address} is not banned; see `roster ban list`")

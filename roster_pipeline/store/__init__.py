@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import polars as pl
 
 from roster_pipeline.store.records import (
+    BanRecord,
     BatchRecord,
     BatchStatus,
     DistrictRecord,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from sftp_server import UploadRecord
 
 __all__ = [
+    "BanRecord",
     "BatchRecord",
     "BatchStatus",
     "DistrictRecord",
@@ -71,6 +73,17 @@ class Store(Protocol):
     def record_upload(self, upload: UploadRecord) -> None: ...
 
     def last_upload(self, district: str) -> datetime | None: ...
+
+    # the receiver's bans (time.time() seconds)
+    def bans(self, now: float) -> list[BanRecord]:
+        """Bans in force at ``now``, soonest end first."""
+        ...
+
+    def add_ban(self, address: str, until: float, reason: str) -> None: ...
+
+    def lift_ban(self, address: str, now: float) -> bool:
+        """End the ban of ``address``; False when none was in force."""
+        ...
 
     # the loaded snapshot
     def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:

@@ -80,3 +80,13 @@ class BatchRecord:
     hold_reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # extra columns, files that matched no spec file, ...
     message: str = ""  # one line for people: why rejected/held, what happens next
+
+
+@dataclass(frozen=True)
+class BanRecord:
+    """An address the receiver turns away until ``until``, and why."""
+
+    address: str
+    until: datetime
+    reason: str  # the kind of failure that tipped it over (password, superseded, ...)
+    banned_at: datetime

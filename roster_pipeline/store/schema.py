@@ -151,8 +151,16 @@ def _v3(d: Dialect) -> list[str]:
     ]
 
 
+def _v4(_d: Dialect) -> list[str]:
+    """Receiver bans (store.bans): shared by every receiver, kept across restarts."""
+    return [
+        "CREATE TABLE sftp_bans (address TEXT PRIMARY KEY, until_ts DOUBLE PRECISION NOT NULL,"
+        " reason TEXT NOT NULL, banned_at TEXT NOT NULL)",
+    ]
+
+
 #: version -> statements for a dialect; applied in order, each in its own transaction.
-MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2, 3: _v3}
+MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 
 
 def current_version(engine: Engine) -> int:

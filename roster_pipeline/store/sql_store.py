@@ -19,10 +19,17 @@ from roster_pipeline.errors import (
     UnknownBatchError,
     UnknownDistrictError,
 )
+from roster_pipeline.store import bans as bans_mod
 from roster_pipeline.store import schema
 from roster_pipeline.store.engine import Engine
 from roster_pipeline.store.loader import apply_plan
-from roster_pipeline.store.records import BatchRecord, BatchStatus, DistrictRecord, FileRecord
+from roster_pipeline.store.records import (
+    BanRecord,
+    BatchRecord,
+    BatchStatus,
+    DistrictRecord,
+    FileRecord,
+)
 from roster_pipeline.store.rows import (
     BATCH_COLUMNS,
     DISTRICT_COLUMNS,
@@ -128,6 +135,18 @@ class SqlStore:
             "SELECT MAX(finished_at) FROM uploads WHERE district_id = ?", (district,)
         )
         return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
+    # the receiver's bans
+    def bans(self, now: float) -> list[BanRecord]:
+        return bans_mod.active_bans(self.engine, now)
+
+    def add_ban(self, address: str, until: float, reason: str) -> None:
+        with self.engine.transaction():
+            bans_mod.add_ban(self.engine, address, until, reason)
+
+    def lift_ban(self, address: str, now: float) -> bool:
+        with self.engine.transaction():
+            return bans_mod.lift_ban(self.engine, address, now)
 
     # the loaded snapshot
     def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
+import asyncssh
 import paramiko
 import pytest
 
@@ -138,3 +140,25 @@ def test_a_password_flood_is_counted_and_logged_within_bounds(start: StartFn) ->
     assert limited == {"auth_fail", "connect", "disconnect"}
     held = {e["of"]: e["lines"] for e in running.events("log_suppressed")}
     assert len(failures) + held["auth_fail"] >= 22  # ... and counted, every one
+
+
+async def _keys_then_password(port: int, keys: list[asyncssh.SSHKey]) -> None:
+    """OpenSSH's habit: offer every key it has, then fall back to the password."""
+    async with asyncssh.connect(
+        "127.0.0.1", port, username="alpha", password=PASSWORD, client_keys=keys,
+        known_hosts=None, preferred_auth="publickey,password",
+    ) as conn:  # fmt: skip
+        sftp = await conn.start_sftp_client()
+        await sftp.listdir()
+        sftp.exit()
+
+
+def test_key_probes_before_the_password_never_earn_a_ban(start: StartFn) -> None:
+    running = start(ban_threshold=4)
+    keys = [asyncssh.generate_private_key("ssh-ed25519") for _ in range(4)]
+    for _ in range(3):  # three nights: twelve refused keys, three good logins
+        asyncio.run(_keys_then_password(running.port, keys))
+    assert len(running.events("auth_fail")) == 12
+    assert {e["method"] for e in running.events("auth_fail")} == {"publickey"}
+    assert len(running.events("auth_ok")) == 3
+    assert running.events("banned") == []
