@@ -63,15 +63,6 @@ class Inbox:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.staging.mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    def usage(self) -> int:
-        """Bytes in regular files waiting in the inbox."""
-        total = 0
-        with os.scandir(self.folder) as entries:
-            for entry in entries:
-                if entry.is_file(follow_symlinks=False):
-                    total += entry.stat(follow_symlinks=False).st_size
-        return total
-
     def new_staging_path(self) -> Path:
         """A fresh, unique path in the staging area."""
         return self.staging / f".{uuid.uuid4().hex}.upload"

@@ -28,6 +28,7 @@ from sftp_server.bans import BanKeeper, BanStore, MemoryBans
 from sftp_server.connection import ReceiverConnection
 from sftp_server.hostkeys import load_host_keys
 from sftp_server.inbox import Inbox
+from sftp_server.ledger import Ledger
 from sftp_server.limits import Limits
 from sftp_server.session import OpenFiles, Session
 from sftp_server.sftp import DistrictSFTPServer
@@ -79,6 +80,7 @@ class Receiver:
         self.closing = False
         self.port = 0
         self.open_files = OpenFiles()
+        self._ledgers: dict[str, Ledger] = {}
         self._acceptor: asyncssh.SSHAcceptor | None = None
 
     # ---- what a connection may ask of us (connection.Host) -------------------
@@ -105,9 +107,16 @@ class Receiver:
     ) -> Session:
         """The session of a connection that just logged in, over the district's inbox."""
         config = self.config
+        inbox = Inbox(config.inbox_root, config.staging_root, account.district)
+        ledger = self._ledgers.get(account.district)
+        if ledger is None:
+            limits = config.limits
+            ledger = Ledger(inbox.folder, inbox.staging, limits.district_quota, limits.max_files)
+            self._ledgers[account.district] = ledger
         return Session(
             account=account,
-            inbox=Inbox(config.inbox_root, config.staging_root, account.district),
+            inbox=inbox,
+            ledger=ledger,
             limits=config.limits,
             audit=self.audit,
             accounts=self.accounts,

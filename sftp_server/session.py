@@ -9,6 +9,7 @@ import time
 from sftp_server.accounts import Account, Accounts, Algorithms
 from sftp_server.audit import AuditLog
 from sftp_server.inbox import Inbox
+from sftp_server.ledger import Ledger
 from sftp_server.limits import Limits
 
 __all__ = ["Channels", "OpenFiles", "Session"]
@@ -46,6 +47,7 @@ class Session:
 
     account: Account
     inbox: Inbox
+    ledger: Ledger  # the district's quota and file count, shared by its sessions
     limits: Limits
     audit: AuditLog
     accounts: Accounts

@@ -15,12 +15,14 @@ import shutil
 import stat
 import sys
 from collections.abc import AsyncIterator, Awaitable
+from typing import NoReturn
 
 import asyncssh
 from asyncssh import SFTPAttrs, SFTPName
 
 from sftp_server.accounts import UploadRecord
 from sftp_server.inbox import is_temp_name, valid_name
+from sftp_server.ledger import QuotaExceeded
 from sftp_server.session import Channels, Session
 from sftp_server.upload import Upload
 
@@ -135,7 +137,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
 
     # ---- writing -----------------------------------------------------------
 
-    def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> Upload:
+    async def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> Upload:
         """Start an upload into staging; reading and modifying are refused."""
         self._session.touch()
         if pflags & asyncssh.FXF_READ:
@@ -146,14 +148,17 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
             raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
         name = self._name(path)
         self._check_can_open(name)
+        ledger = self._session.ledger
+        await ledger.refresh()
         try:
-            upload = Upload(name, self._session.inbox.new_staging_path())
+            upload = ledger.open_slot(lambda: Upload(name, self._session.inbox.new_staging_path()))
+        except QuotaExceeded as exc:
+            self._refuse_at_open(name, str(exc))
         except OSError as exc:  # out of descriptors or disk: refuse, log once a while
             self._session.audit.write_limited(
                 "upload_refused", "oserror", name=name, reason=f"cannot stage: {exc.strerror}"
             )
             raise asyncssh.SFTPFailure("the server is busy; try again later") from None
-        upload.quota_left = self._quota_left()
         self._open.add(upload)
         self._session.opened(+1)
         return upload
@@ -170,16 +175,10 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
             self._refuse_at_open(name, f"too many open files (at most {limits.max_open_handles})")
         if self._free_disk() < limits.min_free_disk:
             self._refuse_at_open(name, "the server is short of disk space; try again later")
-        if self._quota_left() <= 0:
-            self._refuse_at_open(name, "the district's upload quota is used up")
 
-    def _refuse_at_open(self, name: str, reason: str) -> None:
+    def _refuse_at_open(self, name: str, reason: str) -> NoReturn:
         self._session.log("upload_refused", name=name, reason=reason)
         raise asyncssh.SFTPFailure(reason)
-
-    def _quota_left(self) -> int:
-        in_flight = sum(u.size for u in self._open) + sum(u.size for u in self._pending.values())
-        return self._session.limits.district_quota - self._session.inbox.usage() - in_flight
 
     def _free_disk(self) -> int:
         return shutil.disk_usage(self._session.inbox.staging).free
@@ -194,14 +193,20 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         end = offset + len(data)
         if end > limits.max_file_size:
             self._refuse(upload, f"file larger than the limit of {limits.max_file_size} bytes")
-        if end > upload.quota_left:
-            self._refuse(upload, "the district's upload quota is used up")
-        if end > upload.size and self._free_disk() - len(data) < limits.min_free_disk:
-            self._refuse(upload, "the server is short of disk space; try again later")
+        if end > upload.reserved:  # once per chunk: take more of the quota first
+            self._reserve(upload, end, len(data))
         upload.write(offset, data)
         return len(data)
 
-    def _refuse(self, upload: Upload, reason: str) -> None:
+    def _reserve(self, upload: Upload, end: int, size: int) -> None:
+        if self._free_disk() - size < self._session.limits.min_free_disk:
+            self._refuse(upload, "the server is short of disk space; try again later")
+        try:
+            upload.reserved = self._session.ledger.reserve(upload.fd, upload.reserved, end)
+        except QuotaExceeded as exc:
+            self._refuse(upload, str(exc))
+
+    def _refuse(self, upload: Upload, reason: str) -> NoReturn:
         upload.refused = reason
         upload.discard()  # free the disk now, not at close
         self._session.log("upload_refused", name=upload.name, reason=reason, bytes=upload.size)
@@ -250,6 +255,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         if upload.refused:
             raise asyncssh.SFTPFailure(upload.refused)
         upload.closed = True
+        upload.trim()
         if is_temp_name(upload.name):
             replaced = self._pending.pop(upload.name, None)
             if replaced is not None:
@@ -269,6 +275,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         sha256 = await asyncio.to_thread(upload.finish)
         finished = dt.datetime.now(dt.UTC)
         target = session.inbox.publish(upload.staging_path, final_name, finished)
+        session.ledger.published(upload.size)
         self._published[final_name] = SFTPAttrs.from_local(os.lstat(target))
         session.log(
             "upload_published",

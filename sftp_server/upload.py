@@ -20,17 +20,17 @@ class Upload:
         self.staging_path = staging_path
         self.started = dt.datetime.now(dt.UTC)
         self.size = 0
-        self.quota_left = 0  # bytes this upload may reach, set at open
+        self.reserved = 0  # bytes of the district's quota held: the staging file's apparent size
         self.refused = ""  # why a limit stopped it; never published when set
         self.closed = False  # the client closed its handle explicitly
         self._hash = hashlib.sha256()
         self._hashed = 0  # bytes fed to the hash, in order
         self._in_order = True
-        self._fd = os.open(staging_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        self.fd = os.open(staging_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
     def write(self, offset: int, data: bytes) -> None:
         """Store ``data`` at ``offset``; hash on the fly while writes arrive in order."""
-        os.pwrite(self._fd, data, offset)
+        os.pwrite(self.fd, data, offset)
         if self._in_order and offset == self._hashed:
             self._hash.update(data)
             self._hashed += len(data)
@@ -38,8 +38,15 @@ class Upload:
             self._in_order = False
         self.size = max(self.size, offset + len(data))
 
+    def trim(self) -> None:
+        """Give back the quota reserved beyond what was written."""
+        if self.fd >= 0 and self.reserved > self.size:
+            os.ftruncate(self.fd, self.size)
+            self.reserved = self.size
+
     def finish(self) -> str:
         """Close the staging file and return its sha256 hex digest."""
+        self.trim()
         self._close_fd()
         if self._in_order and self._hashed == self.size:
             return self._hash.hexdigest()
@@ -55,6 +62,6 @@ class Upload:
         self.staging_path.unlink(missing_ok=True)
 
     def _close_fd(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
