@@ -37,6 +37,7 @@ class AuditLog:
         self._lock = threading.Lock()
         # Usernames, addresses and file names: for the operator's eyes only.
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.fchmod(fd, 0o600)  # a log an older version created readable
         self._out: TextIO | None = os.fdopen(fd, "a", encoding="utf-8")
         self._windows: dict[tuple[str, str], tuple[float, int, int]] = {}
 

@@ -60,8 +60,9 @@ class Inbox:
     def __init__(self, inbox_root: Path, staging_root: Path, district: str) -> None:
         self.folder = inbox_root / district
         self.staging = staging_root / district
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for folder in (self.folder, self.staging):  # nobody else reads districts' files
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            folder.chmod(0o700)  # whatever the umask or an older version left
 
     def new_staging_path(self) -> Path:
         """A fresh, unique path in the staging area."""

@@ -145,8 +145,9 @@ class Receiver:
             keypair.host_key_algorithms = [
                 alg for alg in keypair.host_key_algorithms if alg.decode() in algs.signature_algs
             ]
-        config.inbox_root.mkdir(parents=True, exist_ok=True)
-        config.staging_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for root in (config.inbox_root, config.staging_root):
+            root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            root.chmod(0o700)
         self._acceptor = await asyncssh.create_server(
             lambda: ReceiverConnection(self),
             config.host,

@@ -6,6 +6,7 @@ dialect turns it into what its engine expects and opens the ADBC connection.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +129,12 @@ def _connect_sqlite(url: str) -> Any:
             "create it or point ROSTER_HOME / --db elsewhere"
         )
     try:
+        # Private from the start: it holds password hashes. SQLite gives its
+        # -wal and -shm files the same mode.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         return adbc_driver_sqlite.dbapi.connect(str(path), autocommit=True)
+    except OSError as exc:
+        raise DatabaseUnavailableError(f"cannot open {url}: {exc.strerror}") from None
     except adbc_driver_manager.Error as exc:
         raise DatabaseUnavailableError(f"cannot open {url}: {exc}") from None
 
