@@ -29,6 +29,7 @@ from sftp_server.session import Channels, Session
 __all__ = ["Host", "ReceiverConnection"]
 
 _TOO_MANY = "too many authentication failures"
+_SHA1_SIGNATURES = frozenset({b"ssh-rsa", b"ssh-rsa-cert-v01@openssh.com", b"x509v3-ssh-rsa"})
 
 
 class Host(Protocol):
@@ -47,6 +48,11 @@ class Host(Protocol):
 
     @property
     def limits(self) -> Limits: ...
+
+    @property
+    def accepts_sha1(self) -> bool:
+        """True when SHA-1 signatures (ssh-rsa) are allowed for old clients."""
+        ...
 
     @property
     def addresses(self) -> AddressBook: ...
@@ -226,6 +232,10 @@ class ReceiverConnection(asyncssh.SSHServer):
         if refusal is None:
             self._method = "publickey"
             self._tries -= 1  # asyncssh asks again with the signature: one attempt
+            if not self._host.accepts_sha1:
+                # asyncssh verifies the client's signature with this very key
+                # object and takes any algorithm the key type allows: narrow it.
+                key.all_sig_algorithms = key.all_sig_algorithms - _SHA1_SIGNATURES
             return True
         self._failed("publickey", username, refusal)
         return False

@@ -58,6 +58,10 @@ class Ledger:
             self._bytes, self._files = await asyncio.to_thread(_scan, self._folder)
             self._counted_at = time.monotonic()
 
+    def waiting(self) -> tuple[int, int]:
+        """(bytes, files) in the inbox at the last count."""
+        return self._bytes, self._files
+
     def published(self, size: int) -> None:
         """A file of ``size`` bytes moved from staging into the inbox."""
         self._bytes += size

@@ -90,6 +90,11 @@ class Receiver:
         """The limits in force."""
         return self.config.limits
 
+    @property
+    def accepts_sha1(self) -> bool:
+        """SHA-1 client signatures only under ``legacy_algorithms``."""
+        return self.config.legacy_algorithms
+
     def joined(self, conn: ReceiverConnection) -> None:
         """Track an admitted connection, to close it at shutdown."""
         self.connections.add(conn)

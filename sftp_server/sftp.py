@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import NoReturn
 
 import asyncssh
-from asyncssh import SFTPAttrs, SFTPName
+from asyncssh import SFTPAttrs, SFTPName, SFTPVFSAttrs
 
 from sftp_server.accounts import UploadRecord
-from sftp_server.inbox import is_temp_name, valid_name
+from sftp_server.inbox import MAX_NAME_BYTES, is_temp_name, valid_name
 from sftp_server.ledger import QuotaExceeded
+from sftp_server.refusals import DENIED_CHANGE, DENIED_READ, UploadOnly
 from sftp_server.session import Channels, Session
 from sftp_server.upload import Upload
 
@@ -34,19 +35,20 @@ __all__ = ["DistrictSFTPServer"]
 _CLOSE_REQUEST_HANDLER = "_process_close"
 
 
+def _too_large(limit: int) -> str:
+    return f"file larger than the limit of {limit} bytes"
+
+
 def _explicit_close() -> bool:
     """True when our close hook runs for a client's SSH_FXP_CLOSE request."""
     frame = sys._getframe(2)  # our close hook's caller
     return frame.f_code.co_name == _CLOSE_REQUEST_HANDLER
 
 
-_DENIED_READ = "this account can only upload: reading files is not allowed"
-_DENIED_CHANGE = "files cannot be changed once uploaded"
-_DENIED_TREE = "this account can only upload files: folders and links are not allowed"
 _TOO_MANY_CHANNELS = "too many SFTP sessions on one connection"
 
 
-class DistrictSFTPServer(asyncssh.SFTPServer):
+class DistrictSFTPServer(UploadOnly):
     """Receives uploads into a staging area and publishes them on explicit close."""
 
     def __init__(
@@ -112,6 +114,32 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
             return self._published[name]
         raise asyncssh.SFTPNoSuchFile(f"no such file: {name}")
 
+    def _exists(self, name: str) -> bool:
+        try:
+            self._attrs(name.encode())
+        except asyncssh.SFTPNoSuchFile:
+            return False
+        return True
+
+    def statvfs(self, path: bytes) -> SFTPVFSAttrs:
+        """The district's quota as a filesystem: what it may still upload, not our disk."""
+        self._session.touch()
+        limits, ledger = self._session.limits, self._session.ledger
+        used, files = ledger.waiting()
+        block = 4096
+        free = max(0, limits.district_quota - used) // block
+        spare = max(0, limits.max_files - files)
+        return SFTPVFSAttrs(
+            bsize=block, frsize=block, blocks=limits.district_quota // block,
+            bfree=free, bavail=free, files=limits.max_files, ffree=spare, favail=spare,
+            fsid=0, flag=0, namemax=MAX_NAME_BYTES,
+        )  # fmt: skip
+
+    def fstatvfs(self, file_obj: object) -> SFTPVFSAttrs:
+        """Like :meth:`statvfs`."""
+        self._upload(file_obj)
+        return self.statvfs(b"/")
+
     def stat(self, path: bytes) -> SFTPAttrs:
         """Attributes of a file of ours, never following a link."""
         return self._attrs(path)
@@ -141,12 +169,14 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         """Start an upload into staging; reading and modifying are refused."""
         self._session.touch()
         if pflags & asyncssh.FXF_READ:
-            raise asyncssh.SFTPPermissionDenied(_DENIED_READ)
+            raise asyncssh.SFTPPermissionDenied(DENIED_READ)
         if not pflags & asyncssh.FXF_WRITE or not pflags & asyncssh.FXF_CREAT:
-            raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
+            raise asyncssh.SFTPPermissionDenied(DENIED_CHANGE)
         if pflags & asyncssh.FXF_APPEND:
-            raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
+            raise asyncssh.SFTPPermissionDenied(DENIED_CHANGE)
         name = self._name(path)
+        if pflags & asyncssh.FXF_EXCL and self._exists(name):
+            raise asyncssh.SFTPFileAlreadyExists(f"{name} exists; files are never replaced")
         self._check_can_open(name)
         ledger = self._session.ledger
         await ledger.refresh()
@@ -162,10 +192,6 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         self._open.add(upload)
         self._session.opened(+1)
         return upload
-
-    def open56(self, path: bytes, desired_access: int, flags: int, attrs: SFTPAttrs) -> Upload:
-        """We speak SFTP v3 only; this is never reached, and refuses if it were."""
-        raise asyncssh.SFTPOpUnsupported("SFTP version 3 only")
 
     def _check_can_open(self, name: str) -> None:
         limits = self._session.limits
@@ -192,7 +218,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         limits = self._session.limits
         end = offset + len(data)
         if end > limits.max_file_size:
-            self._refuse(upload, f"file larger than the limit of {limits.max_file_size} bytes")
+            self._refuse(upload, _too_large(limits.max_file_size))
         if end > upload.reserved:  # once per chunk: take more of the quota first
             self._reserve(upload, end, len(data))
         upload.write(offset, data)
@@ -222,10 +248,6 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         """What we have of the upload so far."""
         upload = self._upload(file_obj)
         return SFTPAttrs(size=upload.size, permissions=0o100640)
-
-    def read(self, file_obj: object, offset: int, size: int) -> bytes:
-        """Never: this account only uploads."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_READ)
 
     def fsync(self, file_obj: object) -> None:
         """Accepted; publishing makes the file durable enough for the pipeline."""
@@ -310,7 +332,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         old, new = self._name(oldpath), self._name(newpath)
         upload = self._pending.get(old)
         if upload is None:
-            raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
+            raise asyncssh.SFTPPermissionDenied(DENIED_CHANGE)
         if os.path.lexists(self._session.inbox.folder / new) or new in self._pending:
             raise asyncssh.SFTPPermissionDenied(f"{new} exists; files are never replaced")
         del self._pending[old]
@@ -327,49 +349,42 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
     # ---- attributes: times accepted and ignored, ownership refused --------
 
     def setstat(self, path: bytes, attrs: SFTPAttrs) -> None:
-        """Times and sizes are accepted and ignored; chmod and chown are refused."""
+        """Times are accepted and ignored; a size truncates an open upload; the rest is refused."""
         self._session.touch()
-        if not self._is_root(path):
-            self._name(path)
         if attrs.permissions is not None or attrs.uid is not None or attrs.gid is not None:
             raise asyncssh.SFTPPermissionDenied("changing permissions or owner is not allowed")
         if attrs.owner is not None or attrs.group is not None:
             raise asyncssh.SFTPPermissionDenied("changing permissions or owner is not allowed")
+        if self._is_root(path):
+            return
+        name = self._name(path)
+        if attrs.size is not None:
+            upload = next((u for u in self._open if u.name == name), None)
+            if upload is None:
+                raise asyncssh.SFTPPermissionDenied(DENIED_CHANGE)
+            self._truncate(upload, attrs.size)
 
     def lsetstat(self, path: bytes, attrs: SFTPAttrs) -> None:
         """Like :meth:`setstat`."""
         self.setstat(path, attrs)
 
     def fsetstat(self, file_obj: object, attrs: SFTPAttrs) -> None:
-        """Accepted and ignored (``put -p``, lftp and rclone send it on open uploads)."""
-        self._upload(file_obj)
+        """A size truncates the upload; modes and times are ignored (``put -p``, lftp, rclone)."""
+        upload = self._upload(file_obj)
         self._session.touch()
+        if attrs.size is not None:
+            self._truncate(upload, attrs.size)
 
-    # ---- everything else a client might try ------------------------------------
-
-    def remove(self, path: bytes) -> None:
-        """Never: files belong to the pipeline once published."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
-
-    def mkdir(self, path: bytes, attrs: SFTPAttrs) -> None:
-        """Never."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
-
-    def rmdir(self, path: bytes) -> None:
-        """Never."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
-
-    def readlink(self, path: bytes) -> bytes:
-        """Never."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
-
-    def symlink(self, oldpath: bytes, newpath: bytes) -> None:
-        """Never."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
-
-    def link(self, oldpath: bytes, newpath: bytes) -> None:
-        """Never (also ``hardlink@openssh.com``)."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
+    def _truncate(self, upload: Upload, size: int) -> None:
+        if upload.refused:
+            raise asyncssh.SFTPFailure(upload.refused)
+        if size > self._session.limits.max_file_size:
+            self._refuse(
+                upload, f"file larger than the limit of {self._session.limits.max_file_size} bytes"
+            )
+        if size > upload.reserved:
+            self._reserve(upload, size, size - upload.size)
+        upload.truncate(size)
 
     def exit(self) -> None:
         """Temp-name uploads never renamed are partials."""

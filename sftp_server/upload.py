@@ -7,6 +7,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from asyncssh import SFTPOpUnsupported
+
 __all__ = ["Upload"]
 
 _CHUNK = 1024 * 1024
@@ -37,6 +39,19 @@ class Upload:
         elif self._in_order:
             self._in_order = False
         self.size = max(self.size, offset + len(data))
+
+    def truncate(self, size: int) -> None:
+        """Cut (or extend with zeros) what was written to ``size`` bytes."""
+        if size < self.size:
+            os.ftruncate(self.fd, size)  # drops written bytes; the reservation shrinks too
+            self.reserved = size
+        self.size = size
+        if self._hashed != size:
+            self._in_order = False  # the running hash no longer matches: rehash at finish
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Never: asyncssh's ``ranges@asyncssh.com`` seeks handles to find data; not ours."""
+        raise SFTPOpUnsupported("not supported on uploads")
 
     def trim(self) -> None:
         """Give back the quota reserved beyond what was written."""

@@ -6,6 +6,7 @@ import contextlib
 import socket
 import time
 
+import asyncssh
 import paramiko
 from paramiko.common import cMSG_USERAUTH_REQUEST
 from paramiko.sftp import CMD_CLOSE, CMD_STATUS
@@ -90,3 +91,31 @@ def close_then_eof(client: paramiko.SFTPClient, name: str, data: bytes) -> bool:
     except OSError:
         return False
     return bool(kind == CMD_STATUS)
+
+
+def sha1_publickey_login(port: int, username: str, key: asyncssh.SSHKey) -> bool:
+    """Log in with an RSA key signing ssh-rsa (SHA-1), whatever the server advertises."""
+    transport = paramiko.Transport(("127.0.0.1", port))
+    try:
+        transport.start_client(timeout=10)
+        with contextlib.suppress(paramiko.BadAuthenticationType):
+            transport.auth_none(username)
+        request = paramiko.Message()
+        request.add_byte(cMSG_USERAUTH_REQUEST)
+        request.add_string(username)
+        request.add_string("ssh-connection")
+        request.add_string("publickey")
+        request.add_boolean(True)
+        request.add_string("ssh-rsa")
+        request.add_string(key.public_data)
+        signed = paramiko.Message()
+        signed.add_string(transport.session_id)
+        signed.add_bytes(request.asbytes())
+        request.add_string(key.sign(signed.asbytes(), b"ssh-rsa"))
+        transport._send_message(request)
+        deadline = time.monotonic() + 5
+        while not transport.is_authenticated() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return transport.is_authenticated()
+    finally:
+        transport.close()

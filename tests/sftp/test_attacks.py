@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 
 import asyncssh
 import paramiko
 import pytest
 
-from tests.sftp.attack import close_then_eof, pipelined_guesses, sockets_from, still_open
-from tests.sftp.conftest import PASSWORD, StartFn, connect
+from sftp_server import Account
+from tests.sftp.attack import (
+    close_then_eof,
+    pipelined_guesses,
+    sha1_publickey_login,
+    sockets_from,
+    still_open,
+)
+from tests.sftp.conftest import PASSWORD, DictAccounts, StartFn, connect
 
 
 def test_pipelined_password_guesses_are_counted_and_cut_off(start: StartFn) -> None:
@@ -162,3 +170,84 @@ def test_key_probes_before_the_password_never_earn_a_ban(start: StartFn) -> None
     assert {e["method"] for e in running.events("auth_fail")} == {"publickey"}
     assert len(running.events("auth_ok")) == 3
     assert running.events("banned") == []
+
+
+def test_exclusive_create_of_an_existing_name_is_refused(start: StartFn) -> None:
+    running = start()
+    alpha = connect(running.port, "alpha")
+    alpha.putfo(io.BytesIO(b"id\n"), "users.csv")
+    with pytest.raises(OSError, match="exists"):
+        alpha.open("users.csv", "wx")  # O_EXCL: SSH_FXF_EXCL
+    alpha.close()
+    assert len(running.events("upload_published")) == 1
+
+
+def test_statvfs_shows_the_district_quota_not_the_disk(start: StartFn) -> None:
+    running = start(district_quota=8 * 4096 * 1000, max_files=50)
+    alpha = connect(running.port, "alpha")
+    alpha.putfo(io.BytesIO(b"x" * 4096 * 1000), "users.csv")
+    alpha.close()
+    shown = asyncio.run(_statvfs(running.port))
+    assert (shown.bsize, shown.blocks, shown.files) == (4096, 8000, 50)
+    assert shown.bfree == 7000
+    assert shown.ffree == 49
+
+
+async def _statvfs(port: int) -> asyncssh.SFTPVFSAttrs:
+    async with asyncssh.connect(
+        "127.0.0.1", port, username="alpha", password=PASSWORD, known_hosts=None,
+        client_keys=None,
+    ) as conn:  # fmt: skip
+        sftp = await conn.start_sftp_client()
+        return await sftp.statvfs("/")
+
+
+def test_truncate_is_done_or_refused_never_a_silent_ok(start: StartFn) -> None:
+    running = start()
+    alpha = connect(running.port, "alpha")
+    with alpha.open("users.csv", "wb") as out:
+        out.write(b"id\n1\n2\n")
+        out.flush()
+        out.truncate(5)  # fsetstat size on the open upload: done
+    with pytest.raises(PermissionError):
+        alpha.truncate("users.csv", 0)  # a published file: refused
+    alpha.close()
+    (published,) = running.inbox("alpha").iterdir()
+    assert published.read_bytes() == b"id\n1\n"
+    (event,) = running.events("upload_published")
+    assert event["sha256"] == hashlib.sha256(b"id\n1\n").hexdigest()
+
+
+async def _ranges_on_an_upload(port: int) -> str:
+    async with asyncssh.connect(
+        "127.0.0.1", port, username="alpha", password=PASSWORD, known_hosts=None,
+        client_keys=None,
+    ) as conn:  # fmt: skip
+        sftp = await conn.start_sftp_client()
+        remote = await sftp.open("users.csv", "wb")
+        await remote.write(b"id\n")
+        try:
+            async for _ in remote.request_ranges(0, 3):
+                pass
+        except asyncssh.SFTPError as exc:
+            return f"{type(exc).__name__}: {exc.reason}"
+        finally:
+            await remote.close()
+        return "answered"
+
+
+def test_ranges_extension_on_an_upload_is_a_clean_unsupported(start: StartFn) -> None:
+    running = start()
+    assert asyncio.run(_ranges_on_an_upload(running.port)) == (
+        "SFTPOpUnsupported: not supported on uploads"
+    )
+    assert len(running.wait_for("upload_published")) == 1  # the session went on
+
+
+def test_sha1_client_signatures_are_refused_unless_legacy(start: StartFn) -> None:
+    key = asyncssh.generate_private_key("ssh-rsa", key_size=2048)
+    accounts = DictAccounts()
+    public = key.export_public_key().decode().strip()
+    accounts.add(Account("keyed", "keyed", "", authorized_keys=(public,)))
+    assert not sha1_publickey_login(start(accounts).port, "keyed", key)
+    assert sha1_publickey_login(start(accounts, legacy=True).port, "keyed", key)
