@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         ensure_host_keys,
         fingerprints,
         load_host_keys,
+        retire_host_key,
     )
     from sftp_server.inbox import is_temp_name, original_name, published_name
     from sftp_server.limits import Limits
@@ -51,6 +52,7 @@ __all__ = [
     "load_host_keys",
     "original_name",
     "published_name",
+    "retire_host_key",
     "run",
     "start_receiver",
     "verify",
@@ -61,7 +63,7 @@ _HOMES = {
     **dict.fromkeys(("Account", "Accounts", "Algorithms", "UploadRecord"), "accounts"),
     **dict.fromkeys(
         ("KEY_TYPES", "HostKeyError", "add_host_key", "ensure_host_keys", "fingerprints",
-         "load_host_keys"),
+         "load_host_keys", "retire_host_key"),
         "hostkeys",
     ),
     **dict.fromkeys(("is_temp_name", "original_name", "published_name"), "inbox"),

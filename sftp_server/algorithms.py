@@ -51,6 +51,9 @@ class AlgorithmSet:
     mac_algs: list[str]
     signature_algs: list[str]
     compression_algs: list[str]
+    #: What our host keys sign with. Never widened by ``legacy``: a client that
+    #: pinned our ECDSA key and prefers ssh-rsa (JSch) must keep seeing ECDSA.
+    host_key_algs: list[str] = dataclasses.field(default_factory=lambda: list(_HOST_KEY_SIGS))
 
 
 def algorithm_set(legacy: bool = False) -> AlgorithmSet:

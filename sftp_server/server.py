@@ -26,7 +26,7 @@ from sftp_server.algorithms import algorithm_set
 from sftp_server.audit import AuditLog
 from sftp_server.bans import BanKeeper, BanStore, MemoryBans
 from sftp_server.connection import ReceiverConnection
-from sftp_server.hostkeys import load_host_keys
+from sftp_server.hostkeys import HostKeyError, load_host_keys
 from sftp_server.inbox import Inbox
 from sftp_server.ledger import Ledger
 from sftp_server.limits import Limits
@@ -143,12 +143,12 @@ class Receiver:
         config = self.config
         keys = load_host_keys(config.hostkeys_dir)
         if not keys:
-            raise FileNotFoundError(f"no host keys in {config.hostkeys_dir}; create them first")
+            raise HostKeyError(f"no host keys in {config.hostkeys_dir}; create them first")
         algs = algorithm_set(config.legacy_algorithms)
         keypairs = asyncssh.load_keypairs(keys)
-        for keypair in keypairs:  # keep ssh-rsa (SHA-1) out unless legacy asks for it
+        for keypair in keypairs:  # ssh-rsa (SHA-1) host signatures: never, legacy or not
             keypair.host_key_algorithms = [
-                alg for alg in keypair.host_key_algorithms if alg.decode() in algs.signature_algs
+                alg for alg in keypair.host_key_algorithms if alg.decode() in algs.host_key_algs
             ]
         for root in (config.inbox_root, config.staging_root):
             root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -158,6 +158,7 @@ class Receiver:
             config.host,
             config.port,
             server_host_keys=keypairs,
+            send_server_host_keys=True,  # rotation keys reach OpenSSH's UpdateHostKeys
             kex_algs=algs.kex_algs,
             encryption_algs=algs.encryption_algs,
             mac_algs=algs.mac_algs,

@@ -17,7 +17,6 @@ from roster_pipeline.cli.common import (
     F,
     echo_json,
     opened_home,
-    print_fingerprints,
     reported,
     write_or_echo,
 )
@@ -25,46 +24,14 @@ from roster_pipeline.config import Settings
 from roster_pipeline.contracts import dialects, specs
 from roster_pipeline.render import guide
 from roster_pipeline.store import DistrictRecord
-from sftp_server import KEY_TYPES, HostKeyError, add_host_key, ensure_host_keys, fingerprints
+from sftp_server import ensure_host_keys
 
 __all__ = [
     "DIALECT_OPTIONS",
     "changed_dialect",
     "dialect_options",
     "district",
-    "hostkey",
 ]
-
-
-@main.group()
-def hostkey() -> None:
-    """The receiver's SSH host keys (districts pin their fingerprints)."""
-
-
-@hostkey.command("fingerprints")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reported
-def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
-    """Print the SHA256 fingerprint of every host key, as OpenSSH shows it."""
-    found = fingerprints(settings.path("hostkeys"))
-    if as_json:
-        echo_json([{"algorithm": a, "fingerprint": f} for a, f in found])
-    else:
-        print_fingerprints(settings)
-
-
-@hostkey.command("add")
-@click.argument("key_type", type=click.Choice(KEY_TYPES))
-@click.pass_obj
-@reported
-def hostkey_add(settings: Settings, key_type: str) -> None:
-    """Add a host key of KEY_TYPE beside the others, for a planned rotation."""
-    try:
-        add_host_key(settings.path("hostkeys"), key_type)
-    except HostKeyError as exc:
-        raise click.ClickException(str(exc)) from exc
-    print_fingerprints(settings)
 
 
 @main.group()

@@ -1,14 +1,66 @@
-"""``roster ban ...``: the addresses the SFTP receiver turns away after repeated failures."""
+"""``roster hostkey ...`` and ``roster ban ...``: the SFTP receiver's keys and bans."""
 
 from __future__ import annotations
 
 import click
 
 from roster_pipeline.cli import main
-from roster_pipeline.cli.common import echo_json, minute, opened_home, reported
+from roster_pipeline.cli.common import (
+    echo_json,
+    minute,
+    opened_home,
+    print_fingerprints,
+    reported,
+)
+from roster_pipeline.config import Settings
 from roster_pipeline.service import receiver
+from sftp_server import KEY_TYPES, fingerprints
 
-__all__ = ["ban"]
+__all__ = ["ban", "hostkey"]
+
+
+@main.group()
+def hostkey() -> None:
+    """The receiver's SSH host keys (districts pin their fingerprints)."""
+
+
+@hostkey.command("fingerprints")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@reported
+def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
+    """Print the SHA256 fingerprint of every host key, as OpenSSH shows it."""
+    found = fingerprints(settings.path("hostkeys"))
+    if as_json:
+        echo_json([{"algorithm": a, "fingerprint": f} for a, f in found])
+    else:
+        print_fingerprints(settings)
+
+
+@hostkey.command("add")
+@click.argument("key_type", type=click.Choice(KEY_TYPES))
+@click.pass_obj
+@reported
+def hostkey_add(settings: Settings, key_type: str) -> None:
+    """Add a new KEY_TYPE key beside the others, for a planned rotation.
+
+    The receiver offers it to clients that learn new keys (OpenSSH's
+    UpdateHostKeys) from its next start; districts that pin keys by hand
+    should be given the new fingerprint before the old key is retired.
+    """
+    click.echo(f"added {receiver.add_host_key(settings, key_type)}")
+    print_fingerprints(settings)
+
+
+@hostkey.command("retire")
+@click.argument("fingerprint")
+@click.pass_obj
+@reported
+def hostkey_retire(settings: Settings, fingerprint: str) -> None:
+    """Stop serving the key with FINGERPRINT (kept in hostkeys/retired/); restart to apply."""
+    receiver.retire_host_key(settings, fingerprint)
+    click.echo(f"retired {fingerprint}")
+    print_fingerprints(settings)
 
 
 @main.group()

@@ -1,7 +1,8 @@
 """The SFTP receiver as a component of `roster serve`.
 
-``start(settings)`` is the service's receiver factory: host keys are created
-once under ``<home>/hostkeys`` and never replaced; the receiver is configured
+``start(settings)`` is the service's receiver factory: it reads the host keys
+``roster init`` created under ``<home>/hostkeys`` and never replaces them; the
+receiver is configured
 by ``receiver_config`` and looks accounts up in the district registry
 (``districts.DistrictAccounts``), which also records every upload.
 """
@@ -12,21 +13,25 @@ import dataclasses
 import ipaddress
 import time
 
+import sftp_server
 from roster_pipeline.config import Settings
 from roster_pipeline.districts import DistrictAccounts
 from roster_pipeline.errors import ConfigError, InputError, NotFoundError, StorageError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BanRecord
-from sftp_server import (
-    HostKeyError,
-    Limits,
-    Receiver,
-    ReceiverConfig,
-    ensure_host_keys,
-    start_receiver,
-)
+from sftp_server import HostKeyError, Limits, Receiver, ReceiverConfig, start_receiver
+from sftp_server.audit import AuditLog
 
-__all__ = ["RunningReceiver", "bans", "lift_ban", "receiver_config", "receiver_limits", "start"]
+__all__ = [
+    "RunningReceiver",
+    "add_host_key",
+    "bans",
+    "lift_ban",
+    "receiver_config",
+    "receiver_limits",
+    "retire_host_key",
+    "start",
+]
 
 
 def receiver_limits(settings: Settings) -> Limits:
@@ -59,15 +64,17 @@ class RunningReceiver:
 
 
 async def start(settings: Settings) -> tuple[RunningReceiver, str]:
-    """Start the receiver for the home in ``settings``; returns it and ``host:port``."""
-    keys = settings.home / "hostkeys"
-    try:
-        ensure_host_keys(keys)
-    except (HostKeyError, OSError) as exc:
-        raise StorageError(f"cannot use the host keys in {keys}: {exc}") from exc
+    """Start the receiver for the home in ``settings``; returns it and ``host:port``.
+
+    Host keys are only read here: a lost key file stops the start with what to
+    restore (``roster init`` is what creates keys).
+    """
     accounts = DistrictAccounts(settings.db_url)
     try:
         receiver = await start_receiver(receiver_config(settings), accounts, bans=accounts)
+    except HostKeyError as exc:
+        accounts.close()
+        raise ConfigError(str(exc)) from None
     except OSError as exc:
         accounts.close()
         where = f"{settings.listen_host}:{settings.listen_port}"
@@ -76,6 +83,34 @@ async def start(settings: Settings) -> tuple[RunningReceiver, str]:
             " listen_host / listen_port (or `roster serve --port`)"
         ) from exc
     return RunningReceiver(receiver, accounts), f"{settings.listen_host}:{receiver.port}"
+
+
+def add_host_key(settings: Settings, key_type: str) -> str:
+    """A new host key of ``key_type`` beside the others; its fingerprint, audited."""
+    try:
+        key = sftp_server.add_host_key(settings.path("hostkeys"), key_type)
+    except (HostKeyError, OSError) as exc:
+        raise StorageError(f"cannot add a host key: {exc}") from None
+    fingerprint = key.get_fingerprint("sha256")
+    _audit(settings, "hostkey_added", algorithm=key.get_algorithm(), fingerprint=fingerprint)
+    return fingerprint
+
+
+def retire_host_key(settings: Settings, fingerprint: str) -> None:
+    """Stop serving the key with ``fingerprint``; its files go to ``hostkeys/retired/``."""
+    try:
+        moved = sftp_server.retire_host_key(settings.path("hostkeys"), fingerprint)
+    except HostKeyError as exc:
+        raise NotFoundError(f"{exc}; see `roster hostkey fingerprints`") from None
+    _audit(settings, "hostkey_retired", fingerprint=fingerprint, kept_in=moved)
+
+
+def _audit(settings: Settings, event: str, **fields: object) -> None:
+    log = AuditLog(settings.path("logs", "audit.log"))
+    try:
+        log.write(event, **fields)
+    finally:
+        log.close()
 
 
 def bans(home: Home) -> list[BanRecord]:

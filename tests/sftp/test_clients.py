@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sftp_server import Account, fingerprints
+from sftp_server import Account, add_host_key, fingerprints
 from sftp_server.inbox import original_name
 from tests.sftp.conftest import PASSWORD, DictAccounts, Running, StartFn, require
 
@@ -242,3 +242,25 @@ def test_legacy_flag_adds_ssh_rsa_and_group14_sha1(
         assert done.returncode == 0, done.stderr
     for algs in NEVER:
         _refused_handshake(legacy, algs)
+
+
+def test_openssh_learns_a_rotation_key_through_update_host_keys(
+    start: StartFn, tmp_path: Path, client_key: tuple[Path, str]
+) -> None:
+    first = start()
+    first.stop()
+    pinned = _known_hosts(first, tmp_path).read_text()  # the keys districts know today
+    fresh = add_host_key(first.config.hostkeys_dir, "ed25519")  # a planned rotation
+    running = start()
+    path, public = client_key
+    _key_account(running, public)
+    auth = ("-i", str(path), "-o", "IdentitiesOnly=yes", "-o", "UpdateHostKeys=yes",
+            "-o", "HostKeyAlgorithms=ssh-ed25519")  # fmt: skip
+    command = [*_sftp_command(running, tmp_path, "ls\n", *auth), "keyed@127.0.0.1"]
+    known = tmp_path / "known_hosts"  # written by _sftp_command; back to what was pinned
+    known.write_text(pinned.replace(f"]:{first.port} ", f"]:{running.port} "))
+    new_key = fresh.export_public_key().decode().split()[1]
+    assert new_key not in known.read_text()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert new_key in known.read_text()
