@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from roster_pipeline.errors import ConfigError
-from sftp_server.limits import DEFAULT_TEMP_SUFFIXES
+from sftp_server.limits import DEFAULT_TEMP_NAMES
 
 __all__ = ["Settings", "load_settings"]
 
@@ -48,7 +48,7 @@ class Settings:
     max_startups_per_address: int = 10
     max_connects_per_minute: int = 60  # per address
     exempt_addresses: tuple[str, ...] = ()  # CIDRs never refused, rate-limited or banned
-    temp_suffixes: tuple[str, ...] = DEFAULT_TEMP_SUFFIXES  # uploaded, then renamed
+    temp_names: tuple[str, ...] = DEFAULT_TEMP_NAMES  # patterns uploaded to, then renamed
     login_timeout: float = 20.0
     idle_timeout: float = 600.0
     max_auth_tries: int = 6

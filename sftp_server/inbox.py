@@ -7,13 +7,15 @@ Staging lives under a separate root on the same filesystem, so publishing is one
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import os
 import re
 import uuid
 from pathlib import Path
 
+from sftp_server.limits import DEFAULT_TEMP_NAMES
+
 __all__ = [
-    "TEMP_SUFFIXES",
     "Inbox",
     "is_temp_name",
     "original_name",
@@ -21,25 +23,30 @@ __all__ = [
     "valid_name",
 ]
 
-TEMP_SUFFIXES = (".filepart", ".part", ".tmp")  # WinSCP, rsync-alikes, others
 MAX_NAME_BYTES = 200  # leaves room for the timestamp prefix within NAME_MAX (255)
 _PUBLISHED = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?-(?P<original>.+)$")
 
 
-def valid_name(name: str) -> bool:
-    """A plain file name a district may upload: no path, no control bytes, not hidden."""
+def valid_name(name: str, temp_names: tuple[str, ...] = DEFAULT_TEMP_NAMES) -> bool:
+    """A plain file name a district may upload: no path, no control bytes, not hidden.
+
+    A hidden name that is a temporary name (lftp's ``.in.users.csv``) is fine:
+    it is published under the name it is renamed to.
+    """
     return (
         bool(name)
         and "/" not in name
-        and not name.startswith(".")
+        and (not name.startswith(".") or is_temp_name(name, temp_names))
+        and name not in {".", ".."}
         and len(name.encode("utf-8")) <= MAX_NAME_BYTES
         and all(ch.isprintable() for ch in name)
     )
 
 
-def is_temp_name(name: str) -> bool:
+def is_temp_name(name: str, temp_names: tuple[str, ...] = DEFAULT_TEMP_NAMES) -> bool:
     """True for names clients upload to before renaming (``users.csv.filepart``)."""
-    return name.lower().endswith(TEMP_SUFFIXES)
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in temp_names)
 
 
 def published_name(original: str, when: dt.datetime, counter: int = 0) -> str:

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["DEFAULT_TEMP_SUFFIXES", "Limits"]
+__all__ = ["DEFAULT_TEMP_NAMES", "Limits"]
 
 GiB = 1024**3
 
-#: Names clients upload to before renaming: WinSCP ``.filepart``, rsync-alikes
-#: ``.part``/``.partial`` (rclone), ``.tmp``, ``.inprogress``; lftp's ``.in.NAME.``
-#: prefix is recognised by ``inbox.is_temp_name`` itself.
-DEFAULT_TEMP_SUFFIXES = (".filepart", ".part", ".partial", ".tmp", ".inprogress")
+#: Names clients upload to before renaming (shell patterns, case-insensitive):
+#: WinSCP ``*.filepart``, rsync-alikes ``*.part``, rclone ``*.partial``, others
+#: ``*.tmp`` and ``*.inprogress``, lftp ``.in.*`` (its ``xfer:use-temp-file``).
+DEFAULT_TEMP_NAMES = ("*.filepart", "*.part", "*.partial", "*.tmp", "*.inprogress", ".in.*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,4 +42,4 @@ class Limits:
     ban_window: float = 600.0
     ban_duration: float = 900.0  # ... ban it for this long
     shutdown_grace: float = 30.0  # in-flight uploads get this long at shutdown
-    temp_suffixes: tuple[str, ...] = DEFAULT_TEMP_SUFFIXES
+    temp_names: tuple[str, ...] = DEFAULT_TEMP_NAMES  # published on rename, not on close

@@ -81,7 +81,7 @@ class DistrictSFTPServer(UploadOnly):
             name = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise asyncssh.SFTPInvalidFilename("file names must be UTF-8") from None
-        if not valid_name(name):
+        if not valid_name(name, self._session.limits.temp_names):
             raise asyncssh.SFTPInvalidFilename(f"not an acceptable file name: {name!r}")
         return name
 
@@ -278,7 +278,7 @@ class DistrictSFTPServer(UploadOnly):
             raise asyncssh.SFTPFailure(upload.refused)
         upload.closed = True
         upload.trim()
-        if is_temp_name(upload.name):
+        if is_temp_name(upload.name, self._session.limits.temp_names):
             replaced = self._pending.pop(upload.name, None)
             if replaced is not None:
                 self._discard_partial(replaced, "replaced by a new upload of the same name")
@@ -327,7 +327,7 @@ class DistrictSFTPServer(UploadOnly):
     # ---- rename: only the temp-name hand-off ----------------------------------
 
     async def rename(self, oldpath: bytes, newpath: bytes) -> None:
-        """Publish a closed ``*.filepart``/``*.part``/``*.tmp`` upload under its final name."""
+        """Publish a closed temp-name upload (``Limits.temp_names``) under its final name."""
         self._session.touch()
         old, new = self._name(oldpath), self._name(newpath)
         upload = self._pending.get(old)
@@ -336,7 +336,7 @@ class DistrictSFTPServer(UploadOnly):
         if os.path.lexists(self._session.inbox.folder / new) or new in self._pending:
             raise asyncssh.SFTPPermissionDenied(f"{new} exists; files are never replaced")
         del self._pending[old]
-        if is_temp_name(new):
+        if is_temp_name(new, self._session.limits.temp_names):
             upload.name = new
             self._pending[new] = upload
             return

@@ -67,15 +67,25 @@ def test_same_name_twice_gives_two_files(start: StartFn) -> None:
     assert all(STAMPED.match(n) for n in published)
 
 
-@pytest.mark.parametrize("suffix", [".filepart", ".part", ".TMP"])
-def test_temp_name_upload_publishes_on_rename(start: StartFn, suffix: str) -> None:
+@pytest.mark.parametrize(
+    "temp",
+    [
+        "users.csv.filepart",  # WinSCP
+        "users.csv.part",
+        "users.csv.TMP",
+        ".in.users.csv",  # lftp (xfer:use-temp-file)
+        "users.csv.partial",  # rclone
+        "users.csv.inprogress",
+    ],
+)
+def test_temp_name_upload_publishes_on_rename(start: StartFn, temp: str) -> None:
     running = start()
     alpha = connect(running.port, "alpha")
-    with alpha.open(f"users.csv{suffix}", "w") as out:
+    with alpha.open(temp, "w") as out:
         out.write(b"complete\n")
     assert _published(running, "alpha") == {}  # not yet: it still has its temporary name
-    assert alpha.stat(f"users.csv{suffix}").st_size == 9  # WinSCP checks before renaming
-    alpha.rename(f"users.csv{suffix}", "users.csv")
+    assert alpha.stat(temp).st_size == 9  # WinSCP checks before renaming
+    alpha.rename(temp, "users.csv")
     alpha.close()
     ((name, content),) = _published(running, "alpha").items()
     assert content == b"complete\n"
@@ -161,3 +171,18 @@ def test_fifty_parallel_connections_all_arrive_intact(start: StartFn) -> None:
     got = {original_name(n): hashlib.sha256(b).hexdigest() for n, b in published.items()}
     assert got == {n: hashlib.sha256(b).hexdigest() for n, b in bodies.items()}
     assert {r.sha256 for r in running.accounts.uploads} == set(got.values())
+
+
+def test_temp_name_conventions_are_a_setting(start: StartFn) -> None:
+    running = start(temp_names=("*.upload-in-progress",))
+    alpha = connect(running.port, "alpha")
+    with alpha.open("users.csv.upload-in-progress", "w") as out:
+        out.write(b"complete\n")
+    alpha.rename("users.csv.upload-in-progress", "users.csv")
+    with alpha.open("roles.csv.part", "w") as out:  # not a temp name here: published at once
+        out.write(b"x\n")
+    alpha.close()
+    assert {original_name(n) for n in _published(running, "alpha")} == {
+        "users.csv",
+        "roles.csv.part",
+    }
