@@ -32,6 +32,7 @@ from sftp_server.ledger import Ledger
 from sftp_server.limits import Limits
 from sftp_server.session import OpenFiles, Session
 from sftp_server.sftp import DistrictSFTPServer
+from sftp_server.upload import sweep_orphans
 
 __all__ = ["Receiver", "ReceiverConfig", "run", "start_receiver"]
 
@@ -153,6 +154,9 @@ class Receiver:
         for root in (config.inbox_root, config.staging_root):
             root.mkdir(parents=True, exist_ok=True, mode=0o700)
             root.chmod(0o700)
+        swept, size = sweep_orphans(config.staging_root)
+        if swept:
+            self.audit.write("staging_swept", files=swept, bytes=size)
         self._acceptor = await asyncssh.create_server(
             lambda: ReceiverConnection(self),
             config.host,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import os
 from pathlib import Path
 
 from asyncssh import SFTPOpUnsupported
 
-__all__ = ["Upload"]
+from sftp_server.ledger import STAGED_SUFFIX
+
+__all__ = ["Upload", "sweep_orphans"]
 
 _CHUNK = 1024 * 1024
 
@@ -29,6 +32,7 @@ class Upload:
         self._hashed = 0  # bytes fed to the hash, in order
         self._in_order = True
         self.fd = os.open(staging_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)  # held while we live: see sweep_orphans
 
     def write(self, offset: int, data: bytes) -> None:
         """Store ``data`` at ``offset``; hash on the fly while writes arrive in order."""
@@ -80,3 +84,29 @@ class Upload:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+
+def sweep_orphans(staging_root: Path) -> tuple[int, int]:
+    """Delete staging files no process is writing (a crash left them); (files, bytes).
+
+    Every live upload holds an exclusive ``flock`` on its staging file, so a
+    file whose lock can be taken belongs to nobody: this is safe while other
+    receivers on the same home are uploading.
+    """
+    files = size = 0
+    for path in staging_root.glob(f"*/.*{STAGED_SUFFIX}"):
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live upload
+        else:
+            size += os.fstat(fd).st_blocks * 512
+            path.unlink(missing_ok=True)
+            files += 1
+        finally:
+            os.close(fd)
+    return files, size

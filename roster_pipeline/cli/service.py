@@ -17,7 +17,9 @@ from roster_pipeline.service import retention
 from roster_pipeline.service import status as status_mod
 from sftp_server import ensure_host_keys
 
-__all__ = ["demo", "init", "purge", "serve", "status"]
+__all__ = ["LOG_LEVELS", "configure_logging", "demo", "init", "purge", "serve", "status"]
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @main.command()
@@ -38,14 +40,20 @@ def init() -> None:
     "--host", default=None, help="Address to listen on (default: listen_host, 127.0.0.1)."
 )
 @click.option("--port", type=int, default=None, help="SFTP port (default: listen_port, 2222).")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              default="INFO", show_default=True,
+              help="DEBUG also shows asyncssh's own protocol messages.")  # fmt: skip
 @click.pass_obj
 @reported
-def serve(settings: Settings, workers: int, role: str, host: str | None, port: int | None) -> None:
+def serve(
+    settings: Settings, *, workers: int, role: str, host: str | None, port: int | None,
+    log_level: str,
+) -> None:  # fmt: skip
     """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT."""
     # Imported here: the service's machinery is needed by this command alone.
     from roster_pipeline.service import runtime as service
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(log_level)
     settings = dataclasses.replace(
         settings,
         listen_host=settings.listen_host if host is None else host,
@@ -53,6 +61,18 @@ def serve(settings: Settings, workers: int, role: str, host: str | None, port: i
     )
     options = service.ServiceOptions(workers=workers, role=role)
     service.serve(settings, options, service.default_receiver(), ready=_announce)
+
+
+def configure_logging(level: str) -> None:
+    """Log at ``level``; asyncssh's per-connection chatter only at DEBUG.
+
+    At INFO asyncssh logs several lines for every connection, so a port
+    scanner would bury our own lines (the audit log has what matters).
+    """
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger().setLevel(level.upper())
+    chatty = level.upper() == "DEBUG"
+    logging.getLogger("asyncssh").setLevel(logging.DEBUG if chatty else logging.WARNING)
 
 
 def _announce(line: str) -> None:

@@ -66,9 +66,15 @@ class RunningReceiver:
 async def start(settings: Settings) -> tuple[RunningReceiver, str]:
     """Start the receiver for the home in ``settings``; returns it and ``host:port``.
 
-    Host keys are only read here: a lost key file stops the start with what to
-    restore (``roster init`` is what creates keys).
+    Host keys are created here only for a home that has none; otherwise they
+    are only read, and a lost key file stops the start with what to restore.
     """
+    keys = settings.path("hostkeys")
+    if not any(keys.glob("ssh_host_*")):  # a new home: its first keys, nobody pinned any yet
+        try:
+            sftp_server.ensure_host_keys(keys)
+        except (HostKeyError, OSError) as exc:
+            raise StorageError(f"cannot create host keys in {keys}: {exc}") from exc
     accounts = DistrictAccounts(settings.db_url)
     try:
         receiver = await start_receiver(receiver_config(settings), accounts, bans=accounts)

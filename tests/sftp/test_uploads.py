@@ -186,3 +186,23 @@ def test_temp_name_conventions_are_a_setting(start: StartFn) -> None:
         "users.csv",
         "roles.csv.part",
     }
+
+
+def test_staging_left_by_a_crash_is_swept_at_start_live_uploads_are_not(
+    start: StartFn,
+) -> None:
+    first = start()
+    alpha = connect(first.port, "alpha")
+    live = alpha.open("live.csv", "wb")
+    live.write(b"still coming\n")
+    live.flush()
+    orphan = first.config.staging_root / "beta" / ".0123abcd.upload"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"x" * 10_000)  # a receiver died mid-upload
+    second = start()  # another receiver on the same home starts
+    assert not orphan.exists()
+    (event,) = second.events("staging_swept")
+    assert event["files"] == 1
+    live.close()  # the first receiver's upload was left alone
+    alpha.close()
+    assert _published(first, "alpha")
