@@ -34,7 +34,8 @@ class Settings:
     listen_host: str = "127.0.0.1"
     listen_port: int = 2222
     public_host: str = ""  # the host name districts are told to connect to
-    legacy_algorithms: bool = False
+    legacy_algorithms: bool = False  # SHA-1 kex and client signatures for old Java clients
+    strict_algorithms: bool = False  # no NIST curves or encrypt-and-MAC: JSch cannot connect
     max_file_size: int = 2 * GiB
     district_quota: int = 10 * GiB
     min_free_disk: int = 1 * GiB

@@ -52,7 +52,19 @@ class ReceiverConfig:
     host: str = "127.0.0.1"
     port: int = 2222  # 0: any free port (tests)
     limits: Limits = dataclasses.field(default_factory=Limits)
-    legacy_algorithms: bool = False
+    legacy_algorithms: bool = False  # + SHA-1 kex and client signatures (old Java clients)
+    strict_algorithms: bool = False  # - what only JSch needs (NIST ECDH/ECDSA, encrypt-and-MAC)
+
+    def __post_init__(self) -> None:
+        if self.legacy_algorithms and self.strict_algorithms:
+            raise ValueError("legacy_algorithms and strict_algorithms exclude each other")
+
+    @property
+    def algorithm_policy(self) -> str:
+        """``legacy``, ``strict`` or ``compatible`` (see ``algorithms``)."""
+        if self.legacy_algorithms:
+            return "legacy"
+        return "strict" if self.strict_algorithms else "compatible"
 
     @classmethod
     def under(cls, home: Path, **kwargs: object) -> ReceiverConfig:
@@ -145,12 +157,13 @@ class Receiver:
         keys = load_host_keys(config.hostkeys_dir)
         if not keys:
             raise HostKeyError(f"no host keys in {config.hostkeys_dir}; create them first")
-        algs = algorithm_set(config.legacy_algorithms)
+        algs = algorithm_set(config.algorithm_policy)
         keypairs = asyncssh.load_keypairs(keys)
         for keypair in keypairs:  # ssh-rsa (SHA-1) host signatures: never, legacy or not
             keypair.host_key_algorithms = [
                 alg for alg in keypair.host_key_algorithms if alg.decode() in algs.host_key_algs
             ]
+        keypairs = [k for k in keypairs if k.host_key_algorithms]  # strict: no ECDSA key
         for root in (config.inbox_root, config.staging_root):
             root.mkdir(parents=True, exist_ok=True, mode=0o700)
             root.chmod(0o700)

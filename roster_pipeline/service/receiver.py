@@ -42,13 +42,17 @@ def receiver_limits(settings: Settings) -> Limits:
 
 def receiver_config(settings: Settings, port: int | None = None) -> ReceiverConfig:
     """The receiver under the home's standard layout; ``port`` overrides the setting."""
-    return ReceiverConfig.under(
-        settings.home,
-        host=settings.listen_host,
-        port=settings.listen_port if port is None else port,
-        limits=receiver_limits(settings),
-        legacy_algorithms=settings.legacy_algorithms,
-    )
+    try:
+        return ReceiverConfig.under(
+            settings.home,
+            host=settings.listen_host,
+            port=settings.listen_port if port is None else port,
+            limits=receiver_limits(settings),
+            legacy_algorithms=settings.legacy_algorithms,
+            strict_algorithms=settings.strict_algorithms,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{exc}; choose one (roster.toml or ROSTER_*)") from None
 
 
 class RunningReceiver:
