@@ -2,8 +2,10 @@
 
     python benchmarks/ingest.py [--users N --classes N --enrollments N] [--postgres URL]
                                 [--repeat 3] [--baseline-python PATH]
+                                [--order keyed|shuffled|both] [--xl]
 
-Prints one table: first load and next night (1% of users added, changed and
+Prints one table per input order (rows in key order, as SIS exports write them,
+and shuffled): first load and next night (1% of users added, changed and
 removed; 1% of enrollments added and removed) for
 
 - ours: `roster process roster.zip` into a fresh home (wall time, peak RSS);
@@ -11,7 +13,13 @@ removed; 1% of enrollments added and removed) for
         primary keys, no validation at all (PostgreSQL: `psql \\copy`);
 - pandas: read_csv + pandera (pandas) with the same row and set checks + to_sql,
         run by --baseline-python (its own environment: roster-pipeline does not
-        depend on pandas, so ours runs without it, as a deployment would).
+        depend on pandas, so ours runs without it, as a deployment would);
+- peer: the same checks on our own stack, polars + pandera (polars) +
+        write_database through ADBC (`polars_pipeline.py`), run by ours' Python.
+
+``--xl`` adds the NYC-sized district (1,000,000 students, 48,000 teachers,
+80,000 classes, 8,000,000 enrollments, key order) on SQLite: ours against
+`.import`, with peak memory.
 
 Each figure is the median of --repeat runs, the contenders taking turns so a
 busy minute on the machine falls on all of them; the spread (min-max) follows.
@@ -77,13 +85,32 @@ def measure(cmd: list[str], **kwargs: object) -> Run:
     return Run(seconds, peak_kb / 1024)
 
 
-def data(args: argparse.Namespace) -> Path:
-    folder = HERE / "data" / f"u{args.users}-c{args.classes}-e{args.enrollments}"
+@dataclass(frozen=True)
+class Size:
+    users: int
+    classes: int
+    enrollments: int
+    teachers: int | None = None  # default: one user in twenty
+
+    def describe(self) -> str:
+        return f"{self.users:,} users, {self.classes:,} classes, {self.enrollments:,} enrollments"
+
+
+XL = Size(users=1_048_000, classes=80_000, enrollments=8_000_000, teachers=48_000)
+
+
+def data(size: Size, order: str) -> Path:
+    """The district of ``size`` with rows in ``order``, generated once under data/."""
+    name = f"u{size.users}-c{size.classes}-e{size.enrollments}-t{size.teachers or 0}-{order}"
+    folder = HERE / "data" / name
     if not (folder / "next" / "roster.zip").is_file():
         print(f"generating the synthetic district into {folder} ...", flush=True)
-        tables = generate.district(args.users, args.classes, args.enrollments, seed=7)
-        generate.write(tables, folder, as_zip=True)
-        generate.write(generate.next_night(tables, 1.0, seed=7), folder / "next", as_zip=True)
+        tables = generate.district(
+            size.users, size.classes, size.enrollments, seed=7, teachers=size.teachers
+        )
+        generate.write(tables, folder, as_zip=True, order=order, seed=7)
+        nxt = generate.next_night(tables, 1.0, seed=7)
+        generate.write(nxt, folder / "next", as_zip=True, order=order, seed=8)
     return folder
 
 
@@ -96,7 +123,7 @@ def fresh_schema(url: str) -> tuple[str, str]:
     return schema, f"{url}{joiner}options=-csearch_path%3D{schema}"
 
 
-def ours(folder: Path, db: str | None) -> tuple[Run, Run]:
+def ours(folder: Path, db: str | None, next_night: bool = True) -> tuple[Run, Run | None]:
     home = Path(tempfile.mkdtemp(prefix="bench-home-"))
     env = {**os.environ, "ROSTER_HOME": str(home)}
     schema = ""
@@ -107,10 +134,10 @@ def ours(folder: Path, db: str | None) -> tuple[Run, Run]:
     first = measure(
         [*roster, "process", str(folder / "roster.zip"), "--district", "big", "--json"], env=env
     )
-    nxt = measure(
-        [*roster, "process", str(folder / "next" / "roster.zip"), "--district", "big", "--json"],
-        env=env,
-    )
+    nxt = None
+    if next_night:
+        zipped = str(folder / "next" / "roster.zip")
+        nxt = measure([*roster, "process", zipped, "--district", "big", "--json"], env=env)
     shutil.rmtree(home, ignore_errors=True)
     if db:
         subprocess.run(["psql", "-q", db, "-c", f"DROP SCHEMA {schema} CASCADE"], check=True)
@@ -145,6 +172,14 @@ def raw_postgres(folder: Path, url: str) -> Run:
     return run
 
 
+def peer_pipeline(folder: Path) -> Run:
+    work = Path(tempfile.mkdtemp(prefix="bench-peer-"))
+    script = str(HERE / "polars_pipeline.py")
+    run = measure([sys.executable, script, str(folder), str(work / "p.db")])
+    shutil.rmtree(work, ignore_errors=True)
+    return run
+
+
 def pandas_pipeline(folder: Path, python: str) -> Run | None:
     probe = [python, "-c", "import pandas, pandera.pandas"]
     if subprocess.run(probe, capture_output=True, check=False).returncode:
@@ -175,15 +210,27 @@ class Figure:
         return max(r.peak_mb for r in self.runs)
 
 
-def row(label: str, fig: Figure | None, base: Figure | None, other: Figure | None = None) -> str:
+def row(
+    label: str,
+    fig: Figure | None,
+    base: Figure | None,
+    peer: Figure | None = None,
+    pandas: Figure | None = None,
+) -> str:
     if fig is None:
         return f"{label:<42} {'n/a':>8}"
     ratio = f"{fig.seconds / base.seconds:.2f}x" if base else ""
-    versus = f"{other.seconds / fig.seconds:.2f}x" if other else ""
+    versus = [f"{o.seconds / fig.seconds:.2f}x" if o else "" for o in (peer, pandas)]
     return (
-        f"{label:<42} {fig.seconds:>7.2f}s {fig.spread:>12} {ratio:>7} {versus:>10}"
-        f" {fig.peak_mb:>7.0f} MB"
+        f"{label:<42} {fig.seconds:>7.2f}s {fig.spread:>12} {ratio:>7} {versus[0]:>8}"
+        f" {versus[1]:>9} {fig.peak_mb:>7.0f} MB"
     )
+
+
+HEADER = (
+    f"{'':<42} {'time':>8} {'spread':>12} {'vs raw':>7} {'vs peer':>8} {'vs pandas':>9}"
+    f" {'peak RSS':>10}"
+)
 
 
 def engine_rounds(args: argparse.Namespace, folder: Path, db: str | None) -> dict[str, list[Run]]:
@@ -191,10 +238,14 @@ def engine_rounds(args: argparse.Namespace, folder: Path, db: str | None) -> dic
     runs: dict[str, list[Run]] = {}
     for _ in range(args.repeat):
         found = {"raw": raw(folder, db), "raw_next": raw(folder / "next", db)}
-        found["first"], found["next"] = ours(folder, db)
-        pandas = None if db else pandas_pipeline(folder, args.baseline_python)
-        if pandas is not None:
-            found["pandas"] = pandas
+        found["first"], nxt = ours(folder, db)
+        assert nxt is not None
+        found["next"] = nxt
+        if not db:
+            found["peer"] = peer_pipeline(folder)
+            pandas = pandas_pipeline(folder, args.baseline_python)
+            if pandas is not None:
+                found["pandas"] = pandas
         for name, run in found.items():
             runs.setdefault(name, []).append(run)
     return runs
@@ -202,13 +253,29 @@ def engine_rounds(args: argparse.Namespace, folder: Path, db: str | None) -> dic
 
 def print_engine(name: str, tool: str, runs: dict[str, list[Run]]) -> None:
     fig = {k: Figure(tuple(v)) for k, v in runs.items()}
-    pandas = fig.get("pandas")
+    peer, pandas = fig.get("peer"), fig.get("pandas")
     print(row(f"{name} raw {tool} (first load CSVs)", fig["raw"], None))
-    print(row(f"{name} roster process, first load", fig["first"], fig["raw"], pandas))
+    print(row(f"{name} roster process, first load", fig["first"], fig["raw"], peer, pandas))
     print(row(f"{name} raw {tool} (next night CSVs)", fig["raw_next"], None))
     print(row(f"{name} roster process, next night", fig["next"], fig["raw_next"]))
     if name == "SQLite":
+        print(row("polars + pandera + ADBC, first load", peer, fig["raw"]))
         print(row("pandas + pandera + to_sql, first load", pandas, fig["raw"]))
+
+
+def xl_rounds(args: argparse.Namespace) -> None:
+    """The NYC-sized district on SQLite: ours against .import, first load only."""
+    folder = data(XL, "keyed")
+    runs: dict[str, list[Run]] = {}
+    for _ in range(args.repeat):
+        first, _next = ours(folder, None, next_night=False)
+        for name, run in {"raw": raw(folder, None), "first": first}.items():
+            runs.setdefault(name, []).append(run)
+    fig = {k: Figure(tuple(v)) for k, v in runs.items()}
+    print(f"\nXL: {XL.describe()} (key order), SQLite; median of {args.repeat}")
+    print(HEADER)
+    print(row("SQLite raw .import (first load CSVs)", fig["raw"], None))
+    print(row("SQLite roster process, first load", fig["first"], fig["raw"]))
 
 
 def main() -> None:
@@ -225,6 +292,10 @@ def main() -> None:
         ),
         help="PostgreSQL to measure on too ('' to skip)",
     )
+    parser.add_argument(
+        "--order", choices=(*generate.ORDERS, "both"), default="both", help="rows in files"
+    )
+    parser.add_argument("--xl", action="store_true", help="also the NYC-sized district")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument(
         "--baseline-python",
@@ -232,18 +303,21 @@ def main() -> None:
         help="the interpreter of the pandas baseline's environment (with pandas and pandera)",
     )
     args = parser.parse_args()
-    folder = data(args)
-    size = sum((folder / f"{t}.csv").stat().st_size for t in TABLES) / 1e6
-    zipped = (folder / "roster.zip").stat().st_size / 1e6
-    print(
-        f"\ningest: {args.users:,} users, {args.classes:,} classes,"
-        f" {args.enrollments:,} enrollments ({size:.0f} MB CSV, {zipped:.0f} MB zipped);"
-        f" median of {args.repeat}"
-    )
-    print(f"{'':<42} {'time':>8} {'spread':>12} {'vs raw':>7} {'vs pandas':>10} {'peak RSS':>10}")
-    print_engine("SQLite", ".import", engine_rounds(args, folder, None))
-    if args.postgres:
-        print_engine("PostgreSQL", "\\copy", engine_rounds(args, folder, args.postgres))
+    size = Size(args.users, args.classes, args.enrollments)
+    for order in generate.ORDERS if args.order == "both" else (args.order,):
+        folder = data(size, order)
+        csv_mb = sum((folder / f"{t}.csv").stat().st_size for t in TABLES) / 1e6
+        zipped = (folder / "roster.zip").stat().st_size / 1e6
+        print(
+            f"\ningest, rows {order}: {size.describe()} ({csv_mb:.0f} MB CSV,"
+            f" {zipped:.0f} MB zipped); median of {args.repeat}"
+        )
+        print(HEADER)
+        print_engine("SQLite", ".import", engine_rounds(args, folder, None))
+        if args.postgres:
+            print_engine("PostgreSQL", "\\copy", engine_rounds(args, folder, args.postgres))
+    if args.xl:
+        xl_rounds(args)
 
 
 if __name__ == "__main__":

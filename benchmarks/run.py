@@ -1,4 +1,11 @@
-"""`make bench`: every benchmark in one run, figures printed side by side."""
+"""`make bench`: every benchmark in one run, figures printed side by side.
+
+    python benchmarks/run.py [--quick]
+
+``--quick`` runs the ingest benchmark once per figure, without the NYC-sized
+district, and a wave of 30 districts over one minute: a check that everything
+runs, not figures to report.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +14,24 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+FULL = {
+    "ingest.py": ["--xl"],
+    "sftp_bench.py": [],
+    "startup.py": [],
+    "wave.py": [],
+}
+QUICK = {
+    "ingest.py": ["--repeat", "1"],
+    "sftp_bench.py": [],
+    "startup.py": ["--repeat", "3"],
+    "wave.py": ["--districts", "30", "--window", "60"],
+}
 
 
 def main() -> None:
-    for script in ("ingest.py", "sftp_bench.py"):
-        if (HERE / script).is_file():
-            subprocess.run([sys.executable, str(HERE / script), *sys.argv[1:]], check=True)
+    plan = QUICK if "--quick" in sys.argv[1:] else FULL
+    for script, args in plan.items():
+        subprocess.run([sys.executable, str(HERE / script), *args], check=True)
 
 
 if __name__ == "__main__":

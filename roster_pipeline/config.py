@@ -1,9 +1,15 @@
-"""Settings: one frozen dataclass, read from ``<home>/roster.toml`` then ``ROSTER_*``.
+"""Settings: one typed model, read from ``<home>/roster.toml`` then ``ROSTER_*``.
+
+Each setting is declared once, with its default and its range, in a nested group
+(``receiver``, ``limits``, ``zip``, ``holds``, ``service``) and validated once by
+pydantic. Outside, every setting keeps one flat name, unique across the groups:
+the key in ``roster.toml``, the environment variable ``ROSTER_`` + the upper-cased
+name (``ROSTER_DATABASE_URL``, ``ROSTER_MAX_FILE_SIZE``), the keyword of
+``load_settings`` and the key of a district's stored settings.
 
 Precedence, lowest first: defaults, ``roster.toml`` in the home folder, environment
-variables, explicit keyword overrides (the CLI's ``--home`` / ``--db``). A key in
-``roster.toml`` maps to the field of the same name; the environment variable is
-``ROSTER_`` + the upper-cased name (``ROSTER_DATABASE_URL``, ``ROSTER_MAX_FILE_SIZE``).
+variables, explicit keyword overrides (the CLI's ``--home`` / ``--db``). A district's
+stored settings override the deployment's for that district (``for_district``).
 """
 
 from __future__ import annotations
@@ -11,68 +17,148 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.dataclasses import dataclass as checked_dataclass
+from pydantic.fields import FieldInfo
 
 from roster_pipeline.errors import ConfigError
-from sftp_server.limits import DEFAULT_TEMP_NAMES
-
-__all__ = ["Settings", "load_settings"]
+from sftp_server.limits import Limits
 
 GiB = 1024**3
-MiB = 1024**2
+
+#: Settings a district may set for itself (``roster district set``); the others are
+#: the deployment's, though a stored value of any setting applies to its district.
+DISTRICT_KEYS = (
+    "max_delete_pct",
+    "max_update_pct",
+    "settle_seconds",
+    "expect_every_hours",
+    "retention_days",
+)
+
+_STRICT = ConfigDict(
+    frozen=True, extra="forbid", allow_inf_nan=False, coerce_numbers_to_str=True, defer_build=True
+)
+Percent = Annotated[float, Field(ge=0.0, le=100.0)]
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
+@checked_dataclass(frozen=True, config=ConfigDict(allow_inf_nan=False, defer_build=True))
+class Thresholds:
+    """Hold a batch that would delete or update more than this share of a table."""
+
+    max_delete_pct: Percent = 10.0
+    max_update_pct: Percent = 75.0
+
+
+@checked_dataclass(
+    frozen=True, config=ConfigDict(allow_inf_nan=False, validate_by_name=True, defer_build=True)
+)
+class ZipLimits:
+    """What one zip may expand to; a zip past any of them rejects its batch."""
+
+    max_unpacked_bytes: Annotated[int, Field(ge=0)] = 2 * GiB
+    max_compression_ratio: Annotated[float, Field(gt=0.0)] = 200.0
+    max_members: Annotated[int, Field(ge=0, alias="max_zip_members")] = 1000
+    # The ratio is only judged past this many bytes of a member: a tiny file of
+    # repeated characters compresses far beyond any sane ratio and is harmless.
+    # Not a setting (no flat name): a fixed property of the check.
+    ratio_floor_bytes: Annotated[int, Field(exclude=True)] = 1024 * 1024
+
+
+class Receiver(BaseModel):
+    """Where the SFTP receiver listens, and what districts are told."""
+
+    model_config = _STRICT
+
+    listen_host: str = "127.0.0.1"
+    listen_port: Annotated[int, Field(ge=0, le=65535)] = 2222
+    public_host: str = ""  # the host name districts are told to connect to
+    public_port: Annotated[int, Field(ge=0, le=65535)] = 0  # the port they are told; 0: listen_port
+    legacy_algorithms: bool = False  # SHA-1 kex and client signatures for old Java clients
+    strict_algorithms: bool = False  # no NIST curves or encrypt-and-MAC: JSch cannot connect
+
+
+class Service(BaseModel):
+    """The service's timing; a district may override settle, expect_every and retention."""
+
+    model_config = _STRICT
+
+    settle_seconds: Annotated[float, Field(ge=0.0, le=7 * 86400.0)] = 300.0
+    settle_quick_seconds: Annotated[float, Field(ge=0.0)] = 5.0  # once every required file is in
+    expect_every_hours: Annotated[float, Field(ge=0.0, le=366 * 24.0)] = 26.0  # longer: STALE
+    retention_days: Annotated[float, Field(ge=0.0, le=36500.0)] = 30.0  # archives purged after
+    claim_seconds: Annotated[float, Field(gt=0.0)] = 300.0  # a worker's claim, renewed
+
+
+#: Event levels beyond errors (always recorded), least detailed first.
+LOG_LEVELS = ("warning", "info", "diagnostic")
+
+
+class System(BaseModel):
+    """PowerSchool DEX's General Setup: what `roster system` changes for every node.
+
+    Their values are stored in the database (so all machines share them) over these
+    defaults; a value fixed in roster.toml or ROSTER_* wins and cannot be changed there.
+    """
+
+    model_config = _STRICT
+
+    system_enabled: bool = True  # off: no batch is formed or processed; uploads are kept
+    log_levels: str = ""  # comma-separated, from LOG_LEVELS; errors are always recorded
+    job_frequency: Literal["low", "standard", "high"] = "standard"
+    purge_policy: Literal["aggressive", "typical", "seldom"] = "typical"
+    # SFTP sessions one district may hold at once (and API requests once pull sources exist).
+    connections_per_district: Annotated[int, Field(ge=1, le=1000)] = 5
+
+    @field_validator("log_levels", mode="after")
+    @classmethod
+    def _known_levels(cls, value: str) -> str:
+        words = {part.strip().lower() for part in value.split(",")} - {""}
+        given = {w.removesuffix("s") if w.removesuffix("s") in LOG_LEVELS else w for w in words}
+        unknown = given - set(LOG_LEVELS) - {"error"}
+        if unknown:
+            known = ", ".join(LOG_LEVELS)
+            raise ValueError(f"log_levels has unknown level(s) {', '.join(sorted(unknown))}"
+                             f" (known: {known}; errors are always on)")  # fmt: skip
+        return ",".join(level for level in LOG_LEVELS if level in given)
+
+
+class Settings(BaseModel):
     """Everything tunable about a deployment. Per-district settings live in the database."""
+
+    model_config = _STRICT
 
     home: Path = Path("roster-data")
     database_url: str = ""  # empty: SQLite at <home>/roster.db
-    # Receiver
-    listen_host: str = "127.0.0.1"
-    listen_port: int = 2222
-    public_host: str = ""  # the host name districts are told to connect to
-    legacy_algorithms: bool = False  # SHA-1 kex and client signatures for old Java clients
-    strict_algorithms: bool = False  # no NIST curves or encrypt-and-MAC: JSch cannot connect
-    max_file_size: int = 2 * GiB
-    district_quota: int = 10 * GiB
-    min_free_disk: int = 1 * GiB
-    max_files: int = 10_000  # files waiting in one district's inbox
-    max_open_handles: int = 32  # per account
-    max_channels: int = 4  # SSH sessions per connection
-    max_connections: int = 200
-    max_connections_per_address: int = 20
-    max_startups: int = 60  # unauthenticated connections (random early drop from begin)
-    max_startups_begin: int = 20
-    max_startups_per_address: int = 10
-    max_connects_per_minute: int = 60  # per address
-    exempt_addresses: tuple[str, ...] = ()  # CIDRs never refused, rate-limited or banned
-    temp_names: tuple[str, ...] = DEFAULT_TEMP_NAMES  # patterns uploaded to, then renamed
-    login_timeout: float = 20.0
-    idle_timeout: float = 600.0
-    max_auth_tries: int = 6
-    auth_failure_delay: float = 1.0
-    ban_threshold: int = 20
-    ban_window: float = 600.0
-    ban_duration: float = 900.0
-    shutdown_grace: float = 30.0  # in-flight uploads get this long when the service stops
-    # Unpacking
-    max_unpacked_bytes: int = 2 * GiB
-    max_compression_ratio: float = 200.0
-    max_zip_members: int = 1000
-    # Planning (defaults; a district may override)
-    max_delete_pct: float = 10.0
-    max_update_pct: float = 75.0
-    settle_seconds: float = 300.0
-    # The service (a district may override settle, expect_every and retention)
-    settle_quick_seconds: float = 5.0  # quiet needed once every required file is there
-    expect_every_hours: float = 26.0  # no upload for longer: the district is STALE
-    retention_days: float = 30.0  # archived raw files and reports are purged after
-    claim_seconds: float = 300.0  # a worker's claim on a batch, renewed while it works
-    # Alerts
-    webhook_url: str = ""
+    # Seconds a PostgreSQL server may take to answer before a command gives up.
+    database_connect_timeout: Annotated[float, Field(gt=0.0, le=3600.0)] = 10.0
+    webhook_url: str = ""  # alerts are posted here; empty: logged only
+    receiver: Receiver = Field(default_factory=Receiver)
+    limits: Limits = Field(default_factory=Limits)  # the receiver's limits, declared by sftp_server
+    zip: ZipLimits = Field(default_factory=ZipLimits)
+    holds: Thresholds = Field(default_factory=Thresholds)
+    service: Service = Field(default_factory=Service)
+    system: System = Field(default_factory=System)
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("limits", mode="after")
+    @classmethod
+    def _limits_not_negative(cls, value: Limits) -> Limits:
+        for item in dataclasses.fields(value):
+            number = getattr(value, item.name)
+            if not isinstance(number, int | float) or isinstance(number, bool):
+                continue  # not a number (a list of names): nothing to bound
+            if not number >= 0:  # NaN is not a limit either
+                raise ValueError(f"{item.name} must be at least 0, not {number}")
+        return value
 
     @property
     def db_url(self) -> str:
@@ -83,40 +169,83 @@ class Settings:
         """A path inside the home folder."""
         return self.home.joinpath(*parts)
 
+    def flat(self) -> dict[str, Any]:
+        """Every setting under its flat name (as ``roster.toml`` spells it)."""
+        nested = self.model_dump(by_alias=True)
+        return {name: _get(nested, path) for name, path in _PATHS.items()}
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+    def replaced(self, values: Mapping[str, Any], origin: str = "") -> Settings:
+        """These settings with ``values`` (flat names) replacing theirs, validated."""
+        nested = self.model_dump(by_alias=True)
+        for name, value in values.items():
+            _put(nested, _PATHS[name], value)
+        return _validated(nested, dict.fromkeys(values, origin))
 
+    def for_district(self, district_settings: Mapping[str, Any]) -> Settings:
+        """A district's effective settings: these, overridden by its stored ones.
 
-def _coerce(name: str, raw: Any, source: str) -> Any:
-    kind = _FIELDS[name].type
-    try:
-        return _COERCE.get(str(kind), str)(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {name} = {raw!r} is not a valid {kind}") from None
-
-
-def _boolean(raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower()
-    if text not in {"1", "0", "true", "false", "yes", "no", "on", "off"}:
-        raise ValueError(raw)
-    return text in {"1", "true", "yes", "on"}
-
-
-def _strings(raw: Any) -> tuple[str, ...]:
-    """A TOML list, or ``"a, b"`` from the environment."""
-    items = raw if isinstance(raw, list) else str(raw).split(",")
-    return tuple(str(item).strip() for item in items if str(item).strip())
+        Keys that are not settings (the district's dialect) are not this model's.
+        """
+        own = {k: v for k, v in district_settings.items() if k in _PATHS}
+        return self.replaced(own) if own else self
 
 
-_COERCE: dict[str, Any] = {
-    "Path": lambda raw: Path(str(raw)).expanduser(),
-    "bool": _boolean,
-    "int": int,
-    "float": float,
-    "tuple[str, ...]": _strings,
+#: The settings `roster system set` may change: General Setup's, and what districts are told.
+SYSTEM_KEYS = (*System.model_fields, "public_host", "public_port", "webhook_url")
+
+#: Days kept, by purge policy: raw archives and reports, and events.
+PURGE_DAYS: Mapping[str, Mapping[str, float]] = {
+    "aggressive": {"archive": 7.0, "events": 14.0},
+    "typical": {"archive": 30.0, "events": 90.0},
+    "seldom": {"archive": 180.0, "events": 365.0},
 }
+
+
+def with_system_values(settings: Settings, stored: Mapping[str, Any]) -> Settings:
+    """``settings`` with the system values stored in the database (`roster system set`)
+    under roster.toml's and ROSTER_*'s; the purge policy sets archive retention unless a
+    file sets retention_days."""
+    fixed = fixed_names(settings.home)
+    values = {k: v for k, v in stored.items() if k in SYSTEM_KEYS and k not in fixed}
+    merged = settings.replaced(values, "the database (roster system set)") if values else settings
+    if "retention_days" not in fixed:
+        archive_days = PURGE_DAYS[merged.system.purge_policy]["archive"]
+        merged = merged.replaced({"retention_days": archive_days})
+    return merged
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the Settings in force; ``overrides`` with value None are ignored."""
+    env = os.environ if env is None else env
+    unknown = sorted(set(overrides) - set(_PATHS))
+    if unknown:
+        raise TypeError(f"load_settings: unknown setting(s): {', '.join(unknown)}")
+    chosen = {k: v for k, v in overrides.items() if v is not None}
+    from_env = {n: env[f"ROSTER_{n.upper()}"] for n in _PATHS if env.get(f"ROSTER_{n.upper()}")}
+    home = Path(str(chosen.get("home") or from_env.get("home") or Settings().home)).expanduser()
+    toml = home / "roster.toml"
+    origins: dict[str, str] = {}
+    nested: dict[str, Any] = {}
+    for values, origin in (
+        (_from_toml(toml), str(toml)),
+        (from_env, "ROSTER_{}"),
+        (chosen, "option"),
+    ):
+        for name, value in values.items():
+            _put(nested, _PATHS[name], value)
+            origins[name] = origin.format(name.upper())
+    nested["home"] = home
+    return _validated(nested, origins)
+
+
+def fixed_names(home: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings roster.toml or ROSTER_* fix for ``home``, each with where it is set:
+    values stored in the database (`roster system set`) yield to these."""
+    env = os.environ if env is None else env
+    toml = home / "roster.toml"
+    fixed = dict.fromkeys(_from_toml(toml), str(toml))
+    fixed.update({n: f"ROSTER_{n.upper()}" for n in _PATHS if env.get(f"ROSTER_{n.upper()}")})
+    return fixed
 
 
 def _from_toml(path: Path) -> dict[str, Any]:
@@ -126,28 +255,101 @@ def _from_toml(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - set(_FIELDS))
+    unknown = sorted(set(data) - set(_PATHS))
     if unknown:
         raise ConfigError(f"{path}: unknown setting(s): {', '.join(unknown)}")
-    return {k: _coerce(k, v, str(path)) for k, v in data.items()}
+    return data
 
 
-def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    values = {}
-    for name in _FIELDS:
-        key = f"ROSTER_{name.upper()}"
-        if env.get(key, "") != "":
-            values[name] = _coerce(name, env[key], key)
-    return values
+def _validated(nested: Mapping[str, Any], origins: Mapping[str, str]) -> Settings:
+    try:
+        return Settings.model_validate(nested)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][-1]) if first["loc"] else ""
+        if first["type"] == "value_error":  # a receiver limit: the message names it
+            name = str(first["ctx"]["error"]).split(" ", 1)[0]
+        where = origins.get(name, "")
+        raise ConfigError((f"{where}: " if where else "") + _problem(name, first)) from None
 
 
-def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build the Settings in force; ``overrides`` with value None are ignored."""
-    env = os.environ if env is None else env
-    chosen = {k: v for k, v in overrides.items() if v is not None}
-    from_env = _from_env(env)
-    home = Path(chosen.get("home") or from_env.get("home") or Settings.home).expanduser()
-    values: dict[str, Any] = {**_from_toml(home / "roster.toml"), **from_env}
-    values.update({k: _coerce(k, v, "option") for k, v in chosen.items()})
-    values["home"] = home
-    return Settings(**values)
+def _problem(name: str, error: Any) -> str:
+    """One line about a value out of its range, or not of its type."""
+    raw = error.get("input")
+    low, high = _RANGES.get(name, (None, None))
+    if error["type"] in _RANGE_ERRORS:
+        value = f"{float(raw):g}"  # the number as read (ROSTER_* gives text)
+        if low is not None and high is not None:
+            return f"{name} must be between {low:g} and {high:g}, not {value}"
+        if error["type"] == "greater_than":
+            return f"{name} must be more than {low:g}, not {value}"
+        return f"{name} must be at least {low:g}, not {value}"
+    if error["type"] == "literal_error":
+        return f"{name} must be {error['ctx']['expected']}, not {raw!r}"
+    if error["type"] == "value_error":  # a receiver limit below 0, unknown log levels
+        return str(error["ctx"]["error"])
+    return f"{name} = {raw!r} is not a valid {_KINDS.get(name, 'value')}"
+
+
+_RANGE_ERRORS = {
+    "greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number",
+}  # fmt: skip
+
+
+def _fields(cls: Any) -> Iterator[tuple[str, FieldInfo | None, Any]]:
+    """(name, field, type) of a model or dataclass; field None for a plain dataclass."""
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        for name, info in cls.model_fields.items():
+            yield name, info, info.annotation
+    elif hasattr(cls, "__pydantic_fields__"):
+        for name, info in cls.__pydantic_fields__.items():
+            yield name, info, info.annotation
+    else:
+        for item in dataclasses.fields(cls):
+            yield item.name, None, item.type
+
+
+def _leaves(cls: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, tuple[str, ...], Any]]:
+    """(flat name, path, field) of every setting; a group's fields are flat names."""
+    for name, info, kind in _fields(cls):
+        if info is not None and info.exclude:
+            continue
+        key = (info.alias if info is not None else None) or name
+        if isinstance(kind, type) and (
+            issubclass(kind, BaseModel) or dataclasses.is_dataclass(kind)
+        ):
+            yield from _leaves(kind, (*path, key))
+        else:
+            yield key, (*path, key), info
+
+
+def _bounds(info: FieldInfo | None) -> tuple[float | None, float | None]:
+    low = high = None
+    for item in info.metadata if info is not None else ():
+        low = getattr(item, "ge", getattr(item, "gt", low))
+        high = getattr(item, "le", getattr(item, "lt", high))
+    return low, high
+
+
+def _get(nested: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    for part in path:
+        nested = nested[part]
+    return nested
+
+
+def _put(nested: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for part in path[:-1]:
+        nested = nested.setdefault(part, {})
+    if isinstance(value, str) and _KINDS.get(path[-1], "").startswith("tuple"):
+        value = tuple(item.strip() for item in value.split(",") if item.strip())  # "a, b"
+    nested[path[-1]] = value
+
+
+_LEAVES = list(_leaves(Settings))
+_PATHS = {name: path for name, path, _ in _LEAVES}
+_RANGES = {name: _bounds(info) for name, _, info in _LEAVES}
+_KINDS = {
+    name: getattr(info.annotation, "__name__", "value") if info else "number"
+    for name, _, info in _LEAVES
+}
+_KINDS.update({f.name: str(f.type) for f in dataclasses.fields(Limits)})

@@ -2,13 +2,15 @@
 
 In a temporary home: provision a demo district with a password, start
 `roster serve` on a free port (a real subprocess), upload the samples over real
-SFTP with paramiko, host key pinned - a good zip, the next night's loose CSVs,
-then an export with mistakes - wait for each batch, print the batch table, the
+SFTP with asyncssh (a runtime dependency: the demo works on a plain install),
+host key pinned - a good zip, the next night's loose CSVs, then an export with
+mistakes - wait for each batch, print the batch table, the
 change counts and where the reject report is, and stop the service.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -21,30 +23,27 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import paramiko
 from rich.console import Console
 from rich.table import Table
 
-from roster_pipeline import districts
+from roster_pipeline import districts, hostkeys
 from roster_pipeline.config import load_settings
 from roster_pipeline.errors import InputError, RosterError
 from roster_pipeline.home import Home
-from roster_pipeline.store import BatchRecord, BatchStatus
-from sftp_server import ensure_host_keys
-
-__all__ = ["run_demo", "samples_dir"]
+from roster_pipeline.store import BatchRecord
 
 DISTRICT = "lincoln"
-_DONE = {BatchStatus.RECEIVED, BatchStatus.PROCESSING}
 _PORT = re.compile(r"sftp on [^:\s]+:(\d+)")
 
 
 def samples_dir() -> Path:
-    """The samples folder of a source checkout (the demo's input)."""
-    folder = Path(__file__).resolve().parent.parent / "samples"
-    if not (folder / "good.zip").is_file():
-        raise InputError(f"the demo needs the samples of a source checkout; {folder} has none")
-    return folder
+    """The demo's input: the source checkout's ``samples/``, or the wheel's copy of it."""
+    package = Path(__file__).resolve().parent
+    for folder in (package.parent / "samples", package / "_samples"):
+        if (folder / "good.zip").is_file():
+            return folder
+    raise InputError(f"the demo needs the samples; neither {package.parent / 'samples'} nor"
+                     f" {package / '_samples'} has them")  # fmt: skip
 
 
 def run_demo(keep: bool = True) -> Path:
@@ -87,7 +86,7 @@ def _provision(root: Path) -> str:
     with Home(load_settings(env={}, home=root)) as home:
         home.create()
         provisioned = districts.add_district(home, DISTRICT, "Lincoln Unified (demo)")
-    ensure_host_keys(root / "hostkeys")
+    hostkeys.ensure(root / "hostkeys")
     assert provisioned.password is not None  # generated, shown once
     return provisioned.password
 
@@ -136,17 +135,32 @@ class _Service:
 
 def _upload(root: Path, port: int, password: str, files: Sequence[Path]) -> None:
     """Upload as a district does: password login, our host key pinned, one put per file."""
-    pinned = {p.read_text().split()[1] for p in (root / "hostkeys").glob("*.pub")}
-    with paramiko.Transport(("127.0.0.1", port)) as transport:
-        transport.connect()
-        if transport.get_remote_server_key().get_base64() not in pinned:
-            raise RosterError("the demo server's host key does not match the one provisioned")
-        transport.auth_password(DISTRICT, password)
-        sftp = paramiko.SFTPClient.from_transport(transport)
-        assert sftp is not None
-        with sftp:
+    asyncio.run(_put(root, port, password, files))
+
+
+async def _put(root: Path, port: int, password: str, files: Sequence[Path]) -> None:
+    import asyncssh  # here: only the demo is an SFTP client
+
+    # known_hosts lines for 127.0.0.1 pin the keys provisioned in this home, and only them.
+    pinned = b"".join(b"[127.0.0.1]:%d " % port + p.read_bytes()
+                      for p in sorted((root / "hostkeys").glob("*.pub")))  # fmt: skip
+    try:
+        async with (
+            asyncssh.connect(
+                "127.0.0.1",
+                port,
+                username=DISTRICT,
+                password=password,
+                known_hosts=asyncssh.import_known_hosts(pinned.decode()),
+                client_keys=None,
+                agent_path=None,
+            ) as conn,  # fmt: skip
+            conn.start_sftp_client() as sftp,
+        ):
             for path in files:
-                sftp.put(str(path), path.name)
+                await sftp.put(str(path), path.name)
+    except (OSError, asyncssh.Error) as exc:
+        raise RosterError(f"the demo upload to 127.0.0.1:{port} failed: {exc}") from exc
 
 
 def _wait_batches(root: Path, n: int, timeout: float = 60.0) -> list[BatchRecord]:
@@ -155,7 +169,7 @@ def _wait_batches(root: Path, n: int, timeout: float = 60.0) -> list[BatchRecord
     with Home(load_settings(env={}, home=root)) as home:
         while time.monotonic() < deadline:
             found = home.store.batches(DISTRICT)
-            if len([b for b in found if b.status not in _DONE]) >= n:
+            if len([b for b in found if b.status.finished]) >= n:
                 return found
             time.sleep(0.1)
     raise RosterError(f"batch {n} was not processed within {timeout:.0f} s; see the service log")

@@ -16,30 +16,15 @@ from typing import Any
 
 import polars as pl
 
-from roster_pipeline.config import Settings
-from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline import hostkeys
+from roster_pipeline.config import DISTRICT_KEYS, Settings
+from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.render.guide import GuideInput
 from roster_pipeline.store import DistrictRecord, Store, open_store
-from sftp_server import Account, UploadRecord, fingerprints
-
-__all__ = [
-    "SLUG_PATTERN",
-    "DistrictAccounts",
-    "Provisioned",
-    "add_district",
-    "add_key",
-    "connection_info",
-    "export",
-    "onboarding",
-    "remove_district",
-    "remove_key",
-    "rotate_password",
-    "set_enabled",
-    "validate_slug",
-]
+from sftp_server import Account, UploadRecord
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -196,8 +181,8 @@ def connection_info(
         "district": record.slug,
         "name": record.name,
         "spec": record.spec,
-        "host": settings.public_host or settings.listen_host,
-        "port": settings.listen_port,
+        "host": public_address(settings)[0],
+        "port": public_address(settings)[1],
         "username": record.username,
         "authentication": methods,
         "enabled": record.enabled,
@@ -210,30 +195,71 @@ def connection_info(
     return info
 
 
-def onboarding(home: Home, slug: str, include_password: bool = False) -> GuideInput:
+def described(settings: Settings, record: DistrictRecord) -> dict[str, Any]:
+    """`district show`: the connection, the pause state, and each setting a district may
+    set, with whether it is the district's own or the deployment's."""
+    own = record.settings
+    effective = settings.for_district(own).flat()
+    knobs = {
+        key: {"value": effective[key], "source": "district" if key in own else "deployment"}
+        for key in DISTRICT_KEYS
+    }
+    return {**connection_info(settings, record), "paused": record.paused, "settings": knobs}
+
+
+def public_address(settings: Settings) -> tuple[str, int]:
+    """The host and port districts are told: the public ones, else where we listen."""
+    receiver = settings.receiver
+    return (
+        receiver.public_host or receiver.listen_host,
+        receiver.public_port or receiver.listen_port,
+    )
+
+
+def unreachable_host(host: str) -> str | None:
+    """Why districts could not connect to ``host``, or None when it may be reachable."""
+    name = host.strip().strip("[]").lower()
+    if name in {"", "*"}:
+        return "no address is set"
+    if name == "localhost" or name.endswith(".localhost"):
+        return f"{host} is this machine's loopback name"
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return None  # a host name: whether it resolves is the DNS's business
+    if address.is_unspecified:
+        return f"{host} is a wildcard listen address, not an address to connect to"
+    if address.is_loopback:
+        return f"{host} is a loopback address, reachable from this machine only"
+    return None
+
+
+def onboarding(home: Home, slug: str, new_password: str | None = None) -> GuideInput:
     """What the district's onboarding guide is generated from.
 
     Only an argon2 hash of the password is stored, so it cannot be shown again:
-    ``include_password`` sets a new generated password (the old one stops
-    working at once) and includes that one.
+    a guide carrying a password carries a NEW one, ``new_password``, which the
+    caller stores with ``rotate_password`` only once the guide is safely written
+    (so a failed write never locks the district out).
     """
     record = home.store.district(slug)
-    password = None
-    if include_password:
-        if not record.password_hash:
-            raise ConflictError(f"district {slug} logs in with a key only; it has no password")
-        done = rotate_password(home, slug)
-        record, password = done.district, done.password
-    dialect = Dialect.from_settings(record.settings)
+    if new_password is not None and not record.password_hash:
+        raise ConflictError(f"district {slug} logs in with a key only; it has no password")
+    dialect = CsvDialect.from_settings(record.settings)
     spec = dialect.apply(load_spec(record.spec))
-    return GuideInput(connection_info(home.settings, record, password), spec, dialect)
+    return GuideInput(connection_info(home.settings, record, new_password), spec, dialect)
+
+
+def new_password() -> str:
+    """A generated password, not yet given to any district."""
+    from sftp_server import generate_password
+
+    return generate_password()
 
 
 def _host_fingerprints(settings: Settings) -> list[dict[str, str]]:
-    folder = settings.path("hostkeys")
-    if not folder.is_dir():
-        return []
-    return [{"algorithm": alg, "fingerprint": fp} for alg, fp in fingerprints(folder)]
+    found = hostkeys.fingerprints(settings.path("hostkeys"))
+    return [{"algorithm": alg, "fingerprint": fp} for alg, fp in found]
 
 
 def export(home: Home, slug: str, table: str) -> pl.DataFrame:

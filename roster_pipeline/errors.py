@@ -6,10 +6,13 @@
     ├── TerminalError              the input or the request is wrong; retrying won't help
     │   ├── SpecError              a spec file is malformed (names the file and key)
     │   ├── ConfigError            roster.toml / ROSTER_* settings are invalid
+    │   ├── HostKeyFileError       a host key file of the receiver cannot be read
     │   ├── NotFoundError          a district, batch or table that does not exist
     │   │   ├── UnknownDistrictError
-    │   │   └── UnknownBatchError
+    │   │   ├── UnknownBatchError
+    │   │   └── NoHomeError        no roster home where a command was pointed
     │   ├── ConflictError          the request contradicts the current state
+    │   ├── SystemDisabledError    the operator turned processing off (`roster system`)
     │   └── InputError             a file a district sent cannot be used at all
     └── TransientError             the world failed us; the same call may succeed later
         ├── DatabaseUnavailableError   the database is unreachable or its driver missing
@@ -20,21 +23,6 @@ district, batch, file and line where there is one, and say what happens next.
 """
 
 from __future__ import annotations
-
-__all__ = [
-    "ConfigError",
-    "ConflictError",
-    "DatabaseUnavailableError",
-    "InputError",
-    "NotFoundError",
-    "RosterError",
-    "SpecError",
-    "StorageError",
-    "TerminalError",
-    "TransientError",
-    "UnknownBatchError",
-    "UnknownDistrictError",
-]
 
 
 class RosterError(Exception):
@@ -57,6 +45,10 @@ class ConfigError(TerminalError):
     """Settings are invalid."""
 
 
+class HostKeyFileError(TerminalError):
+    """A host key file is corrupt or unreadable (sftp_server's HostKeyError, translated)."""
+
+
 class NotFoundError(TerminalError):
     """Something named by the caller does not exist."""
 
@@ -67,6 +59,14 @@ class UnknownDistrictError(NotFoundError):
 
 class UnknownBatchError(NotFoundError):
     """No batch with that id exists."""
+
+
+class NoHomeError(NotFoundError):
+    """The home folder (or its database) does not exist; only `roster init` creates one."""
+
+
+class SystemDisabledError(TerminalError):
+    """Processing is turned off system-wide; uploads are kept until it is on again."""
 
 
 class ConflictError(TerminalError):

@@ -8,7 +8,6 @@ loaded). ``discard`` marks a held batch discarded; nothing is applied.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import replace
@@ -16,24 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from roster_pipeline import pipeline
-from roster_pipeline.contracts.dialects import SETTING_KEYS, Dialect
+from roster_pipeline.contracts.dialects import SETTING_KEYS, CsvDialect
 from roster_pipeline.contracts.specs import load_spec
-from roster_pipeline.errors import ConflictError, TerminalError
+from roster_pipeline.errors import ConflictError
 from roster_pipeline.home import Home
 from roster_pipeline.progress import Progress, no_progress
-from roster_pipeline.service import batches
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
-
-__all__ = ["DISTRICT_KNOBS", "approve", "configure", "discard", "reprocess"]
-
-#: Per-district settings `roster district set` may change, with their valid range.
-DISTRICT_KNOBS: Mapping[str, tuple[float, float]] = {
-    "max_delete_pct": (0.0, 100.0),
-    "max_update_pct": (0.0, 100.0),
-    "settle_seconds": (0.0, 7 * 86400.0),
-    "expect_every_hours": (0.0, 366 * 24.0),
-    "retention_days": (0.0, 36500.0),
-}
 
 
 def _held(home: Home, batch_id: str, action: str) -> BatchRecord:
@@ -47,7 +34,7 @@ def _held(home: Home, batch_id: str, action: str) -> BatchRecord:
 
 
 def _archived(home: Home, batch: BatchRecord) -> list[Path]:
-    files = batches.sources(home, batch.batch_id)
+    files = home.batch_files(batch.batch_id)
     if not files:
         raise ConflictError(
             f"the files of batch {batch.batch_id} are no longer archived (purged after the"
@@ -91,7 +78,7 @@ def discard(home: Home, batch_id: str) -> BatchRecord:
 def reprocess(home: Home, batch_id: str) -> BatchRecord:
     """Run a finished batch's archived files again, as a new batch."""
     batch = home.store.batch(batch_id)
-    if batch.status in batches.UNFINISHED:
+    if not batch.status.finished:
         raise ConflictError(f"batch {batch_id} is still {batch.status}; wait until it finishes")
     files = _archived(home, batch)
     result = pipeline.process(home, batch.district, files)
@@ -103,19 +90,17 @@ def configure(
     slug: str,
     values: Mapping[str, float],
     paused: bool | None = None,
-    dialect: Dialect | None = None,
+    dialect: CsvDialect | None = None,
 ) -> DistrictRecord:
     """Change a district's settings (absent keys keep their value) and pause state.
 
     ``dialect`` replaces the district's dialect keys (``dialects.SETTING_KEYS``:
-    structured values, so not among the numeric DISTRICT_KNOBS), checked against
-    the district's spec first.
+    structured values, so not among the settings ``config.DISTRICT_KEYS``), checked
+    against the district's spec first; ``values`` are checked against the settings'
+    ranges.
     """
     district = home.store.district(slug)
-    for name, value in values.items():
-        low, high = DISTRICT_KNOBS[name]
-        if not (low <= value <= high) or math.isnan(value):
-            raise TerminalError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+    home.settings.replaced(values)
     settings = {**district.settings, **values}
     if dialect is not None:
         dialect.check(load_spec(district.spec))

@@ -8,7 +8,6 @@ transaction) for a district; ``check`` evaluates without a district's data.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import shutil
 import tempfile
@@ -19,22 +18,21 @@ from pathlib import Path
 
 import polars as pl
 
-from roster_pipeline.config import Settings
+from roster_pipeline import events
+from roster_pipeline.config import Settings, Thresholds, ZipLimits
 from roster_pipeline.contracts import rejects
-from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.errors import TransientError
 from roster_pipeline.home import Home
+from roster_pipeline.outcome import BatchResult, Outcome, changed_rows, table_changes
 from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.render import report
 from roster_pipeline.stages.parse import ParsedFile, parse
-from roster_pipeline.stages.plan import Plan, Thresholds, plan
-from roster_pipeline.stages.unpack import ReceivedFile, Unpacked, ZipLimits, unpack
+from roster_pipeline.stages.plan import plan
+from roster_pipeline.stages.unpack import ReceivedFile, Unpacked, unpack
 from roster_pipeline.stages.validate import Validated, validate
-from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord, Store
-from roster_pipeline.store.records import TableCounts
-
-__all__ = ["BatchResult", "Context", "Outcome", "check", "evaluate", "new_batch_id", "process"]
+from roster_pipeline.store import BatchStatus, DistrictRecord, FileRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -65,33 +63,6 @@ class Context:
         return self.store.last_hashes(self.district) if self.store else {}
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What the stages concluded about a batch, before anything is recorded."""
-
-    status: BatchStatus
-    files: tuple[FileRecord, ...]
-    rejects: pl.DataFrame
-    warnings: tuple[str, ...]
-    plan: Plan | None
-    message: str
-    unchanged: Mapping[str, int] = field(default_factory=dict)  # skipped duplicate files
-
-    @property
-    def counts(self) -> dict[str, TableCounts]:
-        if self.plan is not None:
-            same = {name: TableCounts(unchanged=n) for name, n in self.unchanged.items()}
-            return same | {name: t.counts for name, t in self.plan.tables.items()}
-        return {f.file_spec: TableCounts(rejected=f.rejected) for f in self.files if f.file_spec}
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    batch: BatchRecord
-    rejects: pl.DataFrame
-    plan: Plan | None
-
-
 def new_batch_id(district: str, now: datetime | None = None) -> str:
     """Sortable and readable: ``20261122T030012Z-lincoln-3fa2c1``."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
@@ -100,20 +71,13 @@ def new_batch_id(district: str, now: datetime | None = None) -> str:
 
 def context_for(settings: Settings, district: DistrictRecord, store: Store | None) -> Context:
     """The stage context for a district: its spec, limits and per-district overrides."""
-    dialect = Dialect.from_settings(district.settings)
+    dialect = CsvDialect.from_settings(district.settings)
     spec = dialect.apply(load_spec(district.spec))
-    knobs = {**vars(settings), **district.settings}
+    effective = settings.for_district(district.settings)
     return Context(
         spec=spec,
-        limits=ZipLimits(
-            max_unpacked_bytes=int(knobs["max_unpacked_bytes"]),
-            max_compression_ratio=float(knobs["max_compression_ratio"]),
-            max_members=int(knobs["max_zip_members"]),
-        ),
-        thresholds=Thresholds(
-            max_delete_pct=float(knobs["max_delete_pct"]),
-            max_update_pct=float(knobs["max_update_pct"]),
-        ),
+        limits=effective.zip,
+        thresholds=effective.holds,
         encoding=dialect.encoding if "encoding" in district.settings else spec.encoding,
         store=store,
         district=district.slug,
@@ -190,8 +154,8 @@ def _planned(
     if all_rejects.height:
         rows = all_rejects.filter(pl.col("line").is_not_null()).select("file", "line").n_unique()
         message = (
-            f"loaded; {rows:,} row(s) rejected (see the report): those rows were not applied"
-            " and their previously loaded versions stay as they were"
+            f"loaded; {rows:,} row(s) rejected (see the report): those rows were not applied,"
+            " and a version of them loaded before, if any, stays as it was"
         )
         return Outcome(
             BatchStatus.LOADED_WITH_REJECTS, files, all_rejects, warnings, the_plan, message
@@ -281,7 +245,14 @@ def check(
     probe = district or DistrictRecord(slug="check", spec=spec_name)
     ctx = context_for(settings, probe, None)
     with tempfile.TemporaryDirectory(prefix="roster-check-") as work:
-        return evaluate(sources, ctx, Path(work))
+        outcome = evaluate(sources, ctx, Path(work))
+    if outcome.status == BatchStatus.LOADED:
+        return replace(outcome, message="valid: every row would load (nothing was loaded)")
+    if outcome.status == BatchStatus.LOADED_WITH_REJECTS:
+        rows = outcome.rejects.filter(pl.col("line").is_not_null()).select("file", "line")
+        return replace(outcome, message=f"{rows.n_unique():,} row(s) would be rejected, the"
+                       " others would load (nothing was loaded)")  # fmt: skip
+    return outcome
 
 
 def process(
@@ -309,41 +280,22 @@ def process(
     received = received_at or datetime.now(UTC)
     ctx = context_for(home.settings, district, store)
     if lift_holds:
-        ctx = replace(ctx, thresholds=Thresholds(math.inf, math.inf))
+        # 100%: no table can lose or change more than all of its rows.
+        ctx = replace(ctx, thresholds=Thresholds(100.0, 100.0))
     archive = home.folder("archive", batch_id)
     if archive_raw:
         _keep_raw(sources, archive / "raw")
     with tempfile.TemporaryDirectory(dir=home.folder("work"), prefix=f"{batch_id}-") as work:
         outcome = _evaluate_guarded(sources, ctx, Path(work), batch_id, progress)
-    batch = BatchRecord(
-        batch_id=batch_id,
-        district=district.slug,
-        status=outcome.status,
-        received_at=received,
-        finished_at=datetime.now(UTC),
-        source=", ".join(p.name for p in sources),
-        files=outcome.files,
-        counts=outcome.counts,
-        rejects=outcome.rejects.height,
-        hold_reasons=outcome.plan.hold_reasons if outcome.plan else (),
-        warnings=(*notes, *outcome.warnings),
-        message=outcome.message,
-    )
+    batch = outcome.record(batch_id, district.slug, received, sources, notes)
     progress("report", outcome.rejects.height)
     batch = replace(batch, report_path=str(report.write_all(batch, outcome.rejects, archive)))
-    applied = outcome.plan if outcome.status.name.startswith("LOADED") else None
-    progress("apply", _changed_rows(applied))
-    store.save_batch(batch, outcome.rejects, applied)
+    applied = outcome.plan if outcome.status.applied else None
+    progress("apply", changed_rows(applied))
+    store.save_batch(batch, outcome.rejects, table_changes(applied) if applied else None)
+    events.batch_finished(home, batch)
     log.info("batch %s for %s: %s", batch_id, district.slug, outcome.message)
     return BatchResult(batch=batch, rejects=outcome.rejects, plan=outcome.plan)
-
-
-def _changed_rows(applied: Plan | None) -> int:
-    if applied is None:
-        return 0
-    return sum(
-        t.added.height + t.updated.height + t.deleted.height for t in applied.tables.values()
-    )
 
 
 def _evaluate_guarded(

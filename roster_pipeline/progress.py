@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["Progress", "no_progress"]
-
 #: ``progress(stage, rows)``: ``stage`` is short text ("parse users.csv", "apply");
 #: ``rows`` is how many rows it covers, or None while that is not known yet.
 Progress = Callable[[str, int | None], None]

@@ -2,10 +2,17 @@
 
     python samples/generate.py OUT_DIR [--users 262000] [--classes 20000]
         [--enrollments 2000000] [--next-night PCT] [--zip] [--seed 7]
+        [--order keyed|shuffled]
 
 ``--next-night PCT`` writes a second snapshot beside the first (OUT_DIR/next/)
 in which PCT percent of users are added, changed and removed, and PCT percent of
 enrollments added and removed: the benchmark's "next night".
+
+``--order`` is how rows follow each other in a file. ``keyed`` (the default) writes
+every table sorted by its key, as SIS exports usually come (PowerSchool's exports
+follow the table's internal order); ``shuffled`` writes them in random order. A
+raw import is much faster on keyed input (B-tree appends), so a benchmark
+measures both.
 """
 
 from __future__ import annotations
@@ -20,15 +27,25 @@ import polars as pl
 FIRST = ["Ava", "Liam", "Sofia", "Noah", "Zoë", "Ethan", "Mia", "Lucas", "Amelia", "Mateo", "Chloé"]
 LAST = ["Johnson", "Nguyen", "García", "Williams", "Brown", "Davis", "Smith", "Kim", "Okafor"]
 SCHOOLS = 120
+KEYS = {
+    "schools": ["school_id"],
+    "users": ["district_user_id"],
+    "classes": ["class_id"],
+    "enrollments": ["class_id", "student_id"],
+}
+ORDERS = ("keyed", "shuffled")
 
 
 def _pick(rng: np.random.Generator, words: list[str], n: int) -> pl.Series:
     return pl.Series(words).gather(rng.integers(0, len(words), n))
 
 
-def district(users: int, classes: int, enrollments: int, seed: int) -> dict[str, pl.DataFrame]:
+def district(
+    users: int, classes: int, enrollments: int, seed: int, teachers: int | None = None
+) -> dict[str, pl.DataFrame]:
+    """``users`` people, ``teachers`` of them teachers (default one in twenty)."""
     rng = np.random.default_rng(seed)
-    teachers = max(1, users // 20)
+    teachers = teachers or max(1, users // 20)
     ids = pl.Series(
         [f"T{i:06d}" for i in range(teachers)] + [f"{i:08d}" for i in range(users - teachers)]
     )
@@ -115,10 +132,23 @@ def next_night(tables: dict[str, pl.DataFrame], pct: float, seed: int) -> dict[s
     return {**tables, "users": users2, "enrollments": enr2}
 
 
-def write(tables: dict[str, pl.DataFrame], folder: Path, as_zip: bool) -> None:
+def ordered(frame: pl.DataFrame, name: str, order: str, seed: int) -> pl.DataFrame:
+    """The rows of one table as a file of that ``order`` holds them."""
+    if order == "keyed":
+        return frame.sort(KEYS[name])
+    return frame.sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+def write(
+    tables: dict[str, pl.DataFrame],
+    folder: Path,
+    as_zip: bool,
+    order: str = "keyed",
+    seed: int = 7,
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
-        frame.write_csv(folder / f"{name}.csv")
+        ordered(frame, name, order, seed).write_csv(folder / f"{name}.csv")
     if as_zip:
         with zipfile.ZipFile(folder / "roster.zip", "w", zipfile.ZIP_DEFLATED) as zf:
             for name in tables:
@@ -136,11 +166,13 @@ def main() -> None:
     parser.add_argument("--next-night", type=float, default=None)
     parser.add_argument("--zip", action="store_true")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--order", choices=ORDERS, default="keyed")
     args = parser.parse_args()
     tables = district(args.users, args.classes, args.enrollments, args.seed)
-    write(tables, args.out, args.zip)
+    write(tables, args.out, args.zip, args.order, args.seed)
     if args.next_night is not None:
-        write(next_night(tables, args.next_night, args.seed), args.out / "next", args.zip)
+        nxt = next_night(tables, args.next_night, args.seed)
+        write(nxt, args.out / "next", args.zip, args.order, args.seed + 1)
 
 
 if __name__ == "__main__":

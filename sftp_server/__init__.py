@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sftp_server.accounts import Account, Accounts, Algorithms, UploadRecord
+    from sftp_server.audit import AuditLog
     from sftp_server.bans import BanStore, MemoryBans
     from sftp_server.hostkeys import (
         KEY_TYPES,
@@ -36,6 +37,7 @@ __all__ = [
     "Account",
     "Accounts",
     "Algorithms",
+    "AuditLog",
     "BanStore",
     "HostKeyError",
     "Limits",
@@ -67,6 +69,7 @@ _HOMES = {
         "hostkeys",
     ),
     **dict.fromkeys(("is_temp_name", "original_name", "published_name"), "inbox"),
+    "AuditLog": "audit",
     "Limits": "limits",
     **dict.fromkeys(("BanStore", "MemoryBans"), "bans"),
     **dict.fromkeys(("generate_password", "hash_password", "verify"), "passwords"),

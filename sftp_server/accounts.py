@@ -13,8 +13,6 @@ import datetime as dt
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Account", "Accounts", "Algorithms", "UploadRecord"]
-
 
 @dataclasses.dataclass(frozen=True)
 class Account:

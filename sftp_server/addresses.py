@@ -17,8 +17,6 @@ from collections.abc import Callable
 
 from sftp_server.limits import Limits
 
-__all__ = ["FAILURE_WEIGHTS", "AddressBook", "in_networks"]
-
 #: How much each kind of failure counts towards a ban. A public-key probe is how
 #: OpenSSH offers the keys it has (four unrelated keys before the password is
 #: normal); a wrong password or a pipelined guess is what an attacker sends; a

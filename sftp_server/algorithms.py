@@ -20,8 +20,6 @@ import dataclasses
 
 from asyncssh.kex import get_kex_algs
 
-__all__ = ["POLICIES", "AlgorithmSet", "algorithm_set"]
-
 POLICIES = ("compatible", "strict", "legacy")
 
 _KEX = (

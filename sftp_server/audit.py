@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["AuditLog"]
-
 _MAX_TEXT = 200  # usernames and file names come from strangers; keep lines bounded
 _BURST = 20  # lines per source and event in one window; the rest are counted
 _WINDOW = 60.0

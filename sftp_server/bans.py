@@ -16,8 +16,6 @@ from typing import Protocol
 from sftp_server.addresses import AddressBook
 from sftp_server.audit import AuditLog
 
-__all__ = ["BanKeeper", "BanStore", "MemoryBans"]
-
 
 class BanStore(Protocol):
     """Persistent bans; called from worker threads, so an implementation may block."""

@@ -26,8 +26,6 @@ from sftp_server.limits import Limits
 from sftp_server.passwords import verify, verify_unknown_user
 from sftp_server.session import Channels, Session
 
-__all__ = ["Host", "ReceiverConnection"]
-
 _TOO_MANY = "too many authentication failures"
 _SHA1_SIGNATURES = frozenset({b"ssh-rsa", b"ssh-rsa-cert-v01@openssh.com", b"x509v3-ssh-rsa"})
 

@@ -20,16 +20,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import asyncssh
 
-__all__ = [
-    "KEY_TYPES",
-    "HostKeyError",
-    "add_host_key",
-    "ensure_host_keys",
-    "fingerprints",
-    "load_host_keys",
-    "retire_host_key",
-]
-
 # type name (as `roster hostkey add TYPE` takes it) -> (asyncssh alg, RSA bits, file name)
 KEY_TYPES: dict[str, tuple[str, int, str]] = {
     "ed25519": ("ssh-ed25519", 0, "ssh_host_ed25519_key"),
@@ -144,7 +134,7 @@ def add_host_key(directory: Path, key_type: str) -> asyncssh.SSHKey:
     try:
         return asyncssh.read_private_key(path)
     except (OSError, asyncssh.KeyImportError) as exc:
-        raise HostKeyError(f"cannot read host key of type {key_type}: {exc}") from None
+        raise HostKeyError(f"cannot read host key {path}: {exc}") from None
 
 
 def retire_host_key(directory: Path, fingerprint: str) -> Path:

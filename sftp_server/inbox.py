@@ -15,14 +15,6 @@ from pathlib import Path
 
 from sftp_server.limits import DEFAULT_TEMP_NAMES
 
-__all__ = [
-    "Inbox",
-    "is_temp_name",
-    "original_name",
-    "published_name",
-    "valid_name",
-]
-
 MAX_NAME_BYTES = 200  # leaves room for the timestamp prefix within NAME_MAX (255)
 _PUBLISHED = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?-(?P<original>.+)$")
 

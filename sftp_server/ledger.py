@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["CHUNK", "Ledger", "QuotaExceeded"]
-
 CHUNK = 4 * 1024 * 1024  # bytes reserved ahead of the writes (less under a small quota)
 T = TypeVar("T")
 RECOUNT = 2.0  # seconds an inbox count stays good

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["DEFAULT_TEMP_NAMES", "Limits"]
-
 GiB = 1024**3
 
 #: Names clients upload to before renaming (shell patterns, case-insensitive):

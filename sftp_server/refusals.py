@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncssh
 from asyncssh import SFTPAttrs
 
-__all__ = ["DENIED_CHANGE", "DENIED_READ", "DENIED_TREE", "UploadOnly"]
-
 DENIED_READ = "this account can only upload: reading files is not allowed"
 DENIED_CHANGE = "files cannot be changed once uploaded"
 DENIED_TREE = "this account can only upload files: folders and links are not allowed"

@@ -34,8 +34,6 @@ from sftp_server.session import OpenFiles, Session
 from sftp_server.sftp import DistrictSFTPServer
 from sftp_server.upload import sweep_orphans
 
-__all__ = ["Receiver", "ReceiverConfig", "run", "start_receiver"]
-
 
 @dataclasses.dataclass(frozen=True)
 class ReceiverConfig:

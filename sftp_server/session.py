@@ -12,8 +12,6 @@ from sftp_server.inbox import Inbox
 from sftp_server.ledger import Ledger
 from sftp_server.limits import Limits
 
-__all__ = ["Channels", "OpenFiles", "Session"]
-
 
 class Channels:
     """SFTP sessions open on one connection: each may hold files, so they are capped."""

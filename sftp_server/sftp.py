@@ -27,8 +27,6 @@ from sftp_server.refusals import DENIED_CHANGE, DENIED_READ, UploadOnly
 from sftp_server.session import Channels, Session
 from sftp_server.upload import Upload
 
-__all__ = ["DistrictSFTPServer"]
-
 #: The asyncssh function that answers SSH_FXP_CLOSE. Only a close hook called
 #: from it publishes; if asyncssh renamed it, every upload would be discarded
 #: as a partial (never a partial published) and the upload tests would fail.

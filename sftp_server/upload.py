@@ -12,8 +12,6 @@ from asyncssh import SFTPOpUnsupported
 
 from sftp_server.ledger import STAGED_SUFFIX
 
-__all__ = ["Upload", "sweep_orphans"]
-
 _CHUNK = 1024 * 1024
 
 

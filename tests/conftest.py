@@ -1,5 +1,7 @@
 """Shared fixtures: a migrated Store on every engine, the CLI on a fresh home.
 
+Fixtures only: what tests import lives in ``tests/helpers.py``.
+
 SQLite is a real file in tmp_path. PostgreSQL is the server named by
 ROSTER_TEST_POSTGRES_URL (default: trust auth on loopback); each test gets a
 fresh schema, selected through libpq's ``options`` in the URL and dropped after.
@@ -10,13 +12,11 @@ where they fail: CI must prove both engines.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -25,6 +25,7 @@ from roster_pipeline.cli import main
 from roster_pipeline.errors import DatabaseUnavailableError
 from roster_pipeline.store import Store, open_store
 from roster_pipeline.store.engine import Engine
+from tests.helpers import SAMPLES, Roster
 
 POSTGRES_URL = os.environ.get(
     "ROSTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -33,7 +34,6 @@ _HOW_TO_START = (
     "start the local server (scripts/ensure-postgres does) or point "
     "ROSTER_TEST_POSTGRES_URL at one with a database you may create schemas in"
 )
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 @pytest.fixture(scope="session")
@@ -100,29 +100,24 @@ def samples() -> Path:
     return SAMPLES
 
 
-Roster = Callable[..., Result]
-
-
 @pytest.fixture
-def roster(tmp_path: Path, store_url: str) -> Roster:
-    """Run `roster --home <tmp> --db <engine> ARGS...` in-process; click's Result."""
+def bare_roster(tmp_path: Path, store_url: str) -> Roster:
+    """Run `roster --home <tmp> --db <engine> ARGS...` in-process; click's Result.
+    Nothing is created: the home exists once `init` has run."""
     home = tmp_path / "home"
 
-    def run(*args: str | Path, input: str | None = None) -> Result:
+    def run(
+        *args: str | Path, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Result:
         argv = ["--home", str(home), "--db", store_url, *(str(a) for a in args)]
-        return CliRunner().invoke(main, argv, input=input, catch_exceptions=False)
+        return CliRunner(env=env).invoke(main, argv, input=input, catch_exceptions=False)
 
     return run
 
 
-def as_json(result: Result) -> Any:
-    return json.loads(result.stdout)
-
-
-def process_json(roster: Roster, source: Path, code: int = 0) -> dict[str, object]:
-    """`roster process SOURCE --district lincoln --json`, its exit code checked."""
-    result = roster("process", source, "--district", "lincoln", "--json")
-    assert result.exit_code == code, result.output
-    data = as_json(result)
-    assert isinstance(data, dict)
-    return data
+@pytest.fixture
+def roster(bare_roster: Roster) -> Roster:
+    """`bare_roster` on a home made by `roster init`."""
+    done = bare_roster("init")
+    assert done.exit_code == 0, done.output
+    return bare_roster

@@ -9,10 +9,12 @@ from pathlib import Path
 import paramiko
 import pytest
 
+from roster_pipeline.cli.exits import code_for
 from roster_pipeline.districts import DistrictAccounts
+from roster_pipeline.errors import InputError, NotFoundError, RosterError
 from roster_pipeline.store import open_store
 from sftp_server import Limits, Receiver, ReceiverConfig, add_host_key, start_receiver
-from tests.conftest import Roster, as_json
+from tests.helpers import Roster, as_json
 
 LIMITS = Limits(auth_failure_delay=0.01, ban_threshold=2, login_timeout=10)
 
@@ -80,11 +82,16 @@ def test_a_ban_is_shared_kept_across_restarts_listed_and_lifted(
 
 
 @pytest.mark.parametrize(
-    ("address", "message"),
-    [("127.0.0.9", "127.0.0.9 is not banned"), ("not-an-ip", "'not-an-ip' is not an IP address")],
+    ("address", "message", "error"),
+    [
+        ("127.0.0.9", "127.0.0.9 is not banned", NotFoundError),
+        ("not-an-ip", "'not-an-ip' is not an IP address", InputError),
+    ],
 )
-def test_lifting_what_is_not_banned_says_so(roster: Roster, address: str, message: str) -> None:
+def test_lifting_what_is_not_banned_says_so(
+    roster: Roster, address: str, message: str, error: type[RosterError]
+) -> None:
     result = roster("ban", "lift", address)
-    assert result.exit_code == 1
+    assert result.exit_code == code_for(error(""))
     assert message in result.output
     assert "Traceback" not in result.output

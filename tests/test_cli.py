@@ -6,7 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-from conftest import Roster, as_json, process_json
+from roster_pipeline.cli.exits import ExitCode
+from tests.helpers import Roster, as_json, process_json
 
 
 def _counts(data: dict[str, object], table: str) -> tuple[int, ...]:
@@ -102,7 +103,7 @@ def test_check_loads_nothing(roster: Roster, samples: Path) -> None:
 
 def test_unknown_district_is_a_clean_error(roster: Roster, samples: Path) -> None:
     result = roster("process", samples / "good.zip", "--district", "nowhere")
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.NOT_FOUND
     assert "nowhere" in result.output
     assert "Traceback" not in result.output
 

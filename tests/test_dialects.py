@@ -12,14 +12,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Roster, as_json
 
-from roster_pipeline.contracts.dialects import Dialect, parse_alias, parse_headerless
+from roster_pipeline.cli.exits import ExitCode
+from roster_pipeline.contracts.dialects import CsvDialect, parse_alias, parse_headerless
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import TerminalError
 from roster_pipeline.stages.parse import parse
 from roster_pipeline.stages.unpack import ReceivedFile
 from roster_pipeline.store import open_store
+from tests.helpers import Roster, as_json
 
 USERS = (
     "district_user_id,first_name,last_name,role,school_id\n"
@@ -154,7 +155,7 @@ def test_check_with_district_honours_its_settings(
 
 def test_unknown_district_for_check_is_a_clean_error(roster: Roster, samples: Path) -> None:
     result = roster("check", samples / "good", "--district", "nowhere")
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.NOT_FOUND
     assert "nowhere" in result.output
     assert "Traceback" not in result.output
 
@@ -163,18 +164,18 @@ def test_unknown_district_for_check_is_a_clean_error(roster: Roster, samples: Pa
 
 
 def test_dialect_round_trips_through_settings() -> None:
-    dialect = Dialect(
+    dialect = CsvDialect(
         "cp1252",
         {"users.district_user_id": ("Student_Number",)},
         {"enrollments": ("class_id", "student_id")},
     )
-    again = Dialect.from_settings(dialect.check(load_spec()).to_settings())
+    again = CsvDialect.from_settings(dialect.check(load_spec()).to_settings())
     assert again == dialect
-    assert Dialect.from_settings({}).to_settings() == {}
+    assert CsvDialect.from_settings({}).to_settings() == {}
 
 
 def test_applied_aliases_add_to_the_spec_aliases() -> None:
-    spec = Dialect(aliases={"users.district_user_id": ("Student_Number",)}).apply(load_spec())
+    spec = CsvDialect(aliases={"users.district_user_id": ("Student_Number",)}).apply(load_spec())
     assert spec.file("users").column("district_user_id").aliases[-1] == "Student_Number"
     assert load_spec().file("users").column("district_user_id").aliases == ()
 
@@ -182,25 +183,25 @@ def test_applied_aliases_add_to_the_spec_aliases() -> None:
 @pytest.mark.parametrize(
     ("dialect", "says"),
     [
-        (Dialect(encoding="latin-9"), "not supported"),
-        (Dialect(aliases={"pupils.id": ("X",)}), "'pupils' is not a file"),
-        (Dialect(aliases={"users.nickname": ("X",)}), "'nickname' is not a column of users"),
-        (Dialect(aliases={"users.first_name": ("Last Name",)}), "already means users.last_name"),
+        (CsvDialect(encoding="latin-9"), "not supported"),
+        (CsvDialect(aliases={"pupils.id": ("X",)}), "'pupils' is not a file"),
+        (CsvDialect(aliases={"users.nickname": ("X",)}), "'nickname' is not a column of users"),
+        (CsvDialect(aliases={"users.first_name": ("Last Name",)}), "already means users.last_name"),
         (
-            Dialect(headerless={"users": ("district_user_id", "first_name")}),
+            CsvDialect(headerless={"users": ("district_user_id", "first_name")}),
             "lacks last_name, role",
         ),
         (
-            Dialect(headerless={"users": ("district_user_id", "shoe_size")}),
+            CsvDialect(headerless={"users": ("district_user_id", "shoe_size")}),
             "shoe_size name no column",
         ),
         (
-            Dialect(headerless={"enrollments": ("class_id", "student_id", "class_id")}),
+            CsvDialect(headerless={"enrollments": ("class_id", "student_id", "class_id")}),
             "names class_id twice",
         ),
     ],
 )
-def test_dialect_check_names_the_problem(dialect: Dialect, says: str) -> None:
+def test_dialect_check_names_the_problem(dialect: CsvDialect, says: str) -> None:
     with pytest.raises(TerminalError, match=says):
         dialect.check(load_spec())
 
@@ -233,14 +234,14 @@ def test_data_starting_like_a_zlib_stream_is_read_literally(tmp_path: Path) -> N
 
 
 def test_changed_applies_set_options_as_typed() -> None:
-    start = Dialect(aliases={"users.first_name": ("First",)}, headerless={"users": ("a",)})
+    start = CsvDialect(aliases={"users.first_name": ("First",)}, headerless={"users": ("a",)})
     changed = start.changed(
         encoding="cp1252",
         aliases=["users.district_user_id=Student_Number", "users.first_name=Given"],
         headerless=["enrollments=class_id,student_id"],
         with_header=["users"],
     )
-    assert changed == Dialect(
+    assert changed == CsvDialect(
         "cp1252",
         {"users.first_name": ("First", "Given"), "users.district_user_id": ("Student_Number",)},
         {"enrollments": ("class_id", "student_id")},

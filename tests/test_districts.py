@@ -11,13 +11,14 @@ from pathlib import Path
 import asyncssh
 import paramiko
 import pytest
-from conftest import Roster, as_json
 
+from roster_pipeline.cli.exits import ExitCode
 from roster_pipeline.config import load_settings
 from roster_pipeline.districts import DistrictAccounts
 from roster_pipeline.service.receiver import receiver_config
 from roster_pipeline.store import open_store
 from sftp_server import start_receiver
+from tests.helpers import Roster, as_json
 
 
 def test_add_prints_connection_and_stores_only_a_hash(roster: Roster, store_url: str) -> None:
@@ -57,7 +58,7 @@ def test_password_stdin_key_only_and_allow_list(roster: Roster, tmp_path: Path) 
     )
     assert info["password"] == "a long secret phrase"
     refused = roster("district", "add", "c", "--no-password")
-    assert refused.exit_code == 1
+    assert refused.exit_code == ExitCode.USAGE
     assert "needs at least one --public-key" in refused.output
     args = ("--no-password", "--public-key", tmp_path / "id.pub", "--allow-ip", "10.1.2.3/16")
     keyed = as_json(roster("district", "add", "d", *args, "--json"))
@@ -89,14 +90,14 @@ def test_init_keeps_host_keys_and_their_mode(roster: Roster, tmp_path: Path) -> 
 
 def test_rotate_disable_enable_remove(roster: Roster, samples: Path) -> None:
     old = as_json(roster("district", "add", "lincoln", "--json"))["password"]
-    new = as_json(roster("district", "rotate-password", "lincoln", "--json"))["password"]
+    new = as_json(roster("district", "rotate-password", "lincoln", "--json", "--yes"))["password"]
     assert new != old
     assert as_json(roster("district", "disable", "lincoln", "--json"))["enabled"] is False
     assert as_json(roster("district", "enable", "lincoln", "--json"))["enabled"] is True
     roster("process", samples / "good.zip", "--district", "lincoln")
     assert "data is kept" in roster("district", "remove", "lincoln").output
     assert len(as_json(roster("batches", "--json"))) == 1  # records stay without --purge
-    assert roster("district", "show", "lincoln").exit_code == 1
+    assert roster("district", "show", "lincoln").exit_code == ExitCode.NOT_FOUND
 
 
 def test_receiver_logs_in_with_the_printed_password(

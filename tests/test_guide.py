@@ -7,15 +7,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from browser import Rendered, dump_dom, screenshot
-from conftest import Roster, as_json
 
-from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.cli.exits import ExitCode
+from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import available_specs, load_spec
 from roster_pipeline.render.guide import GuideInput, guide_html, onboarding_guide
 from roster_pipeline.store import open_store
 from sftp_server.passwords import verify
+from tests.browser import Rendered, dump_dom, screenshot
+from tests.helpers import Roster, as_json
 
 NASTY = "<script>alert(1)</script>"
 
@@ -45,7 +46,7 @@ def _sections(text: str) -> dict[str, str]:
 @pytest.mark.parametrize("spec_name", available_specs())
 def test_every_file_and_column_of_the_spec_is_in_the_guide(spec_name: str) -> None:
     spec = load_spec(spec_name)
-    text = onboarding_guide(GuideInput(_connection(), spec, Dialect()))
+    text = onboarding_guide(GuideInput(_connection(), spec, CsvDialect()))
     sections = _sections(text)
     assert set(sections) == {f.name for f in spec.files}
     for f in spec.files:
@@ -67,7 +68,7 @@ def test_every_file_and_column_of_the_spec_is_in_the_guide(spec_name: str) -> No
 
 
 def test_guide_states_connection_encoding_prefixes_zip_and_codes() -> None:
-    text = onboarding_guide(GuideInput(_connection(), load_spec(), Dialect()))
+    text = onboarding_guide(GuideInput(_connection(), load_spec(), CsvDialect()))
     for line in (
         "| Host | sftp.example.com |",
         "| Port | 2222 |",
@@ -88,7 +89,7 @@ def test_guide_states_connection_encoding_prefixes_zip_and_codes() -> None:
 
 
 def test_guide_follows_the_district_dialect() -> None:
-    dialect = Dialect(
+    dialect = CsvDialect(
         "cp1252",
         {"users.district_user_id": ("Student_Number",)},
         {"enrollments": ("class_id", "-", "student_id")},
@@ -102,7 +103,7 @@ def test_guide_follows_the_district_dialect() -> None:
 
 def test_html_guide_is_escaped_and_self_contained_in_chromium(tmp_path: Path) -> None:
     connection = _connection(name=f"Lincoln {NASTY} | *bold* [x](http://evil)")
-    text = onboarding_guide(GuideInput(connection, load_spec(), Dialect()))
+    text = onboarding_guide(GuideInput(connection, load_spec(), CsvDialect()))
     page = guide_html(text, "Roster onboarding")
     for outside in ("<script", "href=", "<link", "src=", "@import"):
         assert outside not in page
@@ -138,7 +139,7 @@ def test_cli_guide_has_every_host_key_and_writes_html(roster: Roster, tmp_path: 
 
 def test_include_password_rotates_and_says_so(roster: Roster, store_url: str) -> None:
     old = as_json(roster("district", "add", "lincoln", "--json"))["password"]
-    result = roster("district", "guide", "lincoln", "--include-password")
+    result = roster("district", "guide", "lincoln", "--include-password", "--yes")
     assert result.exit_code == 0
     found = re.search(r"^\| Password \| `([^`]+)` \(new: the previous", result.stdout, re.M)
     assert found is not None
@@ -159,6 +160,6 @@ def test_include_password_on_a_key_only_account_is_refused(roster: Roster, store
         replace(store.district("lincoln"), password_hash="", public_keys=("ssh-ed25519 AAAA x",))
     )
     store.close()
-    result = roster("district", "guide", "lincoln", "--include-password")
-    assert result.exit_code == 1
+    result = roster("district", "guide", "lincoln", "--include-password", "--yes")
+    assert result.exit_code == ExitCode.USAGE
     assert "logs in with a key only" in result.output

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from roster_pipeline.cli.exits import code_for
 from roster_pipeline.config import load_settings
-from roster_pipeline.errors import ConfigError
+from roster_pipeline.errors import HostKeyFileError, NotFoundError
 from roster_pipeline.service import receiver
-from tests.conftest import Roster, as_json
+from tests.helpers import Roster, as_json
 
 
 def _keys(roster: Roster) -> list[tuple[str, str]]:
@@ -42,7 +43,7 @@ def test_rotate_an_ed25519_key_then_retire_the_old_one(roster: Roster, tmp_path:
 def test_retiring_an_unknown_fingerprint_says_so(roster: Roster) -> None:
     assert roster("init").exit_code == 0
     result = roster("hostkey", "retire", "SHA256:nope")
-    assert result.exit_code == 1
+    assert result.exit_code == code_for(NotFoundError(""))
     assert "no host key has the fingerprint SHA256:nope" in result.output
 
 
@@ -53,6 +54,6 @@ def test_the_receiver_will_not_start_without_a_key_it_had(
     home = tmp_path / "home"
     (home / "hostkeys" / "ssh_host_ecdsa_key").unlink()
     settings = load_settings(env={}, home=home, database_url=store_url, listen_port=0)
-    with pytest.raises(ConfigError, match=r"ssh_host_ecdsa_key .*restore the file"):
+    with pytest.raises(HostKeyFileError, match=r"ssh_host_ecdsa_key .*restore the file"):
         asyncio.run(receiver.start(settings))
     assert not (home / "hostkeys" / "ssh_host_ecdsa_key").exists()

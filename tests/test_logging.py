@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from roster_pipeline.cli.service import configure_logging
-from tests.conftest import Roster
+from tests.helpers import Roster
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Roster
+from tests.helpers import Roster
 
 
 @pytest.fixture
@@ -21,12 +21,12 @@ def permissive_umask() -> Iterator[None]:
 
 @pytest.mark.usefixtures("permissive_umask")
 def test_init_creates_a_private_home_and_tightens_an_old_one(
-    roster: Roster, tmp_path: Path, store_url: str
+    bare_roster: Roster, tmp_path: Path, store_url: str
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "inbox").mkdir(mode=0o755)  # as an older version left it
-    assert roster("init").exit_code == 0
+    assert bare_roster("init").exit_code == 0
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in home.iterdir()}
     folders = {name: mode for name, mode in modes.items() if (home / name).is_dir()}
     assert set(folders.values()) == {0o700}

@@ -10,13 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Roster, as_json
 from rich.console import Console
 
 from roster_pipeline import districts, operations, pipeline
 from roster_pipeline.cli.display import stage_display
 from roster_pipeline.config import load_settings
 from roster_pipeline.home import Home
+from tests.helpers import Roster, as_json
 
 
 def test_pipeline_reports_each_stage_with_rows(
@@ -87,6 +87,7 @@ def _run_in_terminal(argv: list[str]) -> str:
 def test_terminal_shows_the_stages_and_json_does_not(samples: Path, tmp_path: Path) -> None:
     command = str(Path(sys.executable).parent / "roster")  # the installed console script
     roster = [command, "--home", str(tmp_path / "home")]
+    subprocess.run([*roster, "init"], check=True, capture_output=True)
     subprocess.run([*roster, "district", "add", "lincoln"], check=True, capture_output=True)
     drawn = _run_in_terminal([*roster, "process", str(samples / "good"), "--district", "lincoln"])
     assert "apply" in drawn  # the live line's last stage, drawn before it was cleared

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from browser import Rendered, dump_dom, screenshot
-from conftest import Roster, as_json
 
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.render import report
 from roster_pipeline.render.report_html import CODE_ADVICE, ROW_LIMIT
 from roster_pipeline.store import BatchRecord, BatchStatus, FileRecord, TableCounts
+from tests.browser import Rendered, dump_dom, screenshot
+from tests.helpers import Roster, as_json
 
 NASTY = "<script>alert(1)</script>"
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]

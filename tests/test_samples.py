@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import Roster, as_json
+
+from tests.helpers import Roster, as_json
 
 CASES = {
     "bad": "bad",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import paramiko
 import pytest
-from service_helpers import (
+
+from roster_pipeline import districts, operations, system
+from roster_pipeline.store import BatchRecord, BatchStatus
+from tests.service_helpers import (
     ROSTER,
     ServiceProcess,
     WebhookRecorder,
@@ -23,9 +27,6 @@ from service_helpers import (
     publish,
     wait_for,
 )
-
-from roster_pipeline import districts, operations
-from roster_pipeline.store import BatchRecord, BatchStatus
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -80,7 +81,7 @@ def _start(started: list[ServiceProcess], root: Path, *args: str, **env: str) ->
 
 def _finished(root: Path, district: str, n: int) -> list[BatchRecord] | None:
     found = batches(root, district)
-    done = [b for b in found if b.status not in {BatchStatus.RECEIVED, BatchStatus.PROCESSING}]
+    done = [b for b in found if b.status.finished]
     return done if len(done) >= n else None
 
 
@@ -140,6 +141,23 @@ def test_a_paused_district_keeps_its_uploads_until_it_resumes(
         operations.configure(home, "lincoln", {}, paused=False)
     (batch,) = wait_for(lambda: _finished(root, "lincoln", 1), "the resumed batch")
     assert batch.status == BatchStatus.LOADED
+
+
+@BOTH_ENGINES
+def test_a_disabled_system_keeps_uploads_and_processes_them_once_enabled(
+    root: Path, serve: list[ServiceProcess], samples: Path
+) -> None:
+    with open_home(root) as home:
+        system.disable(home, "SIS migration", by="test")
+    _start(serve, root, ROSTER_SETTLE_QUICK_SECONDS="0.2")
+    kept = publish(root, "lincoln", "good.zip", (samples / "good.zip").read_bytes())
+    time.sleep(4)  # past the 2 s settle, a rescan and many claim polls
+    assert batches(root, "lincoln") == []
+    assert kept.is_file()  # accepted, kept, not processed
+    with open_home(root) as home:
+        system.enable(home, by="test")
+    (batch,) = wait_for(lambda: _finished(root, "lincoln", 1), "the batch after enable")
+    assert batch.status == BatchStatus.LOADED, batch.message
 
 
 def _big_district(folder: Path) -> None:
@@ -244,7 +262,7 @@ def test_twenty_districts_uploading_at_once_are_all_loaded_and_kept_apart(
         for name in GOOD:
             publish(root, slug, name, (source / name).read_bytes())
     for slug in slugs:
-        (batch,) = wait_for(lambda s=slug: _finished(root, s, 1), f"{slug}'s batch", 120)
+        (batch,) = wait_for(functools.partial(_finished, root, slug, 1), f"{slug}'s batch", 120)
         assert batch.status == BatchStatus.LOADED, batch.message
     with open_home(root) as home:
         for i, slug in enumerate(slugs):
@@ -335,7 +353,7 @@ def test_a_receiver_and_two_workers_in_separate_processes_load_each_upload_once(
             assert sftp is not None
             sftp.put(str(source), source.name)
             sftp.close()
-        wait_for(lambda n=n: _finished(root, "lincoln", n + 1), f"batch {n + 1}")
+        wait_for(functools.partial(_finished, root, "lincoln", n + 1), f"batch {n + 1}")
     time.sleep(3)  # longer than settle: a second assembler would have made a batch by now
     done = batches(root, "lincoln")
     assert [b.status for b in done] == [BatchStatus.LOADED, BatchStatus.LOADED]

@@ -9,15 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Roster, as_json, process_json
-from service_helpers import open_home, publish, wait_for
 
 from roster_pipeline import districts
+from roster_pipeline.cli.exits import ExitCode
 from roster_pipeline.home import Home
 from roster_pipeline.service import batches, retention, worker
 from roster_pipeline.service.alerts import Alerts
 from roster_pipeline.service.worker import queue_for
 from roster_pipeline.store.queue import worker_name
+from tests.helpers import Roster, as_json, process_json
+from tests.service_helpers import open_home, publish, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -63,7 +64,7 @@ def test_approve_applies_a_held_batch_under_its_own_id(
     deleted = [c for c in _changes(root, store_url, batch_id) if c[2] == "deleted"]
     assert {c[0] for c in deleted} >= {"enrollments"}
     again = roster("batch", "approve", batch_id)
-    assert again.exit_code == 1
+    assert again.exit_code == ExitCode.USAGE
     assert "only a held batch" in again.output
 
 
@@ -75,7 +76,7 @@ def test_discard_drops_a_held_batch(
     assert _status_of(roster, batch_id) == "discarded"
     assert _enrollments(roster) == 11
     assert _changes(root, store_url, batch_id) == []
-    assert roster("batch", "approve", batch_id).exit_code == 1
+    assert roster("batch", "approve", batch_id).exit_code == ExitCode.USAGE
 
 
 def test_reprocess_runs_archived_files_as_a_new_batch(roster: Roster, samples: Path) -> None:
@@ -85,7 +86,7 @@ def test_reprocess_runs_archived_files_as_a_new_batch(roster: Roster, samples: P
     listing = as_json(roster("batches", "--json"))
     assert [b["status"] for b in listing] == ["held", "held", "loaded"]
     assert listing[0]["batch_id"] != batch_id
-    assert roster("batch", "reprocess", "no-such-batch").exit_code == 1
+    assert roster("batch", "reprocess", "no-such-batch").exit_code == ExitCode.NOT_FOUND
 
 
 def test_a_file_equal_to_the_last_loaded_one_is_recorded_not_reprocessed(
@@ -160,9 +161,9 @@ def test_status_exit_codes_stale_held_and_paused(roster: Roster, samples: Path) 
 def test_district_set_refuses_nonsense(roster: Roster) -> None:
     roster("district", "add", "lincoln")
     result = roster("district", "set", "lincoln", "--max-delete-pct", "150")
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.USAGE
     assert "max_delete_pct must be between 0 and 100" in result.output
-    assert roster("district", "set", "nowhere", "--pause").exit_code == 1
+    assert roster("district", "set", "nowhere", "--pause").exit_code == ExitCode.NOT_FOUND
 
 
 def test_a_district_threshold_lets_a_big_change_through(roster: Roster, samples: Path) -> None:

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from roster_pipeline.config import Thresholds
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import (
@@ -19,8 +20,9 @@ from roster_pipeline.errors import (
     UnknownBatchError,
     UnknownDistrictError,
 )
+from roster_pipeline.outcome import table_changes, table_counts
 from roster_pipeline.stages.parse import LINE
-from roster_pipeline.stages.plan import Plan, Thresholds, plan
+from roster_pipeline.stages.plan import Plan, plan
 from roster_pipeline.stages.validate import Validated, ValidFile
 from roster_pipeline.store import (
     BatchRecord,
@@ -83,15 +85,15 @@ def batch(
         district=district,
         status=status,
         received_at=T0 + timedelta(days=day),
-        **kw,
-    )  # type: ignore[arg-type]
+        **kw,  # type: ignore[arg-type]
+    )
 
 
 def load(store: Store, district: str, batch_id: str, *files: ValidFile, day: int = 0) -> Plan:
     """Plan against the store and apply: one night of the pipeline."""
     validated = Validated(files={f.name: f for f in files}, rejects=rejects.empty())
     p = plan(validated, SPEC, lambda t, c: store.snapshot(district, t, c), Thresholds())
-    store.save_batch(batch(batch_id, district, day=day), rejects.empty(), p)
+    store.save_batch(batch(batch_id, district, day=day), rejects.empty(), table_changes(p))
     return p
 
 
@@ -246,7 +248,9 @@ def test_first_load_then_next_night_logs_exact_changes(store: Store) -> None:
         valid("enrollments", enrollments(("c1", "u3"), ("c2", "u4"))),
         day=1,
     )
-    assert second.tables["users"].counts == TableCounts(added=1, updated=1, deleted=1, unchanged=1)
+    assert table_counts(second.tables["users"]) == TableCounts(
+        added=1, updated=1, deleted=1, unchanged=1
+    )
     assert changes(store, "b2") == {
         ("users", "u4", "added"), ("users", "u1", "updated"), ("users", "u2", "deleted"),
         ("enrollments", "c2|u4", "added"), ("enrollments", "c1|u2", "deleted"),
@@ -258,7 +262,7 @@ def test_first_load_then_next_night_logs_exact_changes(store: Store) -> None:
 def test_same_content_again_changes_nothing(store: Store) -> None:
     load(store, "north", "b1", valid("users", NIGHT1))
     again = load(store, "north", "b2", valid("users", NIGHT1.reverse()), day=1)
-    assert again.tables["users"].counts == TableCounts(unchanged=3)
+    assert table_counts(again.tables["users"]) == TableCounts(unchanged=3)
     assert store.changes("b2").height == 0
     assert_frame_equal(loaded_users(store, "north"), NIGHT1)
 
@@ -312,12 +316,12 @@ def test_a_failure_inside_save_batch_applies_nothing(store: Store) -> None:
         }
     )
     with pytest.raises(ConflictError, match=r"b2 of district north .*; nothing was changed"):
-        store.save_batch(batch("b2", "north", day=1), rejects.empty(), broken)
+        store.save_batch(batch("b2", "north", day=1), rejects.empty(), table_changes(broken))
     assert_frame_equal(loaded_users(store, "north"), NIGHT1)
     assert store.changes("b2").height == 0
     with pytest.raises(UnknownBatchError):
         store.batch("b2")
-    store.save_batch(batch("b2", "north", day=1), rejects.empty(), p)  # the store still works
+    store.save_batch(batch("b2", "north", day=1), rejects.empty(), table_changes(p))  # still works
     assert_frame_equal(loaded_users(store, "north"), NIGHT2)
 
 
@@ -429,3 +433,17 @@ def test_tables_and_columns_outside_the_schema_are_refused(store: Store) -> None
 )  # fmt: skip
 def test_urls_in_messages_never_show_a_password(url: str, shown: str) -> None:
     assert mask_url(url) == shown
+
+
+def test_only_a_constraint_is_a_conflict(store_url: str) -> None:
+    """A broken statement is a bug to see, not a conflict with the current state."""
+    import adbc_driver_manager
+
+    from roster_pipeline.store.sql_store import SqlStore, _refused
+
+    opened = SqlStore(store_url)
+    try:
+        with pytest.raises(adbc_driver_manager.ProgrammingError), _refused("district x"):
+            opened.engine.execute("SELEC 1")
+    finally:
+        opened.close()

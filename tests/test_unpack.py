@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from roster_pipeline.config import ZipLimits
 from roster_pipeline.contracts.rejects import Code, has_fatal
 from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.errors import InputError
-from roster_pipeline.stages.unpack import Unpacked, ZipLimits, unpack
+from roster_pipeline.stages.unpack import Unpacked, unpack
 
 USERS = b"district_user_id,first_name,last_name,role\n1,Ann,Lee,Student\n"
 CLASSES = b"class_id,class_name,school_id,course_id,teacher_id\nc1,Math,s1,m,t1\n"

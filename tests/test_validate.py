@@ -67,7 +67,7 @@ def _parsed(name: str, text: str, parse_rejects: pl.DataFrame | None = None) -> 
     )
 
 
-def _run(loaded: FrameLoaded = NOTHING, **texts: str) -> Validated:
+def _run(loaded: FrameLoaded = NOTHING, /, **texts: str) -> Validated:
     """Validate a batch of files given as ``users=..., classes=...`` (sent as <name>.csv)."""
     return validate([_parsed(f"{n}.csv", t) for n, t in texts.items()], SPEC, loaded)
 

@@ -1,40 +1,35 @@
-"""``roster`` commands about districts and the receiver's host keys: district ..., hostkey ..."""
+"""``roster district ...``: provision and inspect districts and their SFTP accounts."""
 
 from __future__ import annotations
 
-import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from roster_pipeline import districts, operations
-from roster_pipeline.cli import main
 from roster_pipeline.cli.common import (
-    F,
+    confirmed,
     echo_json,
     opened_home,
+    output_option,
     reported,
+    say,
     write_or_echo,
 )
-from roster_pipeline.config import Settings
-from roster_pipeline.contracts import dialects, specs
-from roster_pipeline.render import guide
-from roster_pipeline.store import DistrictRecord
-from sftp_server import ensure_host_keys
+from roster_pipeline.cli.display import print_table, status_markup
+from roster_pipeline.cli.district_settings import district_set
+from roster_pipeline.contracts import specs
 
-__all__ = [
-    "DIALECT_OPTIONS",
-    "changed_dialect",
-    "dialect_options",
-    "district",
-]
+if TYPE_CHECKING:
+    from roster_pipeline.config import Settings
+    from roster_pipeline.store import DistrictRecord
+
+# The core API and the SSH library are imported inside the commands that use them.
 
 
-@main.group()
+@click.group()
 def district() -> None:
     """Provision and inspect districts and their SFTP accounts."""
 
@@ -69,12 +64,14 @@ def district_add(
     Prints what the district admin types into PowerSchool: host, port, user
     name, password (shown once) and the host key fingerprints.
     """
+    from roster_pipeline import districts, hostkeys
+
     if password_stdin and no_password:
         raise click.UsageError("--password-stdin and --no-password exclude each other")
     password = _read_password() if password_stdin else None
     keys = tuple(line for f in key_files for line in _key_lines(f))
     with opened_home() as home:
-        ensure_host_keys(home.folder("hostkeys"))
+        hostkeys.ensure(home.folder("hostkeys"))
         done = districts.add_district(
             home, slug, name, spec_name, username=username, password=password,
             with_password=not no_password, public_keys=keys, allow_ips=allow_ips,
@@ -98,7 +95,10 @@ def _print_account(
     settings: Settings, record: DistrictRecord, as_json: bool, password: str | None = None
 ) -> None:
     """Print a district's connection details; ``password`` only right after it was set."""
+    from roster_pipeline import districts
+
     info = districts.connection_info(settings, record, password)
+    _warn_unreachable(info)
     if as_json:
         echo_json(info)
         return
@@ -106,9 +106,24 @@ def _print_account(
         click.echo(f"{label:<28} {value}")
 
 
+def _warn_unreachable(info: Mapping[str, Any]) -> None:
+    """Loudly (even with --quiet) when districts would be told an address they cannot use."""
+    from roster_pipeline.districts import unreachable_host
+
+    reason = unreachable_host(str(info["host"]))
+    if reason:
+        click.secho(
+            f"WARNING: districts are told to connect to {info['host']!s}:{info['port']}, but"
+            f" {reason}. Set the public host: `roster init --public-host HOST"
+            " [--public-port PORT]` (or public_host in roster.toml).",
+            fg="red", bold=True, err=True,
+        )  # fmt: skip
+
+
 def _info_rows(info: dict[str, Any]) -> list[tuple[str, Any]]:
     rows = [
         ("district", info["district"]),
+        ("name", info["name"] or info["district"]),
         ("host", info["host"]),
         ("port", info["port"]),
         ("username", info["username"]),
@@ -131,18 +146,34 @@ def _info_rows(info: dict[str, Any]) -> list[tuple[str, Any]]:
 @click.option("--json", "as_json", is_flag=True)
 @reported
 def district_show(slug: str, as_json: bool) -> None:
-    """Show a district's account and settings (never a secret)."""
+    """Show a district's account, pause state and settings (never a secret)."""
+    from roster_pipeline import districts
+
     with opened_home() as home:
-        record = home.store.district(slug)
-    _print_account(home.settings, record, as_json)
+        info = districts.described(home.settings, home.store.district(slug))
+    _warn_unreachable(info)
+    if as_json:
+        echo_json(info)
+        return
+    rows = _info_rows(info)
+    rows.append(("processing", "PAUSED (uploads kept)" if info["paused"] else "active"))
+    for key, knob in info["settings"].items():
+        mark = "" if knob["source"] == "deployment" else "   (this district's own)"
+        rows.append((key, f"{knob['value']:g}{mark}"))
+    for label, value in rows:
+        click.echo(f"{label:<28} {value}")
 
 
 @district.command("rotate-password")
 @click.argument("slug")
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--yes", is_flag=True, help="Do not ask before changing the password.")
 @reported
-def district_rotate_password(slug: str, as_json: bool) -> None:
-    """Set a new generated password and show it once."""
+def district_rotate_password(slug: str, as_json: bool, yes: bool) -> None:
+    """Set a new generated password and show it once (the old one stops working)."""
+    confirmed(f"The password of {slug} will change and the old one stop working. Go on?", yes)
+    from roster_pipeline import districts
+
     with opened_home() as home:
         done = districts.rotate_password(home, slug)
     _print_account(home.settings, done.district, as_json, done.password)
@@ -167,6 +198,8 @@ def district_enable(slug: str, as_json: bool) -> None:
 
 
 def _set_enabled(slug: str, enabled: bool, as_json: bool) -> None:
+    from roster_pipeline import districts
+
     with opened_home() as home:
         done = districts.set_enabled(home, slug, enabled)
     _print_account(home.settings, done.district, as_json)
@@ -178,6 +211,8 @@ def _set_enabled(slug: str, enabled: bool, as_json: bool) -> None:
 @reported
 def district_add_key(slug: str, key_file: Path) -> None:
     """Authorize the public key(s) in KEY_FILE (authorized_keys format)."""
+    from roster_pipeline import districts
+
     with opened_home() as home:
         for line in _key_lines(key_file):
             districts.add_key(home, slug, line)
@@ -191,6 +226,8 @@ def district_add_key(slug: str, key_file: Path) -> None:
 @reported
 def district_remove_key(slug: str, fingerprint: str) -> None:
     """Remove the key with FINGERPRINT (SHA256:..., as `district show` lists it)."""
+    from roster_pipeline import districts
+
     with opened_home() as home:
         done = districts.remove_key(home, slug, fingerprint)
     _print_account(home.settings, done.district, False)
@@ -199,9 +236,14 @@ def district_remove_key(slug: str, fingerprint: str) -> None:
 @district.command("remove")
 @click.argument("slug")
 @click.option("--purge", is_flag=True, help="Also delete its loaded rows, batches and inbox.")
+@click.option("--yes", is_flag=True, help="Do not ask before purging.")
 @reported
-def district_remove(slug: str, purge: bool) -> None:
+def district_remove(slug: str, purge: bool, yes: bool) -> None:
     """Remove the district's account; without --purge its files and records are kept."""
+    if purge:
+        confirmed(f"Delete district {slug} with its loaded rows, batches and files?", yes)
+    from roster_pipeline import districts
+
     with opened_home() as home:
         districts.remove_district(home, slug, purge)
     click.echo(f"district {slug} removed" + (" with its data" if purge else "; its data is kept"))
@@ -212,105 +254,59 @@ def district_remove(slug: str, purge: bool) -> None:
 @reported
 def district_list(as_json: bool) -> None:
     """List the provisioned districts."""
+    from roster_pipeline import districts
+
     with opened_home() as home:
         found = [districts.connection_info(home.settings, d) for d in home.store.districts()]
     if as_json:
         echo_json(found)
         return
-    table = Table("district", "name", "spec", "username", "authentication", "state")
-    for d in found:
-        state = "enabled" if d["enabled"] else "DISABLED"
-        table.add_row(
-            d["district"],
-            d["name"],
-            d["spec"],
-            d["username"],
-            ", ".join(d["authentication"]),
-            state,
-        )
-    Console().print(table)
+    rows = [
+        (d["district"], d["name"], d["spec"], d["username"], ", ".join(d["authentication"]),
+         status_markup("enabled" if d["enabled"] else "DISABLED"))
+        for d in found
+    ]  # fmt: skip
+    print_table(("district", "name", "spec", "username", "authentication", "state"), rows)
 
 
 @district.command("guide")
 @click.argument("slug")
 @click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md",
               show_default=True)  # fmt: skip
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@output_option
 @click.option("--include-password", is_flag=True,
               help="Set a NEW password and include it (the old one stops working).")  # fmt: skip
+@click.option("--yes", is_flag=True, help="Do not ask before changing the password.")
 @reported
-def district_guide(slug: str, fmt: str, output: Path | None, include_password: bool) -> None:
+def district_guide(
+    slug: str, fmt: str, output: Path | None, include_password: bool, yes: bool
+) -> None:
     """Write the onboarding guide a district admin follows to set up PowerSchool.
 
     Generated from the district's spec, account and dialect. Passwords are
     stored only as a hash and cannot be shown again: without
     --include-password the guide says the password is sent separately; with it,
-    a new password is generated, the old one stops working at once, and the
-    new one is in the guide (handle the file as a secret).
+    a new password is generated and put in the guide, and only once the guide
+    is written does it replace the old one (handle the file as a secret).
     """
-    with opened_home() as home:
-        data = districts.onboarding(home, slug, include_password)
-    text = guide.onboarding_guide(data)
-    if fmt == "html":
-        text = guide.guide_html(text, f"Roster onboarding: {data.connection['name']}")
-    write_or_echo(text, output)
+    from roster_pipeline import districts
+    from roster_pipeline.render import guide
+
     if include_password:
-        click.echo(f"note: the password of {slug} was changed; the old one no longer works",
-                   err=True)  # fmt: skip
-
-
-#: The options of `roster district set` that change the district's dialect.
-DIALECT_OPTIONS = ("encoding", "aliases", "clear_aliases", "headerless", "with_header")
-
-
-def dialect_options(func: F) -> F:
-    """The dialect options of `roster district set`."""
-    options = [
-        click.option("--encoding", type=click.Choice(dialects.ENCODINGS), default=None,
-                     help="Character set the district's files are read in."),
-        click.option("--alias", "aliases", multiple=True, metavar="FILE.COLUMN=HEADER",
-                     help="A header name meaning a spec column (repeatable)."),
-        click.option("--clear-aliases", is_flag=True, help="Forget the district's aliases."),
-        click.option("--headerless", multiple=True, metavar="FILE=COL,COL,...",
-                     help="FILE comes without a header row; its columns by position, '-'"
-                     " skips one (repeatable)."),
-        click.option("--with-header", multiple=True, metavar="FILE",
-                     help="FILE has a header row again (repeatable)."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.Dialect | None:
-    """The district's dialect with the options given applied; None when none was given."""
-    if not any(given.values()):
-        return None
-    current = dialects.Dialect.from_settings(record.settings)
-    return current.changed(**given)
-
-
-@district.command("set")
-@click.argument("slug")
-@click.option("--max-delete-pct", type=float, help="Hold a batch deleting more of a table.")
-@click.option("--max-update-pct", type=float, help="Hold a batch updating more of a table.")
-@click.option("--settle", type=float, help="Seconds of quiet before loose files form a batch.")
-@click.option("--expect-every", type=float, help="Hours without upload before STALE.")
-@click.option("--retention-days", type=float, help="Days archived files and reports are kept.")
-@click.option("--pause/--resume", default=None, help="Keep uploads without processing them.")
-@dialect_options
-@reported
-def district_set(slug: str, pause: bool | None, **given: Any) -> None:
-    """Change district SLUG's settings; options not given keep their value."""
-    dialect_given = {k: given.pop(k) for k in DIALECT_OPTIONS}
-    names = {"settle": "settle_seconds", "expect_every": "expect_every_hours"}
-    given = {names.get(k, k): v for k, v in given.items()}
-    values = {k: v for k, v in given.items() if v is not None}
+        confirmed(f"The password of {slug} will change and the old one stop working. Go on?", yes)
     with opened_home() as home:
-        dialect = changed_dialect(home.store.district(slug), dialect_given)
-        record = operations.configure(home, slug, values, pause, dialect)
-    known = {*operations.DISTRICT_KNOBS, *dialects.SETTING_KEYS}
-    knobs = {k: v for k, v in record.settings.items() if k in known}
-    shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(knobs.items()))
-    state = "paused" if record.paused else "active"
-    click.echo(f"district {record.slug}: {state}" + (f"; {shown}" if shown else ""))
+        password = districts.new_password() if include_password else None
+        data = districts.onboarding(home, slug, password)
+        text = guide.onboarding_guide(data)
+        if fmt == "html":
+            text = guide.guide_html(text, f"Roster onboarding: {data.connection['name']}")
+        _warn_unreachable(data.connection)
+        write_or_echo(text, output)
+        if password is not None:
+            districts.rotate_password(home, slug, password)
+            say(f"note: the password of {slug} was changed; the old one no longer works")
+
+
+COMMANDS = (district,)
+
+district.add_command(district_set)

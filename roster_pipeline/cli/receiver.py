@@ -4,33 +4,36 @@ from __future__ import annotations
 
 import click
 
-from roster_pipeline.cli import main
 from roster_pipeline.cli.common import (
     echo_json,
     minute,
     opened_home,
     print_fingerprints,
     reported,
+    settings_of,
 )
-from roster_pipeline.config import Settings
-from roster_pipeline.service import receiver
-from sftp_server import KEY_TYPES, fingerprints
 
-__all__ = ["ban", "hostkey"]
+# The core API and the SSH library are imported inside the commands that use them.
+
+#: sftp_server.KEY_TYPES, spelled here so that `--help` need not import the SSH
+#: library (a test holds them equal).
+KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 
 
-@main.group()
+@click.group()
 def hostkey() -> None:
     """The receiver's SSH host keys (districts pin their fingerprints)."""
 
 
 @hostkey.command("fingerprints")
 @click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
 @reported
-def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
+def hostkey_fingerprints(as_json: bool) -> None:
     """Print the SHA256 fingerprint of every host key, as OpenSSH shows it."""
-    found = fingerprints(settings.path("hostkeys"))
+    from roster_pipeline import hostkeys
+
+    settings = settings_of()
+    found = hostkeys.fingerprints(settings.path("hostkeys"))
     if as_json:
         echo_json([{"algorithm": a, "fingerprint": f} for a, f in found])
     else:
@@ -39,31 +42,36 @@ def hostkey_fingerprints(settings: Settings, as_json: bool) -> None:
 
 @hostkey.command("add")
 @click.argument("key_type", type=click.Choice(KEY_TYPES))
-@click.pass_obj
 @reported
-def hostkey_add(settings: Settings, key_type: str) -> None:
+def hostkey_add(key_type: str) -> None:
     """Add a new KEY_TYPE key beside the others, for a planned rotation.
 
     The receiver offers it to clients that learn new keys (OpenSSH's
     UpdateHostKeys) from its next start; districts that pin keys by hand
     should be given the new fingerprint before the old key is retired.
     """
-    click.echo(f"added {receiver.add_host_key(settings, key_type)}")
+    from roster_pipeline import hostkeys
+
+    settings = settings_of()
+    added = hostkeys.add(settings.path("hostkeys"), key_type, settings.path("logs", "audit.log"))
+    click.echo(f"added {added}")
     print_fingerprints(settings)
 
 
 @hostkey.command("retire")
 @click.argument("fingerprint")
-@click.pass_obj
 @reported
-def hostkey_retire(settings: Settings, fingerprint: str) -> None:
+def hostkey_retire(fingerprint: str) -> None:
     """Stop serving the key with FINGERPRINT (kept in hostkeys/retired/); restart to apply."""
-    receiver.retire_host_key(settings, fingerprint)
+    from roster_pipeline import hostkeys
+
+    settings = settings_of()
+    hostkeys.retire(settings.path("hostkeys"), fingerprint, settings.path("logs", "audit.log"))
     click.echo(f"retired {fingerprint}")
     print_fingerprints(settings)
 
 
-@main.group()
+@click.group()
 def ban() -> None:
     """Addresses banned by the receiver (shared by every receiver on the database)."""
 
@@ -73,6 +81,8 @@ def ban() -> None:
 @reported
 def ban_list(as_json: bool) -> None:
     """Banned addresses, why, and until when (UTC)."""
+    from roster_pipeline.service import receiver
+
     with opened_home() as home:
         found = receiver.bans(home)
     if as_json:
@@ -89,6 +99,11 @@ def ban_list(as_json: bool) -> None:
 @reported
 def ban_lift(address: str) -> None:
     """Let ADDRESS connect again (receivers notice within a few seconds)."""
+    from roster_pipeline.service import receiver
+
     with opened_home() as home:
         receiver.lift_ban(home, address)
     click.echo(f"ban on {address} lifted")
+
+
+COMMANDS = (hostkey, ban)

@@ -2,37 +2,77 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from roster_pipeline.cli import main
-from roster_pipeline.cli.common import echo_json, minute, opened_home, print_fingerprints, reported
-from roster_pipeline.config import Settings
-from roster_pipeline.service import retention
-from roster_pipeline.service import status as status_mod
-from sftp_server import ensure_host_keys
+from roster_pipeline.cli.common import (
+    echo_json,
+    minute,
+    opened_home,
+    print_fingerprints,
+    reported,
+)
+from roster_pipeline.cli.display import print_table, status_markup
+from roster_pipeline.cli.exits import ExitCode
 
-__all__ = ["LOG_LEVELS", "configure_logging", "demo", "init", "purge", "serve", "status"]
+if TYPE_CHECKING:
+    from roster_pipeline.config import Settings
+    from roster_pipeline.service import status as status_mod
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-@main.command()
+@click.command()
+@click.option(
+    "--public-host",
+    default=None,
+    help="The host name districts connect to (asked on a terminal when unset).",
+)
+@click.option(
+    "--public-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="The port districts connect to, when it is not listen_port (NAT, proxy).",
+)
 @reported
-def init() -> None:
-    """Create the home, database and SSH host keys (safe to run again; keys are kept)."""
-    with opened_home() as home:
-        ensure_host_keys(home.folder("hostkeys"))
-        click.echo(f"home {home.root.resolve()} ready; database {home.store.url}")
+def init(public_host: str | None, public_port: int | None) -> None:
+    """Create the home, database and SSH host keys (safe to run again; keys are kept).
+
+    The only command that creates a home: the others refuse a --home where none is.
+    The public host and port are what `district add` and the guides tell districts;
+    they are stored for every machine (`roster system set public_host ...`).
+    """
+    from roster_pipeline import hostkeys, system
+    from roster_pipeline.store import mask_url
+
+    with opened_home(create=True) as home:
+        hostkeys.ensure(home.folder("hostkeys"))
+        if public_host is None and not home.settings.receiver.public_host and sys.stdin.isatty():
+            public_host = click.prompt("Host name districts connect to", default="", err=True)
+        for key, value in (("public_host", public_host), ("public_port", public_port)):
+            if value:
+                system.set_value(home, key, value)
+        home.settings = system.effective(home.settings, home.store)
+        click.echo(f"home {home.root.resolve()} ready; database {mask_url(home.store.url)}")
+        _print_address(home.settings)
         print_fingerprints(home.settings)
 
 
-@main.command()
+def _print_address(settings: Settings) -> None:
+    from roster_pipeline.districts import public_address, unreachable_host
+
+    host, port = public_address(settings)
+    click.echo(f"districts connect to {host or '(not set)'}:{port}")
+    reason = unreachable_host(host)
+    if reason:
+        click.secho(f"WARNING: {reason}; set it: `roster init --public-host HOST`",
+                    fg="red", bold=True, err=True)  # fmt: skip
+
+
+@click.command()
 @click.option("--workers", default=1, show_default=True, help="Batch worker processes.")
 @click.option("--role", type=click.Choice(["all", "sftp", "worker"]), default="all",
               show_default=True, help="Run the receiver, the workers, or both.")  # fmt: skip
@@ -43,23 +83,22 @@ def init() -> None:
 @click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
               default="INFO", show_default=True,
               help="DEBUG also shows asyncssh's own protocol messages.")  # fmt: skip
-@click.pass_obj
 @reported
-def serve(
-    settings: Settings, *, workers: int, role: str, host: str | None, port: int | None,
-    log_level: str,
-) -> None:  # fmt: skip
+def serve(workers: int, role: str, host: str | None, port: int | None, log_level: str) -> None:
     """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT."""
     # Imported here: the service's machinery is needed by this command alone.
+    from roster_pipeline import system
     from roster_pipeline.service import runtime as service
 
     configure_logging(log_level)
-    settings = dataclasses.replace(
-        settings,
-        listen_host=settings.listen_host if host is None else host,
-        listen_port=settings.listen_port if port is None else port,
-    )
-    options = service.ServiceOptions(workers=workers, role=role)
+    with opened_home() as home:  # the system settings in force (job frequency, ...)
+        settings = home.settings
+    given = {"listen_host": host, "listen_port": port}
+    settings = settings.replaced({k: v for k, v in given.items() if v is not None}, "option")
+    every = system.intervals(settings)
+    options = service.ServiceOptions(workers=workers, role=role, rescan_seconds=every.rescan,
+                                     poll_seconds=every.claim_poll,
+                                     housekeeping_seconds=every.stale_check)  # fmt: skip
     service.serve(settings, options, service.default_receiver(), ready=_announce)
 
 
@@ -80,37 +119,48 @@ def _announce(line: str) -> None:
     sys.stdout.flush()
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @reported
 def status(as_json: bool) -> None:
-    """Per district: uploads, loads, holds, STALE. Exit 1 when any needs attention."""
+    """Per district: uploads, loads, holds, STALE. Exit 1 when any needs attention,
+    6 when the system is disabled (`roster system`)."""
+    from roster_pipeline import system
+    from roster_pipeline.service import status as status_mod
+
     with opened_home() as home:
         found = status_mod.overview(home)
+        enabled = home.settings.system.system_enabled
+        why = "" if enabled else system.disabled_reason(home)
+    code = status_mod.exit_code(found) if enabled else ExitCode.DISABLED
     if as_json:
-        echo_json({"districts": [s.as_json() for s in found],
-                   "attention": status_mod.exit_code(found) != 0})  # fmt: skip
+        echo_json({"districts": [s.as_json() for s in found], "system_enabled": enabled,
+                   "disabled_reason": why, "attention": code != 0})  # fmt: skip
     else:
+        if not enabled:
+            click.secho("DISABLED: no batch is formed or processed; uploads are kept"
+                        + (f" ({why})" if why else "") + ". `roster system enable`",
+                        fg="red", bold=True)  # fmt: skip
         _print_status(found)
-    sys.exit(status_mod.exit_code(found))
+    sys.exit(code)
 
 
 def _print_status(found: list[status_mod.DistrictStatus]) -> None:
-    table = Table("district", "last upload", "last loaded", "rows", "held", "state")
+    rows = []
     for s in found:
-        rows = ", ".join(f"{t} {n:,}" for t, n in s.rows.items() if n)
+        loaded = ", ".join(f"{t} {n:,}" for t, n in s.rows.items() if n)
         state = "; ".join(s.problems) or ("paused" if s.paused else "ok")
-        table.add_row(
-            s.district, minute(s.last_upload), minute(s.last_loaded_at), rows or "-",
-            str(len(s.held)), state,
-        )  # fmt: skip
-    Console().print(table)
+        rows.append((s.district, minute(s.last_upload), minute(s.last_loaded_at), loaded or "-",
+                     str(len(s.held)), status_markup(state)))  # fmt: skip
+    print_table(("district", "last upload", "last loaded", "rows", "held", "state"), rows)
 
 
-@main.command()
+@click.command()
 @reported
 def purge() -> None:
     """Delete archived raw files and reports older than each district's retention."""
+    from roster_pipeline.service import retention
+
     with opened_home() as home:
         gone = retention.purge(home)
     for item in gone:
@@ -118,7 +168,7 @@ def purge() -> None:
     click.echo(f"{len(gone)} batch folder(s) purged")
 
 
-@main.command()
+@click.command()
 @click.option("--keep/--no-keep", default=True, show_default=True,
               help="Keep the demo home (and its reports) afterwards.")  # fmt: skip
 @reported
@@ -128,3 +178,10 @@ def demo(keep: bool) -> None:
     from roster_pipeline.demo import run_demo
 
     run_demo(keep=keep)
+
+
+#: What this module adds to `roster`.
+COMMANDS = (init, serve, status, purge, demo)
+
+
+COMMANDS = (init, serve, status, purge, demo)

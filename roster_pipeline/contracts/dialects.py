@@ -11,7 +11,7 @@ export; each is opted into per district and stored in
 - ``headerless``: ``{"users": ["district_user_id", "first_name", "-", ...]}``:
   the columns of a file sent without a header row, by position (``-`` skips one).
 
-``Dialect.apply`` gives the district's effective spec, so parse and validate
+``CsvDialect.apply`` gives the district's effective spec, so parse and validate
 stay ignorant of districts. Everything is checked against the spec when it is
 set (``check``), so a typo fails at ``roster district set``, not at 3:00.
 """
@@ -22,18 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from roster_pipeline.contracts.headers import header_names, normalise_header
 from roster_pipeline.contracts.specs import ColumnSpec, FileSpec, Spec
 from roster_pipeline.errors import TerminalError
-from roster_pipeline.stages.parse import normalise_header
-
-__all__ = [
-    "ENCODINGS",
-    "SETTING_KEYS",
-    "SKIP",
-    "Dialect",
-    "parse_alias",
-    "parse_headerless",
-]
 
 #: Encodings a district may opt into; anything else is refused when set.
 ENCODINGS = ("utf-8", "cp1252", "mac_roman")
@@ -44,13 +35,13 @@ SKIP = "-"
 
 
 @dataclass(frozen=True)
-class Dialect:
+class CsvDialect:
     encoding: str = "utf-8"
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # "file.column" -> names
     headerless: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # file -> columns
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, object]) -> Dialect:
+    def from_settings(cls, settings: Mapping[str, object]) -> CsvDialect:
         """Read the dialect keys of a district's settings (absent keys: the defaults)."""
         aliases = _mapping_of_lists(settings.get("aliases"))
         headerless = _mapping_of_lists(settings.get("headerless"))
@@ -75,14 +66,14 @@ class Dialect:
         headerless: Sequence[str] = (),
         clear_aliases: bool = False,
         with_header: Sequence[str] = (),
-    ) -> Dialect:
+    ) -> CsvDialect:
         """This dialect with ``roster district set`` options applied (texts as typed)."""
         merged: dict[str, tuple[str, ...]] = {} if clear_aliases else dict(self.aliases)
         for target, name in map(parse_alias, aliases):
             merged[target] = (*(n for n in merged.get(target, ()) if n != name), name)
         positional = {k: v for k, v in self.headerless.items() if k not in with_header}
         positional.update(map(parse_headerless, headerless))
-        return Dialect(encoding or self.encoding, merged, positional)
+        return CsvDialect(encoding or self.encoding, merged, positional)
 
     def apply(self, spec: Spec) -> Spec:
         """The spec as this district sends it: its aliases added to the columns'."""
@@ -99,7 +90,7 @@ class Dialect:
         new = tuple(a for a in extra if a not in column.aliases)
         return replace(column, aliases=(*column.aliases, *new)) if new else column
 
-    def check(self, spec: Spec) -> Dialect:
+    def check(self, spec: Spec) -> CsvDialect:
         """Raise TerminalError naming the first setting that does not fit ``spec``."""
         if self.encoding not in ENCODINGS:
             raise TerminalError(
@@ -133,7 +124,7 @@ def _alias_target(spec: Spec, target: str, names: Sequence[str]) -> None:
     if column not in file_spec.column_names:
         known = ", ".join(file_spec.column_names)
         raise TerminalError(f"{column!r} is not a column of {file} ({known})")
-    taken = {normalise_header(a): c.name for c in file_spec.columns for a in (c.name, *c.aliases)}
+    taken = header_names(file_spec)
     for name in names:
         means = taken.get(normalise_header(name))
         if not normalise_header(name) or (means is not None and means != column):
@@ -145,7 +136,7 @@ def _alias_target(spec: Spec, target: str, names: Sequence[str]) -> None:
 
 def _check_positional(spec: Spec, file: str, columns: Sequence[str]) -> None:
     file_spec = _file_of(spec, file)
-    known = {normalise_header(a): c.name for c in file_spec.columns for a in (c.name, *c.aliases)}
+    known = header_names(file_spec)
     listed = [c for c in columns if c.strip() not in ("", SKIP)]
     unknown = [c for c in listed if normalise_header(c) not in known]
     if unknown:

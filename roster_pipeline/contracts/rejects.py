@@ -14,7 +14,8 @@ from enum import StrEnum
 
 import polars as pl
 
-__all__ = ["SCHEMA", "Code", "concat", "empty", "has_fatal", "one"]
+#: What every batch-level reject tells the district (messages add their own stop).
+BATCH_REJECTED = "The batch was rejected; the data loaded before stays loaded"
 
 
 class Code(StrEnum):

@@ -15,8 +15,6 @@ import polars as pl
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import ColumnSpec, FileSpec
 
-__all__ = ["SPREADSHEET_NUMBER", "compile_schema"]
-
 #: How a spreadsheet writes a long number it has taken an ID for: ``9.00001E+08``.
 SPREADSHEET_NUMBER = r"^[0-9]+(\.[0-9]+)?[Ee]\+[0-9]+$"
 

@@ -15,20 +15,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from roster_pipeline.errors import SpecError
-
-__all__ = [
-    "FORMATS",
-    "ColumnSpec",
-    "FileSpec",
-    "Reference",
-    "Spec",
-    "available_specs",
-    "load_spec",
-    "specs_dir",
-]
 
 DEFAULT_SPEC = "roster-csv"
 
@@ -196,6 +183,8 @@ def load_spec(name: str = DEFAULT_SPEC, directory: Path | None = None) -> Spec:
     if not path.is_file():
         known = ", ".join(available_specs(directory)) or "none"
         raise SpecError(f"unknown spec {name!r} (known: {known})")
+    import yaml  # here: the CLI imports this module for its names, `--help` needs no parser
+
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

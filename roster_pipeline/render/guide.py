@@ -14,21 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from markdown_it import MarkdownIt
-
-from roster_pipeline.contracts.dialects import Dialect
+from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec, Spec
+from roster_pipeline.render.page import page
 from roster_pipeline.render.report_html import CODE_ADVICE
-
-__all__ = [
-    "GuideInput",
-    "column_rules",
-    "describe_spec",
-    "guide_html",
-    "loading",
-    "onboarding_guide",
-]
 
 
 def column_rules(column: ColumnSpec) -> str:
@@ -131,7 +121,7 @@ class GuideInput:
 
     connection: Mapping[str, Any]  # districts.connection_info()
     spec: Spec  # the district's effective spec (its dialect applied)
-    dialect: Dialect
+    dialect: CsvDialect
 
 
 def onboarding_guide(data: GuideInput) -> str:
@@ -333,11 +323,7 @@ background:#f2f4f7;padding:0 .2rem;border-radius:3px;word-break:break-all}
 
 def guide_html(markdown: str, title: str) -> str:
     """The Markdown guide as one self-contained page; raw HTML in it is escaped."""
+    from markdown_it import MarkdownIt  # here: every other command starts without it
+
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta http-equiv='Content-Security-Policy' "
-        "content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        f"<title>{html.escape(title)}</title><style>{_GUIDE_STYLE}</style></head>"
-        f"<body>{body}</body></html>\n"
-    )
+    return page(html.escape(title), _GUIDE_STYLE, body)

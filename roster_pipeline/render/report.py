@@ -18,8 +18,6 @@ import polars as pl
 from roster_pipeline.render.report_html import render_html
 from roster_pipeline.store import BatchRecord
 
-__all__ = ["FORMATS", "REJECT_COLUMNS", "render", "render_rejects_text", "summary", "write_all"]
-
 FORMATS = ("text", "json", "csv", "html")
 REJECT_COLUMNS = ("file", "line", "column", "value", "code", "message")
 

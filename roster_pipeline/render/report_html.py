@@ -1,7 +1,7 @@
 """The HTML reject report: one self-contained page a person reads in the morning.
 
 Built from the batch record and its rejects only. No external asset, no script:
-a Content-Security-Policy forbids both, so the page is the same offline, in a
+the shell (``render.page``) forbids both, so the page is the same offline, in a
 mail attachment or on a file share. Every value passes through ``html.escape``.
 Size stays bounded whatever the batch: the grouped view shows a few examples
 per reason and the full table at most ``ROW_LIMIT`` rows, then points to the
@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.render.page import page
 from roster_pipeline.store import BatchRecord, BatchStatus
-
-__all__ = ["CODE_ADVICE", "EXAMPLES_PER_CODE", "ROW_LIMIT", "render_html"]
 
 ROW_LIMIT = 2000
 EXAMPLES_PER_CODE = 5
@@ -52,9 +51,13 @@ CODE_ADVICE: Mapping[str, str] = {
 _MEANING: Mapping[BatchStatus, str] = {
     BatchStatus.LOADED: "Everything was loaded.",
     BatchStatus.LOADED_WITH_REJECTS: (
-        "Loaded, except the rows listed below; their previous versions stay as they were."
+        "Loaded, except the rows listed below: they were not applied, and a version of them"
+        " loaded before, if any, stays as it was."
     ),
-    BatchStatus.REJECTED: "Nothing was loaded; yesterday's data stays. Fix the problem below.",
+    BatchStatus.REJECTED: (
+        "Nothing was loaded from these files; what was loaded before, if anything, stays as it"
+        " was. Fix the problem below and send the files again."
+    ),
     BatchStatus.HELD: "Held for approval by ops: nothing was applied yet.",
     BatchStatus.DUPLICATE: "Identical to the last loaded files; nothing to do.",
 }
@@ -68,6 +71,7 @@ table{border-collapse:collapse;width:100%;margin:.4rem 0}
 td,th{border:1px solid #d6dae1;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f2f4f7}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 td.v{font-family:ui-monospace,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
+td.f{font-family:ui-monospace,Consolas,monospace;white-space:nowrap}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{color:#5b6475}dd{margin:0}
 .status{display:inline-block;padding:.05rem .6rem;border-radius:1rem;background:#e8eefc}
 .rejected,.held{background:#fde2e1}.loaded,.duplicate{background:#dff5e3}
@@ -88,7 +92,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], numeric: in
     """A table; the last ``numeric`` columns are right-aligned numbers."""
     first = len(headers) - numeric
     # Values as sent show in monospace, so spaces, tabs and look-alikes are visible.
-    mono = [" class='v'" if h in ("value", "file") else "" for h in headers]
+    # File names never wrap inside a name (values may: they can be any length).
+    mono = [{"value": " class='v'", "file": " class='f'"}.get(h, "") for h in headers]
     head = "".join(
         f"<th{' class=n' if i >= first else ''}>{_esc(h)}</th>" for i, h in enumerate(headers)
     )
@@ -118,12 +123,20 @@ def _facts(batch: BatchRecord) -> str:
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
 
 
+def _detail(batch: BatchRecord) -> str:
+    """What the batch's own message adds to the lead sentence, for the district's eyes:
+    why a batch was rejected. Other messages restate the lead or speak to ops."""
+    if batch.status == BatchStatus.REJECTED and batch.message:
+        return f" {_esc(batch.message)}"
+    return ""
+
+
 def _summary(batch: BatchRecord) -> str:
     meaning = _MEANING.get(batch.status, "")
     parts = [
         f"<h1>Roster batch report: {_esc(batch.district)}</h1>",
         _facts(batch),
-        f"<p><b>{_esc(meaning)}</b> {_esc(batch.message)}</p>",
+        f"<p><b>{_esc(meaning or batch.message)}</b>{_detail(batch)}</p>",
     ]
     if batch.hold_reasons:
         reasons = "".join(f"<li>{_esc(r)}</li>" for r in batch.hold_reasons)
@@ -178,8 +191,7 @@ def _full(batch: BatchRecord, rejects: pl.DataFrame) -> str:
     if rejects.height > ROW_LIMIT:
         parts.append(
             f"<p class='note'>The first {ROW_LIMIT:,} of {rejects.height:,} are shown. "
-            "<a href='rejects.csv'>rejects.csv</a> beside this file has them all "
-            f"(or run <code>roster report {_esc(batch.batch_id)} --format csv</code>).</p>"
+            "<a href='rejects.csv'>rejects.csv</a> beside this file has them all.</p>"
         )
     rows = rejects.head(ROW_LIMIT).select(_FULL_COLUMNS).iter_rows()
     return "".join(parts) + _table(_FULL_COLUMNS, list(rows))
@@ -193,11 +205,4 @@ def render_html(batch: BatchRecord, rejects: pl.DataFrame) -> str:
     else:
         body += "<h2>Rejects</h2><p>None.</p>"
     title = f"Roster batch {_esc(batch.batch_id)} ({_esc(batch.status)})"
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta http-equiv='Content-Security-Policy' "
-        "content=\"default-src 'none'; style-src 'unsafe-inline'\">"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{title}</title><style>{_STYLE}</style></head>"
-        f"<body>{body}</body></html>\n"
-    )
+    return page(title, _STYLE, body)

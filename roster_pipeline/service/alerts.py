@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 
 from roster_pipeline.store import BatchRecord, BatchStatus
 
-__all__ = ["ALERTING", "Alerts", "batch_event"]
-
 log = logging.getLogger(__name__)
 
 #: Batch outcomes that page someone.

@@ -19,7 +19,6 @@ whose outcome was already committed are archived.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -39,31 +38,11 @@ from roster_pipeline.errors import (
     UnknownDistrictError,
 )
 from roster_pipeline.home import Home
-from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord, FileRecord
-from roster_pipeline.store.queue import BatchQueue
+from roster_pipeline.stages.unpack import hash_file
+from roster_pipeline.store import BatchQueue, BatchRecord, BatchStatus, DistrictRecord, FileRecord
 from sftp_server import is_temp_name, original_name
 
-__all__ = [
-    "UNFINISHED",
-    "Arrival",
-    "Manifest",
-    "Readiness",
-    "archive",
-    "arrivals",
-    "assemble",
-    "assemble_ready",
-    "fail",
-    "knob",
-    "notes",
-    "ready_groups",
-    "recover",
-    "recover_committed",
-    "sources",
-]
-
 log = logging.getLogger(__name__)
-
-UNFINISHED = frozenset({BatchStatus.RECEIVED, BatchStatus.PROCESSING})
 
 
 @dataclass(frozen=True)
@@ -139,12 +118,6 @@ def _ready_after(
         waits.append(needed - quiet)
 
 
-def knob(home: Home, district: DistrictRecord, name: str) -> float:
-    """A per-district setting, falling back to the deployment's Settings."""
-    value = district.settings.get(name, getattr(home.settings, name))
-    return float(value)  # type: ignore[arg-type]
-
-
 def assemble_ready(home: Home, queue: BatchQueue, now: float | None = None) -> float | None:
     """Form every batch that is ready in every district's inbox; returns the next wait."""
     now = now if now is not None else datetime.now(UTC).timestamp()
@@ -167,12 +140,9 @@ def _assemble_district(home: Home, queue: BatchQueue, folder: Path, now: float) 
     if district.paused:
         return None  # kept as received until the district resumes
     spec = load_spec(district.spec)
+    timing = home.settings.for_district(district.settings).service
     ready = ready_groups(
-        arrivals(folder),
-        spec,
-        knob(home, district, "settle_seconds"),
-        knob(home, district, "settle_quick_seconds"),
-        now,
+        arrivals(folder), spec, timing.settle_seconds, timing.settle_quick_seconds, now
     )
     for group in ready.groups:
         assemble(home, queue, district, spec, group)
@@ -214,11 +184,6 @@ class Manifest:
         )
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def _describe(group: Sequence[Arrival]) -> tuple[list[ManifestFile], list[ManifestFile]]:
     """Newest upload of each name is used; older ones of the same name are superseded."""
     newest: dict[str, Arrival] = {}
@@ -229,7 +194,7 @@ def _describe(group: Sequence[Arrival]) -> tuple[list[ManifestFile], list[Manife
         newest[arrival.name] = arrival
 
     def entry(a: Arrival) -> ManifestFile:
-        return ManifestFile(a.name, a.path.name, _sha256(a.path), a.size)
+        return ManifestFile(a.name, a.path.name, hash_file(a.path)[1], a.size)
 
     return [entry(a) for a in newest.values()], [entry(a) for a in superseded]
 
@@ -284,15 +249,6 @@ def _move_in(
             os.replace(inbox / f.published, folder / "superseded" / f.published)
     except OSError as exc:
         raise StorageError(f"cannot move files from {inbox} into {folder}: {exc}") from exc
-
-
-def sources(home: Home, batch_id: str) -> list[Path]:
-    """The files a batch is made of, from ``processing/`` (or, once done, the archive)."""
-    for folder in (home.folder("processing", batch_id, "files"),
-                   home.folder("archive", batch_id, "raw")):  # fmt: skip
-        if folder.is_dir():
-            return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
-    return []
 
 
 def notes(home: Home, batch_id: str) -> tuple[str, ...]:
@@ -358,7 +314,7 @@ def recover_committed(home: Home) -> list[str]:
             status = home.store.batch(folder.name).status
         except UnknownBatchError:
             continue  # only the start-up recovery judges these
-        if status not in UNFINISHED:
+        if status.finished:
             archive(home, folder.name)
             done.append(folder.name)
     return done

@@ -2,42 +2,23 @@
 
 ``start(settings)`` is the service's receiver factory: it reads the host keys
 ``roster init`` created under ``<home>/hostkeys`` and never replaces them; the
-receiver is configured
-by ``receiver_config`` and looks accounts up in the district registry
-(``districts.DistrictAccounts``), which also records every upload.
+receiver is configured by ``receiver_config`` and looks accounts up in the
+district registry (``districts.DistrictAccounts``), which also records every
+upload and keeps the bans every receiver shares.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import time
 
-import sftp_server
+from roster_pipeline import hostkeys
 from roster_pipeline.config import Settings
 from roster_pipeline.districts import DistrictAccounts
-from roster_pipeline.errors import ConfigError, InputError, NotFoundError, StorageError
+from roster_pipeline.errors import ConfigError, HostKeyFileError, InputError, NotFoundError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BanRecord
-from sftp_server import HostKeyError, Limits, Receiver, ReceiverConfig, start_receiver
-from sftp_server.audit import AuditLog
-
-__all__ = [
-    "RunningReceiver",
-    "add_host_key",
-    "bans",
-    "lift_ban",
-    "receiver_config",
-    "receiver_limits",
-    "retire_host_key",
-    "start",
-]
-
-
-def receiver_limits(settings: Settings) -> Limits:
-    """Limits take the Settings fields of the same names."""
-    names = {f.name for f in dataclasses.fields(Limits)}
-    return Limits(**{n: getattr(settings, n) for n in names})
+from sftp_server import HostKeyError, Receiver, ReceiverConfig, start_receiver
 
 
 def receiver_config(settings: Settings, port: int | None = None) -> ReceiverConfig:
@@ -45,11 +26,11 @@ def receiver_config(settings: Settings, port: int | None = None) -> ReceiverConf
     try:
         return ReceiverConfig.under(
             settings.home,
-            host=settings.listen_host,
-            port=settings.listen_port if port is None else port,
-            limits=receiver_limits(settings),
-            legacy_algorithms=settings.legacy_algorithms,
-            strict_algorithms=settings.strict_algorithms,
+            host=settings.receiver.listen_host,
+            port=settings.receiver.listen_port if port is None else port,
+            limits=settings.limits,
+            legacy_algorithms=settings.receiver.legacy_algorithms,
+            strict_algorithms=settings.receiver.strict_algorithms,
         )
     except ValueError as exc:
         raise ConfigError(f"{exc}; choose one (roster.toml or ROSTER_*)") from None
@@ -75,52 +56,22 @@ async def start(settings: Settings) -> tuple[RunningReceiver, str]:
     """
     keys = settings.path("hostkeys")
     if not any(keys.glob("ssh_host_*")):  # a new home: its first keys, nobody pinned any yet
-        try:
-            sftp_server.ensure_host_keys(keys)
-        except (HostKeyError, OSError) as exc:
-            raise StorageError(f"cannot create host keys in {keys}: {exc}") from exc
+        hostkeys.ensure(keys)
+    hostkeys.fingerprints(keys)  # a lost or broken key file: one line, before anything starts
     accounts = DistrictAccounts(settings.db_url)
     try:
         receiver = await start_receiver(receiver_config(settings), accounts, bans=accounts)
-    except HostKeyError as exc:
+    except HostKeyError as exc:  # a key file went away since the check above
         accounts.close()
-        raise ConfigError(str(exc)) from None
+        raise HostKeyFileError(str(exc)) from None
     except OSError as exc:
         accounts.close()
-        where = f"{settings.listen_host}:{settings.listen_port}"
+        where = f"{settings.receiver.listen_host}:{settings.receiver.listen_port}"
         raise ConfigError(
             f"cannot listen for SFTP on {where}: {exc.strerror or exc}; choose another"
             " listen_host / listen_port (or `roster serve --port`)"
         ) from exc
-    return RunningReceiver(receiver, accounts), f"{settings.listen_host}:{receiver.port}"
-
-
-def add_host_key(settings: Settings, key_type: str) -> str:
-    """A new host key of ``key_type`` beside the others; its fingerprint, audited."""
-    try:
-        key = sftp_server.add_host_key(settings.path("hostkeys"), key_type)
-    except (HostKeyError, OSError) as exc:
-        raise StorageError(f"cannot add a host key: {exc}") from None
-    fingerprint = key.get_fingerprint("sha256")
-    _audit(settings, "hostkey_added", algorithm=key.get_algorithm(), fingerprint=fingerprint)
-    return fingerprint
-
-
-def retire_host_key(settings: Settings, fingerprint: str) -> None:
-    """Stop serving the key with ``fingerprint``; its files go to ``hostkeys/retired/``."""
-    try:
-        moved = sftp_server.retire_host_key(settings.path("hostkeys"), fingerprint)
-    except HostKeyError as exc:
-        raise NotFoundError(f"{exc}; see `roster hostkey fingerprints`") from None
-    _audit(settings, "hostkey_retired", fingerprint=fingerprint, kept_in=moved)
-
-
-def _audit(settings: Settings, event: str, **fields: object) -> None:
-    log = AuditLog(settings.path("logs", "audit.log"))
-    try:
-        log.write(event, **fields)
-    finally:
-        log.close()
+    return RunningReceiver(receiver, accounts), f"{settings.receiver.listen_host}:{receiver.port}"
 
 
 def bans(home: Home) -> list[BanRecord]:

@@ -17,8 +17,6 @@ from roster_pipeline.errors import UnknownBatchError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord
 
-__all__ = ["Purged", "purge"]
-
 log = logging.getLogger(__name__)
 
 
@@ -49,7 +47,18 @@ def purge(home: Home, now: datetime | None = None) -> list[Purged]:
                 )
     for item in gone:
         log.info("purged %s/%s (%.1f days old)", item.folder, item.batch_id, item.age_days)
+    _purge_events(home, now)
     return gone
+
+
+def _purge_events(home: Home, now: datetime) -> None:
+    """Delete the events the purge policy keeps no longer (14, 90 or 365 days)."""
+    from roster_pipeline.config import PURGE_DAYS
+
+    days = PURGE_DAYS[home.settings.system.purge_policy]["events"]
+    gone = home.store.purge_events(now - timedelta(days=days))
+    if gone:
+        log.info("purged %d event(s) older than %g days", gone, days)
 
 
 def _batch(home: Home, batch_id: str) -> BatchRecord | None:
@@ -61,8 +70,8 @@ def _batch(home: Home, batch_id: str) -> BatchRecord | None:
 
 def _retention_days(home: Home, district: str, cache: dict[str, float]) -> float:
     if district not in cache:
-        value: object = home.settings.retention_days
+        settings = home.settings
         with contextlib.suppress(UnknownDistrictError):  # removed: the default applies
-            value = home.store.district(district).settings.get("retention_days", value)
-        cache[district] = float(value)  # type: ignore[arg-type]
+            settings = settings.for_district(home.store.district(district).settings)
+        cache[district] = settings.service.retention_days
     return cache[district]

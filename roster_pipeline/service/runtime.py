@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Protocol
 
+from roster_pipeline import system
 from roster_pipeline.config import Settings
 from roster_pipeline.errors import ConfigError, RosterError
 from roster_pipeline.home import Home
@@ -35,13 +36,13 @@ from roster_pipeline.service import batches, retention, status
 from roster_pipeline.service.alerts import Alerts
 from roster_pipeline.service.watch import InboxWatcher
 from roster_pipeline.service.worker import queue_for, worker_main
-from roster_pipeline.store.queue import worker_name
-
-__all__ = ["ROLES", "Receiver", "ReceiverFactory", "Service", "ServiceOptions", "serve"]
+from roster_pipeline.store import worker_name
 
 log = logging.getLogger(__name__)
 
 ROLES = ("all", "sftp", "worker")
+#: Seconds between looks at a disabled system's switch, so `enable` acts within them.
+_DISABLED_RECHECK = 5.0
 
 
 class Receiver(Protocol):
@@ -217,6 +218,8 @@ class Service:
         if self._assembly_home is None:
             self._assembly_home = Home(self.settings)
         home = self._assembly_home
+        if not system.effective(self.settings, home.store).system.system_enabled:
+            return _DISABLED_RECHECK  # uploads wait in the inbox until processing is enabled
         queue = queue_for(home.store, worker_name("assembler"), 60.0)
         wait = batches.assemble_ready(home, queue)
         batches.recover_committed(home)
@@ -225,11 +228,14 @@ class Service:
     def _housekeep(self) -> None:
         stale: set[str] = set()
         last_purge: datetime | None = None
+        wait = 0.0  # the first round at once
         with Home(self.settings) as home:
-            while not self._stopping.wait(
-                0 if last_purge is None else self.options.housekeeping_seconds
-            ):
+            while not self._stopping.wait(wait):
+                wait = self.options.housekeeping_seconds
                 try:
+                    home.settings = system.effective(self.settings, home.store)
+                    if not home.settings.system.system_enabled:
+                        continue  # no stale alarms, no purge while an operator holds it off
                     self._alert_stale(home, stale)
                     now = datetime.now(UTC)
                     if self.options.works and (

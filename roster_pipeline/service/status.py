@@ -16,9 +16,6 @@ from roster_pipeline.home import Home
 from roster_pipeline.service import batches
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 
-__all__ = ["DistrictStatus", "district_status", "exit_code", "overview"]
-
-_LOADED = {BatchStatus.LOADED, BatchStatus.LOADED_WITH_REJECTS}
 _HISTORY = 200  # batches looked at per district for held ones
 
 
@@ -50,13 +47,14 @@ class DistrictStatus:
 def district_status(home: Home, district: DistrictRecord, now: datetime) -> DistrictStatus:
     history = home.store.batches(district.slug, _HISTORY)
     latest = history[0] if history else None
-    loaded = next((b for b in history if b.status in _LOADED), None)
+    loaded = next((b for b in history if b.status.applied), None)
     waiting = batches.arrivals(home.folder("inbox", district.slug))
     uploads = [b.received_at for b in history[:1]]
     uploads += [u for u in (home.store.last_upload(district.slug),) if u is not None]
     uploads += [datetime.fromtimestamp(a.arrived, UTC) for a in waiting]
     last_upload = max(uploads) if uploads else None
-    expect = timedelta(hours=batches.knob(home, district, "expect_every_hours"))
+    hours = home.settings.for_district(district.settings).service.expect_every_hours
+    expect = timedelta(hours=hours)
     since = last_upload or district.created_at or now
     stale = not district.paused and now - since > expect
     held = tuple(b.batch_id for b in history if b.status == BatchStatus.HELD)

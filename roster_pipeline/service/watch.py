@@ -17,8 +17,6 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-__all__ = ["InboxWatcher"]
-
 log = logging.getLogger(__name__)
 
 

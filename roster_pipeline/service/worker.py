@@ -21,18 +21,22 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
-from roster_pipeline import pipeline
+from roster_pipeline import pipeline, system
 from roster_pipeline.config import Settings
 from roster_pipeline.contracts import rejects
 from roster_pipeline.errors import TerminalError, TransientError
 from roster_pipeline.home import Home
 from roster_pipeline.service import batches
 from roster_pipeline.service.alerts import Alerts
-from roster_pipeline.store import BatchRecord, BatchStatus, Store, open_store
-from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
-from roster_pipeline.store.sql_store import SqlStore
-
-__all__ = ["MAX_ATTEMPTS", "queue_for", "run_claim", "run_next", "worker_main"]
+from roster_pipeline.store import (
+    BatchQueue,
+    BatchRecord,
+    BatchStatus,
+    Claim,
+    Store,
+    open_store,
+    worker_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +46,7 @@ MAX_ATTEMPTS = 3
 
 def queue_for(store: Store, holder: str, claim_seconds: float) -> BatchQueue:
     """The claim queue over the store's own connection."""
-    if not isinstance(store, SqlStore):
-        raise TypeError(f"{type(store).__name__} has no SQL engine to claim batches with")
-    return BatchQueue(store.engine, holder, claim_seconds)
+    return store.queue(holder, claim_seconds)
 
 
 @contextlib.contextmanager
@@ -53,7 +55,7 @@ def renewing(settings: Settings, queue: BatchQueue, batch_id: str) -> Iterator[N
     done = threading.Event()
 
     def renew() -> None:
-        store = open_store(settings.db_url)
+        store = open_store(settings.db_url, settings.database_connect_timeout)
         try:
             mine = queue_for(store, queue.holder, queue.claim_seconds)
             while not done.wait(queue.claim_seconds / 4):
@@ -78,7 +80,7 @@ def run_claim(home: Home, queue: BatchQueue, claim: Claim, alerts: Alerts) -> Ba
     record = home.store.batch(claim.batch_id)
     if claim.attempts > MAX_ATTEMPTS:
         return _give_up(home, record, f"its worker died {claim.attempts - 1} times on it")
-    files = batches.sources(home, claim.batch_id)
+    files = home.batch_files(claim.batch_id)
     if not files:
         return _give_up(home, record, "its folder has no files (assembly was interrupted)")
     try:
@@ -118,7 +120,9 @@ def _give_up(home: Home, record: BatchRecord, why: str) -> BatchRecord:
 
 
 def run_next(home: Home, queue: BatchQueue, alerts: Alerts) -> BatchRecord | None:
-    """Claim and run one batch; None when nothing is claimable."""
+    """Claim and run one batch; None when nothing is claimable or the system is disabled."""
+    if not system.effective(home.settings, home.store).system.system_enabled:
+        return None
     claim = queue.claim()
     if claim is None:
         return None
@@ -148,7 +152,7 @@ def worker_main(settings: Settings, stop: Connection, poll_seconds: float, paren
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     alerts = Alerts(settings.webhook_url)
     with Home(settings) as home:
-        queue = queue_for(home.store, worker_name("worker"), settings.claim_seconds)
+        queue = queue_for(home.store, worker_name("worker"), settings.service.claim_seconds)
         while not stop.poll(0):
             try:
                 ran = run_next(home, queue, alerts)

@@ -1,3 +1,1 @@
 """Stages: pure functions over a batch's files and the loaded snapshot (no database, no service)."""
-
-__all__: list[str] = []

@@ -24,17 +24,6 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = [
-    "DELIMITERS",
-    "WIDE_SPACES",
-    "Ints",
-    "Records",
-    "detect_delimiter",
-    "line_of_offset",
-    "normalise_newlines",
-    "scan",
-]
-
 DELIMITERS = (",", "\t", "|", ";")
 
 Ints = npt.NDArray[np.int64]

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -40,6 +39,7 @@ import numpy as np
 import polars as pl
 
 from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.headers import header_names, normalise_header
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FileSpec
 from roster_pipeline.stages.csvscan import (
@@ -53,11 +53,9 @@ from roster_pipeline.stages.csvscan import (
 )
 from roster_pipeline.stages.unpack import ReceivedFile
 
-__all__ = ["LINE", "Layout", "ParsedFile", "map_columns", "normalise_header", "parse"]
-
 LINE = "__line__"
 
-_REJECTED = "The batch was rejected; the data loaded before stays loaded."
+_REJECTED = f"{rejects.BATCH_REJECTED}."
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _COUNTS = {"line": pl.Int64(), "found": pl.Int64()}
@@ -87,25 +85,9 @@ class Layout:
     rejects: pl.DataFrame = field(default_factory=rejects.empty)
 
 
-_INDEX_PREFIX = re.compile(r"^\[\d+\]\s*")
-_TABLE_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.\s*")
-_SEPARATORS = re.compile(r"[\s_-]+")
-
-
-def normalise_header(raw: str) -> str:
-    """``' USERS.First Name'`` -> ``first_name``; ``[39]Student-Number`` -> ``student_number``."""
-    name = raw.replace("\ufeff", "").strip().strip('"').strip()
-    while True:
-        stripped = _TABLE_PREFIX.sub("", _INDEX_PREFIX.sub("", name), count=1)
-        if stripped == name or not stripped:
-            break
-        name = stripped
-    return _SEPARATORS.sub("_", name.lower()).strip("_")
-
-
 def map_columns(name: str, header: list[str], file_spec: FileSpec, line: int) -> Layout:
     """Match header fields to spec columns by name or alias; report what does not fit."""
-    known = {normalise_header(a): c.name for c in file_spec.columns for a in (c.name, *c.aliases)}
+    known = header_names(file_spec)
     columns: dict[int, str] = {}
     extra: list[str] = []
     problems: list[pl.DataFrame] = []
@@ -198,7 +180,7 @@ def parse(
 
 
 def _reads_as_header(fields: Sequence[str], file_spec: FileSpec) -> bool:
-    known = {normalise_header(a) for c in file_spec.columns for a in (c.name, *c.aliases)}
+    known = header_names(file_spec)
     return all(normalise_header(f) in known for f in fields)
 
 

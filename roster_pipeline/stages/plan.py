@@ -20,18 +20,10 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from roster_pipeline.config import Thresholds
 from roster_pipeline.contracts.specs import FileSpec, Spec
 from roster_pipeline.stages.parse import LINE
 from roster_pipeline.stages.validate import Validated, ValidFile
-from roster_pipeline.store.records import TableCounts
-
-__all__ = ["Plan", "TablePlan", "Thresholds", "diff_table", "hold_reasons", "plan", "to_table"]
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    max_delete_pct: float = 10.0
-    max_update_pct: float = 75.0
 
 
 @dataclass(frozen=True)
@@ -45,16 +37,6 @@ class TablePlan:
     unchanged: int
     rejected: int
     loaded_before: int
-
-    @property
-    def counts(self) -> TableCounts:
-        return TableCounts(
-            added=self.added.height,
-            updated=self.updated.height,
-            deleted=self.deleted.height,
-            unchanged=self.unchanged,
-            rejected=self.rejected,
-        )
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,6 @@ from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import ColumnSpec, Reference
 from roster_pipeline.stages.parse import LINE
 
-__all__ = ["Target", "duplicate_keys", "references", "reject_rows"]
-
 #: How many line numbers a message lists before it says how many more there are.
 _SHOWN_LINES = 10
 

@@ -38,12 +38,11 @@ from pathlib import Path, PurePosixPath
 
 import polars as pl
 
+from roster_pipeline.config import ZipLimits
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import Spec
 from roster_pipeline.errors import InputError
-
-__all__ = ["ReceivedFile", "Unpacked", "ZipLimits", "is_zip", "unpack"]
 
 _CHUNK = 1024 * 1024
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -56,17 +55,7 @@ _DAMAGED = (
     zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, struct.error,
     zlib.error, lzma.LZMAError, NotImplementedError, RuntimeError,
 )  # fmt: skip
-_REJECTED = "The batch was rejected; the data loaded before stays loaded"
-
-
-@dataclass(frozen=True)
-class ZipLimits:
-    max_unpacked_bytes: int = 2 * 1024**3
-    max_compression_ratio: float = 200.0
-    max_members: int = 1000
-    # The ratio is only judged past this many bytes of a member: a tiny file of
-    # repeated characters compresses far beyond any sane ratio and is harmless.
-    ratio_floor_bytes: int = 1024 * 1024
+_REJECTED = rejects.BATCH_REJECTED
 
 
 @dataclass(frozen=True)
@@ -125,7 +114,8 @@ def _is_noise(part: str) -> bool:
     return part.startswith(".") or part.lower() in _NOISE
 
 
-def _hash_file(path: Path) -> tuple[int, str]:
+def hash_file(path: Path) -> tuple[int, str]:
+    """A file's size and sha256 (hex), read once."""
     digest, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -172,7 +162,7 @@ class _Batch:
             msg = f"{path.name} is named .zip but is not a zip file"
             self.reject(path.name, Code.BAD_ZIP, msg)
         else:
-            size, digest = _hash_file(path)
+            size, digest = hash_file(path)
             self.keep(path.name, path, size, digest)
 
     def keep(self, name: str, path: Path, size: int, digest: str) -> None:

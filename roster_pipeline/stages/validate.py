@@ -43,8 +43,6 @@ from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec, Refer
 from roster_pipeline.stages.parse import LINE, ParsedFile
 from roster_pipeline.stages.set_rules import Target, duplicate_keys, references, reject_rows
 
-__all__ = ["Loaded", "ValidFile", "Validated", "validate"]
-
 
 class Loaded(Protocol):
     """What is already loaded for the district (implemented by the store)."""
@@ -136,8 +134,7 @@ class _Batch:
         expected = file_spec.match[0].replace("*", "")
         message = (
             f"{expected}: no file matching {' or '.join(file_spec.match)} was sent and no "
-            f"{file_spec.table} are loaded yet. The batch was rejected; the data loaded before"
-            " stays loaded."
+            f"{file_spec.table} are loaded yet. {rejects.BATCH_REJECTED}."
         )
         return rejects.one(expected, Code.MISSING_FILE, message)
 

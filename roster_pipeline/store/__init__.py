@@ -15,30 +15,46 @@ from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
+from roster_pipeline.store.dialect import mask_url, sqlite_path
+from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
 from roster_pipeline.store.records import (
+    LEVELS,
     BanRecord,
     BatchRecord,
     BatchStatus,
     DistrictRecord,
+    EventRecord,
     FileRecord,
+    StoredSetting,
+    TableChanges,
     TableCounts,
 )
+from roster_pipeline.store.schema import MIGRATIONS
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from roster_pipeline.stages.plan import Plan
     from sftp_server import UploadRecord
 
 __all__ = [
+    "LEVELS",
+    "MIGRATIONS",
     "BanRecord",
+    "BatchQueue",
     "BatchRecord",
     "BatchStatus",
+    "Claim",
     "DistrictRecord",
+    "EventRecord",
     "FileRecord",
     "Store",
+    "StoredSetting",
+    "TableChanges",
     "TableCounts",
+    "mask_url",
     "open_store",
+    "sqlite_path",
+    "worker_name",
 ]
 
 
@@ -53,6 +69,10 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    def queue(self, holder: str, claim_seconds: float) -> BatchQueue:
+        """The batch claim queue over this store's connection, claims held by ``holder``."""
+        ...
 
     # districts
     def put_district(self, district: DistrictRecord) -> None:
@@ -100,13 +120,17 @@ class Store(Protocol):
 
     # batches, each call one transaction
     def save_batch(
-        self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None = None
+        self,
+        batch: BatchRecord,
+        rejects: pl.DataFrame,
+        changes: Sequence[TableChanges] | None = None,
     ) -> None:
-        """Record (insert or replace) the batch, its files and rejects; apply ``plan``
+        """Record (insert or replace) the batch, its files and rejects; apply ``changes``
         (roster rows and change log) in the same transaction when given."""
 
     def batch(self, batch_id: str) -> BatchRecord:
-        """Raises UnknownBatchError."""
+        """The batch of that id, or of the one id beginning so (as git takes a short
+        commit id). Raises UnknownBatchError, or ConflictError when several match."""
         ...
 
     def batches(self, district: str | None = None, limit: int = 100) -> list[BatchRecord]:
@@ -119,8 +143,29 @@ class Store(Protocol):
         """Columns: table, key, op (added | updated | deleted)."""
         ...
 
+    # system settings (`roster system`) and the event log (`roster events`)
+    def system_settings(self) -> dict[str, StoredSetting]: ...
 
-def open_store(url: str) -> Store:
+    def put_system_setting(self, key: str, value: object, by: str) -> None: ...
+
+    def clear_system_settings(self, keys: Sequence[str]) -> None: ...
+
+    def add_event(self, event: EventRecord) -> None: ...
+
+    def events(
+        self,
+        district: str | None = None,
+        levels: Sequence[str] = (),
+        since: datetime | None = None,
+        limit: int = 200,
+    ) -> list[EventRecord]:
+        """Newest first; ``levels`` empty: every level."""
+        ...
+
+    def purge_events(self, before: datetime) -> int: ...
+
+
+def open_store(url: str, connect_timeout: float = 10.0) -> Store:
     """Open (not migrate) the store for a database URL.
 
     Raises DatabaseUnavailableError (URL with the password masked, and what to
@@ -128,4 +173,4 @@ def open_store(url: str) -> Store:
     """
     from roster_pipeline.store.sql_store import SqlStore
 
-    return SqlStore(url)
+    return SqlStore(url, connect_timeout)

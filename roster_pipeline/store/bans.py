@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 from roster_pipeline.store.queue import Sql
 from roster_pipeline.store.records import BanRecord
 
-__all__ = ["active_bans", "add_ban", "lift_ban"]
-
 
 def active_bans(sql: Sql, now: float) -> list[BanRecord]:
     """Bans that end after ``now``, soonest first."""

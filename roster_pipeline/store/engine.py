@@ -16,9 +16,7 @@ import polars as pl
 import pyarrow as pa
 
 from roster_pipeline.errors import DatabaseUnavailableError
-from roster_pipeline.store.dialect import Dialect, dialect_for, mask_url
-
-__all__ = ["Engine"]
+from roster_pipeline.store.dialect import DEFAULT_CONNECT_TIMEOUT, SqlDialect, dialect_for, mask_url
 
 # The SQLite driver infers each result column's type from the first batch of
 # rows; a text column that is null in its first 1024 rows would then fail to
@@ -35,14 +33,28 @@ _SQLITE_PRAGMAS = (
 class Engine:
     """A connection to one database with the dialect that speaks to it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self.url = url
-        self.dialect: Dialect = dialect_for(url)
-        self._conn = self.dialect.connect(url)
+        self.dialect: SqlDialect = dialect_for(url)
+        self._conn = self.dialect.connect(url, connect_timeout)
         self._cursor = self._new_cursor()
         if self.dialect.name == "sqlite":
+            self._set_pragmas()
+
+    def _set_pragmas(self) -> None:
+        """The connection's first statements: a file that is no database fails here."""
+        import adbc_driver_manager
+
+        try:
             for pragma in _SQLITE_PRAGMAS:
                 self._run(pragma)
+        except adbc_driver_manager.Error as exc:
+            self.close()
+            raise DatabaseUnavailableError(
+                f"database {self.display_url} cannot be opened: {str(exc).splitlines()[0]};"
+                " restore the file from a backup, or point --db / ROSTER_DATABASE_URL at"
+                " another database"
+            ) from None
 
     def _new_cursor(self) -> Any:
         cursor = self._conn.cursor()
@@ -89,9 +101,11 @@ class Engine:
 
     # transactions
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One transaction: committed when the block ends, rolled back on any error."""
-        self._run("BEGIN")
+    def transaction(self, begin: str = "BEGIN") -> Iterator[None]:
+        """One transaction: committed when the block ends, rolled back on any error.
+
+        ``begin`` opens it (``BEGIN IMMEDIATE``: SQLite takes the write lock first)."""
+        self._run(begin)
         try:
             yield
         except BaseException:

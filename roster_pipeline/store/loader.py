@@ -1,4 +1,4 @@
-"""Loader: apply a Plan's roster rows and change log inside the caller's transaction.
+"""Loader: apply a batch's table changes and change log inside the caller's transaction.
 
 Per table, set-based and bulk only: the keys of deleted and updated rows go to
 a temporary staging table and leave the roster table in one ``DELETE ... IN
@@ -9,18 +9,14 @@ table's first load, with one INSERT ... SELECT of the keys just written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
 import polars as pl
 
 from roster_pipeline.store.engine import Engine
+from roster_pipeline.store.records import TableChanges
 from roster_pipeline.store.schema import roster_table
-
-if TYPE_CHECKING:
-    from roster_pipeline.stages.plan import Plan, TablePlan
-
-__all__ = ["KEY_SEPARATOR", "apply_plan", "change_key"]
 
 #: Joins the values of a composite key in the change log (ids cannot contain it).
 KEY_SEPARATOR = "|"
@@ -32,10 +28,11 @@ def change_key(key: tuple[str, ...]) -> pl.Expr:
     return pl.concat_str([pl.col(k) for k in key], separator=KEY_SEPARATOR)
 
 
-def apply_plan(engine: Engine, district: str, batch_no: int, plan: Plan) -> None:
-    """Write the plan's rows and change log, both marked with the batch's number;
+def apply_changes(
+    engine: Engine, district: str, batch_no: int, tables: Sequence[TableChanges]
+) -> None:
+    """Write the tables' rows and change log, both marked with the batch's number;
     the caller owns the transaction."""
-    tables = list(plan.tables.values())
     for table in tables:
         roster_table(table.table, table.columns)  # unknown names fail before any write
     # A helper thread sorts each table's rows while the database takes the previous
@@ -52,7 +49,7 @@ def apply_plan(engine: Engine, district: str, batch_no: int, plan: Plan) -> None
         pool.shutdown(cancel_futures=True)
 
 
-def _rows(table: TablePlan, district: str, batch_no: int) -> pl.DataFrame:
+def _rows(table: TableChanges, district: str, batch_no: int) -> pl.DataFrame:
     """The added and updated rows as stored, in key order: B-tree appends, not random
     inserts (7x faster on SQLite)."""
     rows = pl.concat(
@@ -63,7 +60,7 @@ def _rows(table: TablePlan, district: str, batch_no: int) -> pl.DataFrame:
     )
 
 
-def _delete_keys(engine: Engine, district: str, table: TablePlan) -> None:
+def _delete_keys(engine: Engine, district: str, table: TableChanges) -> None:
     keys = pl.concat([f.select(table.key).cast(pl.String) for f in (table.updated, table.deleted)])
     if not keys.height:
         return
@@ -80,7 +77,7 @@ def _delete_keys(engine: Engine, district: str, table: TablePlan) -> None:
     engine.execute(f"DROP TABLE {_STAGE}")
 
 
-def _log_changes(engine: Engine, district: str, batch_no: int, table: TablePlan) -> None:
+def _log_changes(engine: Engine, district: str, batch_no: int, table: TableChanges) -> None:
     if table.loaded_before:
         engine.ingest("changes", _changes(batch_no, table))
         return
@@ -95,7 +92,7 @@ def _log_changes(engine: Engine, district: str, batch_no: int, table: TablePlan)
     )
 
 
-def _changes(batch_no: int, table: TablePlan) -> pl.DataFrame:
+def _changes(batch_no: int, table: TableChanges) -> pl.DataFrame:
     parts = [
         frame.select(key=change_key(table.key)).with_columns(op=pl.lit(op))
         for op, frame in (

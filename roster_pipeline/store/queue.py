@@ -23,12 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from roster_pipeline.store.records import BatchRecord
+from roster_pipeline.store.records import UNFINISHED, BatchRecord, sql_list
 from roster_pipeline.store.rows import BATCH_COLUMNS, batch_to_row
 
-__all__ = ["BatchQueue", "Claim", "Sql", "process_alive", "worker_name"]
-
-_PENDING = "('received', 'processing')"
+_PENDING = sql_list(UNFINISHED)
 _OLDER_PENDING = (
     "SELECT 1 FROM batches o WHERE o.district_id = b.district_id"
     f" AND o.status IN {_PENDING} AND (o.received_at < b.received_at"
@@ -58,7 +56,7 @@ class Sql(Protocol):
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
-    def transaction(self) -> AbstractContextManager[None]: ...
+    def transaction(self, begin: str = "BEGIN") -> AbstractContextManager[None]: ...
 
 
 @dataclass(frozen=True)
@@ -102,17 +100,9 @@ class BatchQueue:
     @contextmanager
     def _write(self) -> Iterator[None]:
         """A write transaction that takes the lock before it reads (see module doc)."""
-        if self.sql.dialect.name != "sqlite":
-            with self.sql.transaction():
-                yield
-            return
-        self.sql.execute("BEGIN IMMEDIATE")
-        try:
+        begin = "BEGIN IMMEDIATE" if self.sql.dialect.name == "sqlite" else "BEGIN"
+        with self.sql.transaction(begin):
             yield
-        except BaseException:
-            self.sql.execute("ROLLBACK")
-            raise
-        self.sql.execute("COMMIT")
 
     def receive(self, batch: BatchRecord) -> None:
         """Insert a ``received`` batch row held by this holder (the assembler), in one

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["BatchRecord", "BatchStatus", "DistrictRecord", "FileRecord", "TableCounts"]
+import polars as pl
 
 
 class BatchStatus(StrEnum):
@@ -20,6 +20,27 @@ class BatchStatus(StrEnum):
     APPROVED = "approved"
     DISCARDED = "discarded"
     DUPLICATE = "duplicate"
+
+    @property
+    def finished(self) -> bool:
+        """No longer being formed or worked on."""
+        return self not in UNFINISHED
+
+    @property
+    def applied(self) -> bool:
+        """Its rows were loaded (the district's data is as this batch left it)."""
+        return self in APPLIED
+
+
+#: A batch being formed or worked on: its folder is in processing/.
+UNFINISHED = frozenset({BatchStatus.RECEIVED, BatchStatus.PROCESSING})
+#: A batch whose rows were loaded.
+APPLIED = frozenset({BatchStatus.LOADED, BatchStatus.LOADED_WITH_REJECTS})
+
+
+def sql_list(statuses: frozenset[BatchStatus]) -> str:
+    """``('a', 'b')``: a group of statuses for a SQL ``IN`` (enum values, no user text)."""
+    return "(" + ", ".join(f"'{s}'" for s in sorted(statuses)) + ")"
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,23 @@ class TableCounts:
 
 
 @dataclass(frozen=True)
+class TableChanges:
+    """What a batch changes in one roster table: the store's side of a plan.
+
+    ``added`` and ``updated`` hold full rows (``columns``), ``deleted`` the key
+    columns only; ``loaded_before`` is how many rows the district had there.
+    """
+
+    table: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    added: pl.DataFrame
+    updated: pl.DataFrame
+    deleted: pl.DataFrame
+    loaded_before: int
+
+
+@dataclass(frozen=True)
 class BatchRecord:
     batch_id: str
     district: str
@@ -90,3 +128,31 @@ class BanRecord:
     until: datetime
     reason: str  # the kind of failure that tipped it over (password, superseded, ...)
     banned_at: datetime
+
+
+#: Event levels, most severe first; errors are always recorded.
+LEVELS = ("error", "warning", "info", "diagnostic")
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One entry of the event log (`roster events`): what happened, how severe, where."""
+
+    at: datetime
+    level: str  # one of LEVELS
+    code: str  # stable, e.g. batch_rejected, system_disabled
+    message: str
+    district: str | None = None
+    batch_id: str | None = None
+    details: Mapping[str, object] = field(default_factory=dict)
+    event_id: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredSetting:
+    """A system setting's value as `roster system set` stored it (JSON), and by whom."""
+
+    key: str
+    value: object
+    updated_at: datetime
+    updated_by: str

@@ -23,17 +23,6 @@ from roster_pipeline.store.records import (
 )
 from sftp_server import UploadRecord
 
-__all__ = [
-    "BATCH_COLUMNS",
-    "DISTRICT_COLUMNS",
-    "FILE_SCHEMA",
-    "batch_from_row",
-    "batch_to_row",
-    "district_from_row",
-    "district_to_row",
-    "files_frame",
-]
-
 DISTRICT_COLUMNS = (
     "slug", "name", "spec", "username", "password_hash", "public_keys", "allow_ips",
     "enabled", "paused", "settings", "created_at",

@@ -13,17 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from roster_pipeline.errors import NotFoundError
-from roster_pipeline.store.dialect import Dialect
+from roster_pipeline.store.dialect import SqlDialect
 from roster_pipeline.store.engine import Engine
-
-__all__ = [
-    "MIGRATIONS",
-    "ROSTER_TABLES",
-    "RosterTable",
-    "current_version",
-    "migrate",
-    "roster_table",
-]
 
 
 @dataclass(frozen=True)
@@ -75,7 +66,7 @@ def roster_table(name: str, columns: Sequence[str] = ()) -> RosterTable:
     return table
 
 
-def _roster_ddl(table: RosterTable, d: Dialect) -> str:
+def _roster_ddl(table: RosterTable, d: SqlDialect) -> str:
     columns = ", ".join(f'"{c}" TEXT' for c in table.columns if c not in table.key)
     keys = ", ".join(f'"{k}" TEXT NOT NULL' for k in table.key)
     pk = ", ".join(f'"{k}"' for k in ("district_id", *table.key))
@@ -86,7 +77,7 @@ def _roster_ddl(table: RosterTable, d: Dialect) -> str:
     )
 
 
-def _v1(d: Dialect) -> list[str]:
+def _v1(d: SqlDialect) -> list[str]:
     return [
         "CREATE TABLE districts (slug TEXT PRIMARY KEY, name TEXT NOT NULL, spec TEXT NOT NULL,"
         " username TEXT UNIQUE, password_hash TEXT NOT NULL, public_keys TEXT NOT NULL,"
@@ -121,7 +112,7 @@ def _v1(d: Dialect) -> list[str]:
     ]
 
 
-def _v2(_d: Dialect) -> list[str]:
+def _v2(_d: SqlDialect) -> list[str]:
     """Batch claims (store.queue): who processes a batch, until when, how many tries."""
     return [
         "ALTER TABLE batches ADD COLUMN claimed_by TEXT",
@@ -131,7 +122,7 @@ def _v2(_d: Dialect) -> list[str]:
     ]
 
 
-def _v3(d: Dialect) -> list[str]:
+def _v3(d: SqlDialect) -> list[str]:
     """Batch numbers: roster rows and change rows name their batch by an integer.
 
     A 27-character batch id on each of the 2.28M rows of a large first load was
@@ -151,7 +142,19 @@ def _v3(d: Dialect) -> list[str]:
     ]
 
 
-def _v4(_d: Dialect) -> list[str]:
+def _v4(d: SqlDialect) -> list[str]:
+    """System settings (shared by every machine, `roster system`) and the event log."""
+    return [
+        'CREATE TABLE system_settings ("key" TEXT PRIMARY KEY, "value" TEXT NOT NULL,'
+        " updated_at TEXT NOT NULL, updated_by TEXT NOT NULL)",
+        f"CREATE TABLE events (event_id {d.serial_pk}, at TEXT NOT NULL, level TEXT NOT NULL,"
+        " district_id TEXT, batch_id TEXT, code TEXT NOT NULL, message TEXT NOT NULL,"
+        " details TEXT NOT NULL)",
+        "CREATE INDEX events_at ON events (at)",
+    ]
+
+
+def _v5(_d: SqlDialect) -> list[str]:
     """Receiver bans (store.bans): shared by every receiver, kept across restarts."""
     return [
         "CREATE TABLE sftp_bans (address TEXT PRIMARY KEY, until_ts DOUBLE PRECISION NOT NULL,"
@@ -160,10 +163,26 @@ def _v4(_d: Dialect) -> list[str]:
 
 
 #: version -> statements for a dialect; applied in order, each in its own transaction.
-MIGRATIONS: Mapping[int, Callable[[Dialect], list[str]]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
+    1: _v1,
+    2: _v2,
+    3: _v3,
+    4: _v4,
+    5: _v5,
+}
+
+
+_VERSION_TABLE = {
+    "sqlite": "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+    "postgresql": "SELECT COUNT(*) FROM information_schema.tables"
+    " WHERE table_name = 'schema_version' AND table_schema = current_schema()",
+}
 
 
 def current_version(engine: Engine) -> int:
+    """The newest migration applied; 0 for a database never migrated."""
+    if not engine.rows(_VERSION_TABLE[engine.dialect.name])[0][0]:
+        return 0
     rows = engine.rows("SELECT MAX(version) FROM schema_version")
     return int(rows[0][0] or 0)
 

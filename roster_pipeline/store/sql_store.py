@@ -6,10 +6,11 @@ polars frames of String columns, straight from Arrow.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
 import polars as pl
 
@@ -21,14 +22,18 @@ from roster_pipeline.errors import (
 )
 from roster_pipeline.store import bans as bans_mod
 from roster_pipeline.store import schema
+from roster_pipeline.store.dialect import DEFAULT_CONNECT_TIMEOUT
 from roster_pipeline.store.engine import Engine
-from roster_pipeline.store.loader import apply_plan
+from roster_pipeline.store.loader import apply_changes
+from roster_pipeline.store.queue import BatchQueue
 from roster_pipeline.store.records import (
+    APPLIED,
     BanRecord,
     BatchRecord,
-    BatchStatus,
     DistrictRecord,
     FileRecord,
+    TableChanges,
+    sql_list,
 )
 from roster_pipeline.store.rows import (
     BATCH_COLUMNS,
@@ -40,14 +45,10 @@ from roster_pipeline.store.rows import (
     files_frame,
     upload_to_row,
 )
+from roster_pipeline.store.system_rows import SystemRows
 from sftp_server import UploadRecord
 
-if TYPE_CHECKING:
-    from roster_pipeline.stages.plan import Plan
-
-__all__ = ["SqlStore"]
-
-_APPLIED = (str(BatchStatus.LOADED), str(BatchStatus.LOADED_WITH_REJECTS))
+_APPLIED = sql_list(APPLIED)
 _DISTRICT_SELECT = f"SELECT {', '.join(DISTRICT_COLUMNS)} FROM districts"
 _BATCH_SELECT = f"SELECT {', '.join(BATCH_COLUMNS)} FROM batches"
 
@@ -62,15 +63,18 @@ def _upsert(table: str, columns: Sequence[str], key: str) -> str:
     )
 
 
-class SqlStore:
+class SqlStore(SystemRows):
     """The Store over one database connection (use one SqlStore per thread)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self.url = url
-        self.engine = Engine(url)
+        self.engine = Engine(url, connect_timeout)
 
     def migrate(self) -> None:
         schema.migrate(self.engine)
+
+    def queue(self, holder: str, claim_seconds: float) -> BatchQueue:
+        return BatchQueue(self.engine, holder, claim_seconds)
 
     def schema_version(self) -> int:
         return schema.current_version(self.engine)
@@ -174,30 +178,35 @@ class SqlStore:
         rows = self.engine.rows(
             "SELECT f.file_spec, f.sha256 FROM batch_files f"
             " JOIN batches b ON b.batch_id = f.batch_id"
-            " WHERE b.district_id = ? AND b.status IN (?, ?) AND f.file_spec IS NOT NULL"
+            f" WHERE b.district_id = ? AND b.status IN {_APPLIED} AND f.file_spec IS NOT NULL"
             " ORDER BY COALESCE(b.finished_at, b.received_at), b.received_at, b.batch_id",
-            (district, *_APPLIED),
+            (district,),
         )
         return dict(rows)  # later batches overwrite earlier ones
 
     # batches
     def save_batch(
-        self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None = None
+        self,
+        batch: BatchRecord,
+        rejects: pl.DataFrame,
+        changes: Sequence[TableChanges] | None = None,
     ) -> None:
         what = f"batch {batch.batch_id} of district {batch.district}"
         with _refused(what), self.engine.transaction():
-            self._write_batch(batch, rejects, plan)
+            self._write_batch(batch, rejects, changes)
 
-    def _write_batch(self, batch: BatchRecord, rejects: pl.DataFrame, plan: Plan | None) -> None:
+    def _write_batch(
+        self, batch: BatchRecord, rejects: pl.DataFrame, changes: Sequence[TableChanges] | None
+    ) -> None:
         engine = self.engine
         engine.execute(_upsert("batches", BATCH_COLUMNS, "batch_id"), batch_to_row(batch))
         for table in ("batch_files", "rejects"):
             engine.execute(f"DELETE FROM {table} WHERE batch_id = ?", (batch.batch_id,))
         engine.ingest("batch_files", files_frame(batch.batch_id, batch.files))
         engine.ingest("rejects", _rejects_frame(batch.batch_id, rejects))
-        if plan is not None:
+        if changes is not None:
             first = self._last_change_id() + 1
-            apply_plan(engine, batch.district, self._batch_no(batch.batch_id), plan)
+            apply_changes(engine, batch.district, self._batch_no(batch.batch_id), changes)
             engine.execute(
                 "UPDATE batches SET first_change = ?, last_change = ? WHERE batch_id = ?",
                 (first, self._last_change_id(), batch.batch_id),
@@ -214,8 +223,23 @@ class SqlStore:
     def batch(self, batch_id: str) -> BatchRecord:
         rows = self.engine.rows(f"{_BATCH_SELECT} WHERE batch_id = ?", (batch_id,))
         if not rows:
-            raise UnknownBatchError(f"no batch {batch_id!r}")
-        return batch_from_row(rows[0], self._files(batch_id))
+            rows = self._by_prefix(batch_id)
+        return batch_from_row(rows[0], self._files(rows[0][0]))
+
+    def _by_prefix(self, prefix: str) -> list[tuple[Any, ...]]:
+        """The one batch whose id starts with ``prefix``, as git takes a short commit id."""
+        pattern = re.sub(r"([\\%_])", r"\\\1", prefix) + "%"
+        found = self.engine.rows(
+            f"{_BATCH_SELECT} WHERE batch_id LIKE ? ESCAPE '\\' ORDER BY batch_id LIMIT 21",
+            (pattern,),
+        )
+        found = [r for r in found if str(r[0]).startswith(prefix)] if prefix else []
+        if not found:
+            raise UnknownBatchError(f"no batch {prefix!r} (see `roster batches`)")
+        if len(found) > 1:
+            shown = ", ".join(str(r[0]) for r in found[:5]) + (", ..." if len(found) > 5 else "")
+            raise ConflictError(f"batch {prefix!r} is ambiguous: it begins {shown}")
+        return found
 
     def batches(self, district: str | None = None, limit: int = 100) -> list[BatchRecord]:
         where, params = ("WHERE district_id = ?", [district]) if district else ("", [])
@@ -263,12 +287,22 @@ class SqlStore:
 
 @contextmanager
 def _refused(what: str) -> Iterator[None]:
-    """A constraint the database enforced (a key twice, a username taken) -> ConflictError."""
+    """A constraint the database enforced (a key twice, a username taken) -> ConflictError.
+
+    Only integrity errors are conflicts: any other database error is not the
+    caller's request contradicting the state, and goes on as it is.
+    """
     import adbc_driver_manager
 
     try:
         yield
     except adbc_driver_manager.DatabaseError as exc:
+        # SQLite's bulk ingest reports a constraint it enforced as an InternalError,
+        # with no code; only its text says so.
+        if not isinstance(exc, adbc_driver_manager.IntegrityError) and (
+            "constraint failed" not in str(exc)
+        ):
+            raise
         raise ConflictError(
             f"{what} could not be saved ({str(exc).splitlines()[0]}); nothing was changed"
         ) from exc

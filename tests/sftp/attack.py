@@ -34,7 +34,7 @@ def pipelined_guesses(port: int, guesses: list[str], gap: float, username: str =
         for guess in guesses:
             if not transport.is_active():
                 break
-            transport._send_message(userauth_password(username, guess))
+            transport._send_message(userauth_password(username, guess))  # type: ignore[attr-defined]
             time.sleep(gap)
         deadline = time.monotonic() + 10
         while transport.is_active() and time.monotonic() < deadline:
@@ -84,10 +84,12 @@ def close_then_eof(client: paramiko.SFTPClient, name: str, data: bytes) -> bool:
     for start in range(0, len(data), 4096):
         remote.write(data[start : start + 4096])
     remote.flush()
-    number = client._async_request(type(None), CMD_CLOSE, remote.handle)
-    client.get_channel().shutdown_write()  # EOF while the close is being answered
+    number = client._async_request(type(None), CMD_CLOSE, remote.handle)  # type: ignore[attr-defined]
+    channel = client.get_channel()
+    assert channel is not None
+    channel.shutdown_write()  # EOF while the close is being answered
     try:
-        kind, _ = client._read_response(number)
+        kind, _ = client._read_response(number)  # type: ignore[attr-defined]
     except OSError:
         return False
     return bool(kind == CMD_STATUS)
@@ -108,11 +110,12 @@ def sha1_publickey_login(port: int, username: str, key: asyncssh.SSHKey) -> bool
         request.add_boolean(True)
         request.add_string("ssh-rsa")
         request.add_string(key.public_data)
+        assert transport.session_id is not None  # set by start_client
         signed = paramiko.Message()
         signed.add_string(transport.session_id)
         signed.add_bytes(request.asbytes())
         request.add_string(key.sign(signed.asbytes(), b"ssh-rsa"))
-        transport._send_message(request)
+        transport._send_message(request)  # type: ignore[attr-defined]
         deadline = time.monotonic() + 5
         while not transport.is_authenticated() and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -161,7 +161,9 @@ class Client(paramiko.SFTPClient):
     """paramiko's SFTP client whose close also hangs up the connection."""
 
     def close(self) -> None:
-        transport = self.get_channel().get_transport()  # type: ignore[no-untyped-call]
+        channel = self.get_channel()
+        assert channel is not None
+        transport = channel.get_transport()
         super().close()
         transport.close()
 

@@ -89,7 +89,8 @@ def test_every_changing_operation_is_refused(running: Running) -> None:
     _denied(beta.readlink, name)
     beta.utime(name, (1_000_000, 1_000_000))  # setstat of times: accepted, ignored
     assert beta.stat(name).st_mtime != 1_000_000
-    hardlink = beta._request  # paramiko has no hard-link call; send the OpenSSH extension
+    # paramiko has no hard-link call; send the OpenSSH extension (a private method).
+    hardlink = beta._request  # type: ignore[attr-defined]
     with pytest.raises(PermissionError):
         hardlink(paramiko.sftp.CMD_EXTENDED, "hardlink@openssh.com", name, "hard.csv")
     beta.close()

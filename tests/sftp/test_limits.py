@@ -118,7 +118,9 @@ def test_idle_timeout(start: StartFn) -> None:
     (event,) = running.wait_for("idle_timeout")
     assert event["username"] == "alpha"
     assert running.wait_for("disconnect")[0]["reason"] == "idle timeout"
-    transport = alpha.get_channel().get_transport()  # type: ignore[no-untyped-call]
+    channel = alpha.get_channel()
+    assert channel is not None
+    transport = channel.get_transport()
     deadline = time.monotonic() + 10
     while transport.is_active() and time.monotonic() < deadline:
         time.sleep(0.02)
