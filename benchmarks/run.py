@@ -19,12 +19,14 @@ FULL = {
     "sftp_bench.py": [],
     "startup.py": [],
     "wave.py": [],
+    "console.py": [],
 }
 QUICK = {
     "ingest.py": ["--repeat", "1"],
     "sftp_bench.py": [],
     "startup.py": ["--repeat", "3"],
     "wave.py": ["--districts", "30", "--window", "60"],
+    "console.py": ["--districts", "100", "--batches", "20", "--rejects", "50000", "--repeat", "3"],
 }
 
 

@@ -35,6 +35,7 @@ GiB = 1024**3
 DISTRICT_KEYS = (
     "max_delete_pct",
     "max_update_pct",
+    "max_reject_pct",
     "settle_seconds",
     "expect_every_hours",
     "retention_days",
@@ -48,10 +49,12 @@ Percent = Annotated[float, Field(ge=0.0, le=100.0)]
 
 @checked_dataclass(frozen=True, config=ConfigDict(allow_inf_nan=False, defer_build=True))
 class Thresholds:
-    """Hold a batch that would delete or update more than this share of a table."""
+    """Hold a batch that would delete or update more than this share of a table, or
+    whose files had more than this share of a table's rows rejected."""
 
     max_delete_pct: Percent = 10.0
     max_update_pct: Percent = 75.0
+    max_reject_pct: Percent = 20.0  # of the rows sent; first loads included
 
 
 @checked_dataclass(
@@ -92,6 +95,16 @@ class Service(BaseModel):
     expect_every_hours: Annotated[float, Field(ge=0.0, le=366 * 24.0)] = 26.0  # longer: STALE
     retention_days: Annotated[float, Field(ge=0.0, le=36500.0)] = 30.0  # archives purged after
     claim_seconds: Annotated[float, Field(gt=0.0)] = 300.0  # a worker's claim, renewed
+
+
+class Web(BaseModel):
+    """The ops console (`roster web`, `roster serve --role web`)."""
+
+    model_config = _STRICT
+
+    web_host: str = "127.0.0.1"
+    web_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    web_forwarded_allow_ips: str = "127.0.0.1"  # proxies whose X-Forwarded-Proto is believed
 
 
 #: Event levels beyond errors (always recorded), least detailed first.
@@ -142,6 +155,7 @@ class Settings(BaseModel):
     zip: ZipLimits = Field(default_factory=ZipLimits)
     holds: Thresholds = Field(default_factory=Thresholds)
     service: Service = Field(default_factory=Service)
+    web: Web = Field(default_factory=Web)
     system: System = Field(default_factory=System)
 
     @field_validator("home", mode="after")

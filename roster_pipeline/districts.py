@@ -19,11 +19,11 @@ import polars as pl
 from roster_pipeline import hostkeys
 from roster_pipeline.config import DISTRICT_KEYS, Settings
 from roster_pipeline.contracts.dialects import CsvDialect
-from roster_pipeline.contracts.specs import load_spec
+from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.render.guide import GuideInput
-from roster_pipeline.store import DistrictRecord, Store, open_store
+from roster_pipeline.store import DistrictRecord, Store, open_store, roster_table
 from sftp_server import Account, UploadRecord
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -263,13 +263,21 @@ def _host_fingerprints(settings: Settings) -> list[dict[str, str]]:
 
 
 def export(home: Home, slug: str, table: str) -> pl.DataFrame:
-    """What is loaded now for the district's ``table``, in the spec's column names."""
+    """What is loaded now for the district's ``table``: a file of its spec in the spec's
+    column names, or a table several files fill (users from students and teachers,
+    class_teachers) in the table's own column names."""
     record = home.store.district(slug)
     spec = load_spec(record.spec)
+    feeders = spec.feeders(table)
+    if len(feeders) > 1 or (feeders and table not in {f.name for f in spec.files}):
+        feeds = [d for f in feeders for d in f.feeds if d.table == table]
+        filled = {c for d in feeds for c in d.targets}
+        targets = tuple(c for c in roster_table(table).columns if c in filled)
+        return home.store.snapshot(slug, table, targets).sort(list(feeds[0].key))
     try:
         file_spec = spec.file(table)
     except KeyError:
-        known = ", ".join(f.name for f in spec.files)
+        known = ", ".join(dict.fromkeys([*(f.name for f in spec.files), *_tables(spec)]))
         raise TerminalError(
             f"{table!r} is not a table of spec {spec.name} (tables: {known})"
         ) from None
@@ -278,6 +286,10 @@ def export(home: Home, slug: str, table: str) -> pl.DataFrame:
     columns = file_spec.loaded_columns
     frame = home.store.snapshot(slug, file_spec.table, tuple(c.target for c in columns))
     return frame.rename({c.target: c.name for c in columns}).sort(list(file_spec.key))
+
+
+def _tables(spec: Spec) -> list[str]:
+    return [d.table for f in spec.files for d in f.feeds]
 
 
 class DistrictAccounts:

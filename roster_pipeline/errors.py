@@ -12,6 +12,7 @@
     │   │   ├── UnknownBatchError
     │   │   └── NoHomeError        no roster home where a command was pointed
     │   ├── ConflictError          the request contradicts the current state
+    │   ├── AccessError            an operator is not logged in, locked out or not allowed
     │   ├── SystemDisabledError    the operator turned processing off (`roster system`)
     │   └── InputError             a file a district sent cannot be used at all
     └── TransientError             the world failed us; the same call may succeed later
@@ -71,6 +72,17 @@ class SystemDisabledError(TerminalError):
 
 class ConflictError(TerminalError):
     """The request contradicts the current state (e.g. approving a loaded batch)."""
+
+
+class AccessError(TerminalError):
+    """Who asked may not do this: unknown, wrong password, locked out, or the role lacks it.
+
+    ``authenticated`` tells the web console which answer to give: 401 (log in) or 403.
+    """
+
+    def __init__(self, message: str, *, authenticated: bool = False) -> None:
+        super().__init__(message)
+        self.authenticated = authenticated
 
 
 class InputError(TerminalError):

@@ -77,6 +77,7 @@ def table_counts(table: TablePlan) -> TableCounts:
         deleted=table.deleted.height,
         unchanged=table.unchanged,
         rejected=table.rejected,
+        left_out=table.left_out,
     )
 
 

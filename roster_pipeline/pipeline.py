@@ -30,6 +30,7 @@ from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.render import report
 from roster_pipeline.stages.parse import ParsedFile, parse
 from roster_pipeline.stages.plan import plan
+from roster_pipeline.stages.recognise import other_contract
 from roster_pipeline.stages.unpack import ReceivedFile, Unpacked, unpack
 from roster_pipeline.stages.validate import Validated, validate
 from roster_pipeline.store import BatchStatus, DistrictRecord, FileRecord, Store
@@ -94,7 +95,7 @@ def evaluate(
     warnings = _unpack_warnings(unpacked)
     if rejects.has_fatal(unpacked.rejects):
         files = _file_records(unpacked, (), unpacked.rejects)
-        return _rejected(files, unpacked.rejects, warnings)
+        return _rejected(files, unpacked.rejects, warnings, _resemblance(unpacked, ctx))
     last = ctx.last_hashes()
     if _is_duplicate(unpacked, last):
         files = _file_records(unpacked, (), unpacked.rejects)
@@ -106,10 +107,13 @@ def evaluate(
     warnings += tuple(w for p in parsed for w in p.warnings)
     progress("validate", sum(p.rows for p in parsed))
     validated = validate(parsed, ctx.spec, ctx)
+    warnings += validated.warnings
     all_rejects = rejects.concat([unpacked.rejects, validated.rejects])
     files = _file_records(unpacked, parsed, all_rejects)
     if validated.fatal:
-        return _rejected(files, all_rejects, warnings)
+        return _rejected(files, all_rejects, warnings, _resemblance(unpacked, ctx))
+    if unpacked.unmatched and (looks := _resemblance(unpacked, ctx)):
+        warnings += (looks,)
     progress("plan", sum(v.frame.height for v in validated.files.values()))
     planned = _planned(validated, ctx, files, all_rejects, warnings)
     skipped = {f.file_spec for f in unpacked.matched if f not in fresh and f.file_spec}
@@ -117,11 +121,13 @@ def evaluate(
 
 
 def _must_parse(f: ReceivedFile, spec: Spec, last: Mapping[str, str]) -> bool:
-    """Changed files, and files the spec checks but never loads: nothing loaded stands
-    in for them, so they are read again for the references into them."""
+    """Changed files, and files whose rows the loaded tables do not hold in full: files
+    the spec checks but never loads, and files with rows left out as not active (the
+    rows of other files naming those are left out too, not rejected)."""
     if not f.file_spec:
         return False
-    return last.get(f.file_spec) != f.sha256 or not spec.file(f.file_spec).load
+    file_spec = spec.file(f.file_spec)
+    return last.get(f.file_spec) != f.sha256 or not file_spec.load or bool(file_spec.leave_out)
 
 
 def _parse_all(
@@ -164,13 +170,24 @@ def _planned(
 
 
 def _rejected(
-    files: tuple[FileRecord, ...], all_rejects: pl.DataFrame, warnings: tuple[str, ...]
+    files: tuple[FileRecord, ...],
+    all_rejects: pl.DataFrame,
+    warnings: tuple[str, ...],
+    hint: str = "",
 ) -> Outcome:
     fatal = all_rejects.filter(pl.col("code").is_in([str(c) for c in rejects.Code if c.fatal])).row(
         0, named=True
     )
     message = f"rejected: {fatal['message']}"  # stage messages say what happens next
+    if hint:
+        message += f" Note: {hint}."
     return Outcome(BatchStatus.REJECTED, files, all_rejects, warnings, None, message)
+
+
+def _resemblance(unpacked: Unpacked, ctx: Context) -> str:
+    """A hint naming the contract the batch's files look like, when it is another one."""
+    found = other_contract(unpacked.files, ctx.spec)
+    return found.hint() if found else ""
 
 
 def _unpack_warnings(unpacked: Unpacked) -> tuple[str, ...]:
@@ -280,8 +297,8 @@ def process(
     received = received_at or datetime.now(UTC)
     ctx = context_for(home.settings, district, store)
     if lift_holds:
-        # 100%: no table can lose or change more than all of its rows.
-        ctx = replace(ctx, thresholds=Thresholds(100.0, 100.0))
+        # 100%: no table can lose, change or reject more than all of its rows.
+        ctx = replace(ctx, thresholds=Thresholds(100.0, 100.0, 100.0))
     archive = home.folder("archive", batch_id)
     if archive_raw:
         _keep_raw(sources, archive / "raw")

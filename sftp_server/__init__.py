@@ -29,7 +29,12 @@ if TYPE_CHECKING:
     )
     from sftp_server.inbox import is_temp_name, original_name, published_name
     from sftp_server.limits import Limits
-    from sftp_server.passwords import generate_password, hash_password, verify
+    from sftp_server.passwords import (
+        generate_password,
+        hash_password,
+        verify,
+        verify_unknown_user,
+    )
     from sftp_server.server import Receiver, ReceiverConfig, run, start_receiver
 
 __all__ = [
@@ -58,6 +63,7 @@ __all__ = [
     "run",
     "start_receiver",
     "verify",
+    "verify_unknown_user",
 ]
 
 #: exported name -> the module that defines it
@@ -72,7 +78,8 @@ _HOMES = {
     "AuditLog": "audit",
     "Limits": "limits",
     **dict.fromkeys(("BanStore", "MemoryBans"), "bans"),
-    **dict.fromkeys(("generate_password", "hash_password", "verify"), "passwords"),
+    **dict.fromkeys(("generate_password", "hash_password", "verify", "verify_unknown_user"),
+                    "passwords"),
     **dict.fromkeys(("Receiver", "ReceiverConfig", "run", "start_receiver"), "server"),
 }  # fmt: skip
 

@@ -61,6 +61,7 @@ def test_mass_delete_is_held_exit_3(roster: Roster, samples: Path) -> None:
 
 def test_bad_batch_loads_good_rows_and_reports_every_reject(roster: Roster, samples: Path) -> None:
     roster("district", "add", "lincoln")
+    roster("district", "set", "lincoln", "--max-reject-pct", "100")  # most rows are bad here
     data = process_json(roster, samples / "bad")
     assert data["status"] == "loaded_with_rejects"
     report = as_json(roster("report", str(data["batch_id"]), "--format", "json"))
@@ -96,7 +97,8 @@ def test_rejected_batch_exit_1_keeps_loaded_data(
 
 def test_check_loads_nothing(roster: Roster, samples: Path) -> None:
     result = roster("check", samples / "bad", "--json")
-    assert result.exit_code == 0
+    assert result.exit_code == 3  # most rows rejected: a batch like this would be held
+    assert as_json(result)["status"] == "held"
     assert as_json(result)["rejects"]
     assert roster("batches", "--json").stdout.strip() == "[]"
 

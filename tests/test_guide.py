@@ -163,3 +163,41 @@ def test_include_password_on_a_key_only_account_is_refused(roster: Roster, store
     result = roster("district", "guide", "lincoln", "--include-password", "--yes")
     assert result.exit_code == ExitCode.USAGE
     assert "logs in with a key only" in result.output
+
+
+def _autosend(text: str) -> dict[str, list[tuple[str, str]]]:
+    """Section 3's tables: file pattern -> (column title, PowerSchool field) rows."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    parts = re.split(r"^### (\S+?)(?: \(optional\))?: table (\S+)$", text, flags=re.MULTILINE)
+    for pattern, table, body in zip(parts[1::3], parts[2::3], parts[3::3], strict=True):
+        rows = re.findall(r"^\| `([^`]+)` \| (.+) \|$", body.split("##", 1)[0], re.MULTILINE)
+        found[f"{pattern} {table}"] = rows
+    return found
+
+
+def test_the_powerschool_guide_names_a_table_per_autosend_and_a_field_per_column() -> None:
+    text = onboarding_guide(GuideInput(_connection(), load_spec("powerschool"), CsvDialect()))
+    tables = _autosend(text)
+    assert list(tables) == [
+        "schools\\*.csv Schools", "students\\*.csv Students", "teachers\\*.csv Teachers",
+        "sections\\*.csv Sections", "cc\\*.csv CC", "sectionteacher\\*.csv SectionTeacher",
+    ]  # fmt: skip
+    assert ("StudentID", "CC.StudentID") in tables["cc\\*.csv CC"]
+    assert ("Course_Name", "\\[Courses\\]Course_Name") in tables["sections\\*.csv Sections"]
+    assert "one AutoSend per table" in text
+
+
+def test_the_roster_csv_guide_maps_each_column_to_a_powerschool_field() -> None:
+    text = onboarding_guide(GuideInput(_connection(), load_spec("roster-csv"), CsvDialect()))
+    tables = _autosend(text)
+    assert ("district_user_id", "Students.Student_Number") in tables["students\\*.csv Students"]
+    assert ("district_user_id", "Teachers.TeacherNumber") in tables["teachers\\*.csv Teachers"]
+    assert ("student_id", "\\[Students\\]Student_Number") in tables["enrollments\\*.csv CC"]
+    assert "Not from one PowerSchool table (users\\*.csv)" in text
+
+
+def test_the_clever_guide_lays_out_the_files_instead_of_powerschool_tables() -> None:
+    text = onboarding_guide(GuideInput(_connection(), load_spec("clever"), CsvDialect()))
+    assert _autosend(text) == {}
+    assert "## 3. Your export: Clever SFTP CSV" in text
+    assert "| sections\\*.csv | `School_id`, `Section_id`, `Teacher_id`" in text

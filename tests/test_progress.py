@@ -35,7 +35,8 @@ def test_pipeline_reports_each_stage_with_rows(
         "parse schools.csv": 2, "parse users.csv": 12, "parse classes.csv": 4,
         "parse enrollments.csv": 9,
     }  # fmt: skip
-    assert seen[-4:] == [("validate", 27), ("plan", 27), ("report", 0), ("apply", 27)]
+    # apply: the 27 rows plus the 4 classes' primary teacher links
+    assert seen[-4:] == [("validate", 27), ("plan", 27), ("report", 0), ("apply", 31)]
 
 
 def test_display_draws_stage_and_rows_on_a_terminal() -> None:

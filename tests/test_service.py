@@ -199,14 +199,15 @@ def test_kill_9_during_apply_then_restart_applies_the_batch_exactly_once(
     assert done.status == BatchStatus.LOADED, done.message
     assert {t: (c.added, c.updated, c.deleted) for t, c in done.counts.items()} == {
         "schools": (120, 0, 0), "users": (100_000, 0, 0),
-        "classes": (5_000, 0, 0), "enrollments": (600_000, 0, 0),
+        "classes": (5_000, 0, 0), "class_teachers": (5_000, 0, 0), "enrollments": (600_000, 0, 0),
     }  # fmt: skip
     with open_home(root) as home:
         assert home.store.table_counts("lincoln") == {
             "schools": 120, "users": 100_000, "classes": 5_000, "enrollments": 600_000,
+            "class_teachers": 5_000,
         }  # fmt: skip
         changes = home.store.changes(done.batch_id)
-    assert changes.height == 120 + 100_000 + 5_000 + 600_000
+    assert changes.height == 120 + 100_000 + 5_000 + 5_000 + 600_000
     assert changes.select("table", "key").n_unique() == changes.height  # no duplicates
     assert (root / "archive" / done.batch_id / "raw" / "big.zip").is_file()
     assert list((root / "processing").iterdir()) == []

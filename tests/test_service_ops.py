@@ -103,7 +103,7 @@ def test_a_file_equal_to_the_last_loaded_one_is_recorded_not_reprocessed(
     assert isinstance(counts, dict)
     assert counts["users"]["added"] == 1
     assert counts["classes"] == {
-        "added": 0, "updated": 0, "deleted": 0, "unchanged": 4, "rejected": 0,
+        "added": 0, "updated": 0, "deleted": 0, "unchanged": 4, "rejected": 0, "left_out": 0,
     }  # fmt: skip
     files = {f["name"]: f["rows"] for f in data["files"]}  # type: ignore[attr-defined]
     assert files["classes.csv"] == 0  # recorded, not parsed again

@@ -12,7 +12,9 @@ from roster_pipeline.errors import SpecError
 
 def test_default_spec_loads_in_reference_order() -> None:
     spec = load_spec()
-    assert [f.name for f in spec.load_order()] == ["schools", "users", "classes", "enrollments"]
+    assert [f.name for f in spec.load_order()] == [
+        "schools", "users", "students", "teachers", "classes", "enrollments", "class_teachers",
+    ]  # fmt: skip
     teacher = spec.file("classes").column("teacher_id").references
     assert teacher is not None
     assert (teacher.file, teacher.column, dict(teacher.where)) == (
@@ -32,7 +34,18 @@ def test_file_names_match_case_insensitively(name: str) -> None:
 
 
 def test_unmatched_name() -> None:
-    assert load_spec().match("teachers.csv") is None
+    assert load_spec().match("staff.csv") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "file"),
+    [("users_students.csv", "students"), ("USERS_TEACHERS_2026.csv", "teachers"),
+     ("users.csv", "users"), ("students.csv", "students")],
+)  # fmt: skip
+def test_the_most_specific_pattern_wins(name: str, file: str) -> None:
+    match = load_spec().match(name)
+    assert match is not None
+    assert match.name == file
 
 
 def _write(tmp_path: Path, text: str) -> Path:

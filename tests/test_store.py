@@ -34,7 +34,7 @@ from roster_pipeline.store import (
     open_store,
     schema,
 )
-from roster_pipeline.store.dialect import mask_url
+from roster_pipeline.store.dialect import SQLITE, mask_url
 from roster_pipeline.store.engine import Engine
 
 SPEC = load_spec()
@@ -167,6 +167,47 @@ def test_upgrade_from_version_2_links_rows_and_changes_to_batch_numbers(store_ur
     upgraded.close()
 
 
+def test_upgrade_keeps_every_row_and_makes_each_class_teacher_its_primary_link(
+    store_url: str,
+) -> None:
+    """A database written before teacher links keeps its users and classes, and each
+    class's teacher becomes a primary link marked with the batch that loaded it."""
+    adding = next(v for v in sorted(schema.MIGRATIONS) if "TABLE class_teachers" in _created(v))
+    before = adding - 1
+    old = Engine(store_url)
+    schema.migrate(old, target=before)
+    with old.transaction():
+        old.execute(
+            "INSERT INTO users (district_id, district_user_id, first_name, role, batch_no)"
+            " VALUES ('north', 't1', 'Ada', 'Teacher', 7)"
+        )
+        for class_id, teacher in (("c1", "t1"), ("c2", None)):
+            old.execute(
+                "INSERT INTO classes (district_id, class_id, class_name, teacher_id, batch_no)"
+                " VALUES ('north', ?, 'Algebra', ?, 7)",
+                (class_id, teacher),
+            )
+    old.close()
+    upgraded = open_store(store_url)
+    upgraded.migrate()
+    assert upgraded.schema_version() == max(schema.MIGRATIONS)
+    links = upgraded.snapshot(
+        "north", "class_teachers", ("class_id", "user_id", "role", "is_primary")
+    )
+    assert links.rows() == [("c1", "t1", "Teacher", "true")]
+    users = upgraded.snapshot("north", "users", ("district_user_id", "internal_id"))
+    assert users.rows() == [("t1", None)]
+    assert upgraded.table_counts("north")["classes"] == 2
+    engine = upgraded.engine  # type: ignore[attr-defined]
+    assert engine.rows("SELECT batch_no FROM class_teachers") == [(7,)]
+    upgraded.close()
+
+
+def _created(version: int) -> str:
+    """The statements of one migration, for finding the one that adds a table."""
+    return " ".join(schema.MIGRATIONS[version](SQLITE))
+
+
 def test_district_round_trip(store: Store) -> None:
     created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     record = DistrictRecord(
@@ -256,7 +297,9 @@ def test_first_load_then_next_night_logs_exact_changes(store: Store) -> None:
         ("enrollments", "c2|u4", "added"), ("enrollments", "c1|u2", "deleted"),
     }  # fmt: skip
     assert_frame_equal(loaded_users(store, "north"), NIGHT2)
-    assert store.table_counts("north") == {"schools": 0, "users": 3, "classes": 0, "enrollments": 2}
+    assert store.table_counts("north") == {
+        "schools": 0, "users": 3, "classes": 0, "enrollments": 2, "class_teachers": 0,
+    }  # fmt: skip
 
 
 def test_same_content_again_changes_nothing(store: Store) -> None:

@@ -23,9 +23,11 @@ from roster_pipeline.cli import (
     districts,
     exits,
     interrupts,
+    operators,
     receiver,
     service,
     system,
+    web,
 )
 
 __all__ = ["main", "run"]
@@ -43,6 +45,7 @@ class _RosterGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             interrupts.announce()
+            interrupts.end_now()  # the executable: `with` blocks have run; skip the finalizers
             raise click.exceptions.Exit(exits.ExitCode.INTERRUPTED) from None
 
 
@@ -88,6 +91,8 @@ for _command in (
     *districts.COMMANDS,
     *receiver.COMMANDS,
     *service.COMMANDS,
+    *operators.COMMANDS,
+    *web.COMMANDS,
     *system.COMMANDS,
     *backups.COMMANDS,
 ):

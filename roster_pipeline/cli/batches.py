@@ -72,11 +72,11 @@ def _print_batch(batch: BatchRecord) -> None:
 
     out = console()
     title = f"batch {batch.batch_id} ({batch.district}): {status_markup(str(batch.status))}"
-    table = Table("table", "added", "updated", "deleted", "unchanged", "rejected", title=title)
+    columns = ("table", "added", "updated", "deleted", "unchanged", "rejected", "left out")
+    table = Table(*columns, title=title)
     for name, c in batch.counts.items():
-        table.add_row(
-            name, *(f"{n:,}" for n in (c.added, c.updated, c.deleted, c.unchanged, c.rejected))
-        )
+        numbers = (c.added, c.updated, c.deleted, c.unchanged, c.rejected, c.left_out)
+        table.add_row(name, *(f"{n:,}" for n in numbers))
     out.print(table)
     out.print(batch.message, highlight=False, markup=False)
     for warning in batch.warnings:

@@ -23,7 +23,7 @@ import threading
 import time
 
 MESSAGE = "interrupted; nothing was changed"
-GRACE_SECONDS = 0.5  # for the main thread to unwind before the process ends regardless
+GRACE_SECONDS = 0.25  # for the main thread to unwind before the process ends regardless
 EXIT_CODE = 130  # 128 + SIGINT, as shells report it
 
 #: Set by the console script; tests driving the CLI in-process leave it off.
@@ -35,6 +35,16 @@ def announce() -> None:
     """Print the message once, whichever of the main thread or the watcher gets there."""
     if _announced.acquire(blocking=False):
         print(MESSAGE, file=sys.stderr, flush=True)
+
+
+def end_now() -> None:
+    """In the executable, end the process once the interrupted command has unwound:
+    the interpreter's own shutdown (freeing a large parse) took a second more, and
+    the watcher cannot act then (daemon threads are frozen during finalization)."""
+    if enabled:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_CODE)
 
 
 def install() -> None:

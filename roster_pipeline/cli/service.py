@@ -74,8 +74,9 @@ def _print_address(settings: Settings) -> None:
 
 @click.command()
 @click.option("--workers", default=1, show_default=True, help="Batch worker processes.")
-@click.option("--role", type=click.Choice(["all", "sftp", "worker"]), default="all",
-              show_default=True, help="Run the receiver, the workers, or both.")  # fmt: skip
+@click.option("--role", type=click.Choice(["all", "sftp", "worker", "web"]), default="all",
+              show_default=True,
+              help="Run the receiver, the workers, both, or the ops console.")  # fmt: skip
 @click.option(
     "--host", default=None, help="Address to listen on (default: listen_host, 127.0.0.1)."
 )
@@ -85,7 +86,16 @@ def _print_address(settings: Settings) -> None:
               help="DEBUG also shows asyncssh's own protocol messages.")  # fmt: skip
 @reported
 def serve(workers: int, role: str, host: str | None, port: int | None, log_level: str) -> None:
-    """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT."""
+    """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT.
+
+    ``--role web`` runs the ops console instead (as `roster web`; --host and
+    --port then name its address).
+    """
+    if role == "web":
+        from roster_pipeline.cli.web import run_console
+
+        run_console(host, port)
+        return
     # Imported here: the service's machinery is needed by this command alone.
     from roster_pipeline import system
     from roster_pipeline.service import runtime as service

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from roster_pipeline.contracts.headers import header_names, normalise_header
+from roster_pipeline.contracts.headers import header_names, normalise_header, spelled
 from roster_pipeline.contracts.specs import ColumnSpec, FileSpec, Spec
 from roster_pipeline.errors import TerminalError
 
@@ -98,6 +98,7 @@ class CsvDialect:
             )
         for target, names in self.aliases.items():
             _alias_target(spec, target, names)
+        _no_shared_aliases(self.aliases)
         effective = self.apply(spec)
         for file, columns in self.headerless.items():
             _check_positional(effective, file, columns)
@@ -132,6 +133,21 @@ def _alias_target(spec: Spec, target: str, names: Sequence[str]) -> None:
                 f"alias {name!r} for {target} cannot be used: "
                 + (f"it already means {file}.{means}" if means else "it is empty")
             )
+
+
+def _no_shared_aliases(aliases: Mapping[str, Sequence[str]]) -> None:
+    """One header given to two columns of a file would fail every night: refuse it now."""
+    seen: dict[tuple[str, str], str] = {}
+    for target, names in sorted(aliases.items()):
+        file = target.partition(".")[0]
+        for name in names:
+            said = (file, spelled(name))  # without a prefix, spelled is the normal form
+            other = seen.setdefault(said, target)
+            if other != target:
+                raise TerminalError(
+                    f"alias {name!r} is given to both {other} and {target}; a header can mean"
+                    " one column only: remove one with --clear-aliases and set the others again"
+                )
 
 
 def _check_positional(spec: Spec, file: str, columns: Sequence[str]) -> None:

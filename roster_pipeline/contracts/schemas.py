@@ -15,8 +15,9 @@ import polars as pl
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import ColumnSpec, FileSpec
 
-#: How a spreadsheet writes a long number it has taken an ID for: ``9.00001E+08``.
-SPREADSHEET_NUMBER = r"^[0-9]+(\.[0-9]+)?[Ee]\+[0-9]+$"
+#: How a spreadsheet writes a number it has taken an ID for: ``9.00001E+08``, or
+#: ``805703.0`` (leading zeros gone, a decimal point added).
+SPREADSHEET_NUMBER = r"^(?:[0-9]+(\.[0-9]+)?[Ee]\+[0-9]+|[0-9]+\.0+)$"
 
 
 def compile_schema(file_spec: FileSpec) -> pa.DataFrameSchema:
@@ -49,13 +50,15 @@ def _checks(column: ColumnSpec) -> list[pa.Check]:
             )
         )
     if regex:
-        checks.append(_check(Code.PATTERN, _matches(column, regex), f"matches {regex}"))
+        checks.append(
+            _check(Code.PATTERN, _each(column, _matches(column, regex)), f"matches {regex}")
+        )
     if column.values:
         allowed = [v.lower() for v in column.values]
         checks.append(
             _check(
                 Code.NOT_ALLOWED,
-                lambda v: v.str.to_lowercase().is_in(allowed),
+                _each(column, lambda v: v.str.to_lowercase().is_in(allowed)),
                 f"one of {', '.join(column.values)} (any case)",
             )
         )
@@ -69,6 +72,16 @@ def _checks(column: ColumnSpec) -> list[pa.Check]:
             )
         )
     return checks
+
+
+def _each(column: ColumnSpec, passes: Callable[[pl.Expr], pl.Expr]) -> Callable[[pl.Expr], pl.Expr]:
+    """``passes`` for every item of a multi-valued cell ("09,10"), or for the cell."""
+    if not column.separator:
+        return passes
+    separator = column.separator
+    return lambda v: (
+        v.str.split(separator).list.eval(passes(pl.element().str.strip_chars())).list.all()
+    )
 
 
 def _matches(column: ColumnSpec, regex: str) -> Callable[[pl.Expr], pl.Expr]:

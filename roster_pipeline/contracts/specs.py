@@ -1,163 +1,29 @@
-"""File specs: ``specs/*.yaml`` read into frozen dataclasses.
+"""File specs: ``specs/*.yaml`` read into the dataclasses of ``spec_model``.
 
 A spec is the contract with districts. This module is the only reader of spec
 files; the validator, the onboarding guide and ``roster spec show`` work from the
-dataclasses here. The vocabulary is closed: an unknown key is a SpecError naming
-the file and the key.
+dataclasses. The vocabulary is closed and checked here, before any file is read:
+an unknown key, a column that does not exist, a reference to nothing or two files
+filling one table with different keys is a SpecError naming the file and the key.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+# The model is re-exported (``as`` marks it so for mypy): modules take specs from here.
+from roster_pipeline.contracts.feeds import Feed as Feed  # noqa: PLC0414
+from roster_pipeline.contracts.feeds import LeaveOut as LeaveOut  # noqa: PLC0414
+from roster_pipeline.contracts.spec_model import FORMATS as FORMATS  # noqa: PLC0414
+from roster_pipeline.contracts.spec_model import ColumnSpec as ColumnSpec  # noqa: PLC0414
+from roster_pipeline.contracts.spec_model import FileSpec as FileSpec  # noqa: PLC0414
+from roster_pipeline.contracts.spec_model import Reference as Reference  # noqa: PLC0414
+from roster_pipeline.contracts.spec_model import Spec as Spec  # noqa: PLC0414
 from roster_pipeline.errors import SpecError
 
 DEFAULT_SPEC = "roster-csv"
-
-#: Named formats a column may declare; each is a pattern plus a human description.
-FORMATS: Mapping[str, tuple[str, str]] = {
-    "id": (r"^[A-Za-z0-9._-]{1,64}$", "1 to 64 letters, digits, '.', '_' or '-'"),
-    "email": (r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an e-mail address"),
-    "ref": (r"^[^\s,|]{1,255}$", "1 to 255 characters without spaces, commas or '|'"),
-    "ref_list": (
-        r"^[^\s,|]{1,255}(\s*,\s*[^\s,|]{1,255})*$",
-        "one or more IDs separated by commas",
-    ),
-    "date": (r"^\d{4}-\d{2}-\d{2}$", "a date as YYYY-MM-DD"),
-    "datetime": (
-        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$",
-        "a UTC date and time as YYYY-MM-DDThh:mm:ss.sssZ",
-    ),
-    "year": (r"^\d{4}$", "a year as YYYY"),
-}
-
-_SPEC_KEYS = {"name", "title", "description", "encoding", "files"}
-_FILE_KEYS = {
-    "description", "match", "required", "key", "table", "columns", "load", "load_where",
-    "ordered",
-}  # fmt: skip
-_COLUMN_KEYS = {
-    "required", "format", "pattern", "max_length", "values",
-    "references", "where", "aliases", "description", "unique", "to", "load", "load_as",
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Reference:
-    """``column`` must name a row of ``file`` whose ``column`` equals it (and ``where``)."""
-
-    file: str
-    column: str
-    where: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ColumnSpec:
-    name: str
-    required: bool = False  # the column must be present and every value non-empty
-    format: str | None = None
-    pattern: str | None = None
-    max_length: int | None = None
-    values: tuple[str, ...] = ()  # allowed values, matched case-insensitively
-    references: Reference | None = None
-    aliases: tuple[str, ...] = ()
-    description: str = ""
-    unique: bool = False  # no two rows share a value (beyond the file's key)
-    # Loading: the table column it fills (default: its own name), whether it is
-    # loaded at all, and values rewritten on the way in ({teacher: Teacher}).
-    to: str = ""
-    load: bool = True
-    load_as: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def target(self) -> str:
-        return self.to or self.name
-
-    @property
-    def regex(self) -> str | None:
-        """The pattern in force: explicit, else the format's."""
-        if self.pattern:
-            return self.pattern
-        return FORMATS[self.format][0] if self.format else None
-
-
-@dataclass(frozen=True)
-class FileSpec:
-    name: str
-    match: tuple[str, ...]
-    columns: tuple[ColumnSpec, ...]
-    key: tuple[str, ...]
-    required: bool = True
-    table: str = ""
-    description: str = ""
-    load: bool = True  # False: validated (and referenced) but never loaded
-    load_where: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # rows loaded
-    ordered: bool = False  # the contract fixes the column order (a warning when not kept)
-
-    @property
-    def loaded_columns(self) -> tuple[ColumnSpec, ...]:
-        """The columns that reach the table, key first; none when the file is not loaded."""
-        if not self.load:
-            return ()
-        key = tuple(self.column(k) for k in self.key)
-        return (*key, *(c for c in self.columns if c.load and c.name not in self.key))
-
-    @property
-    def target_key(self) -> tuple[str, ...]:
-        return tuple(self.column(k).target for k in self.key)
-
-    def matches(self, filename: str) -> bool:
-        """Case-insensitive glob match on the base name."""
-        base = filename.replace("\\", "/").rsplit("/", 1)[-1].lower()
-        return any(fnmatch(base, pattern.lower()) for pattern in self.match)
-
-    def column(self, name: str) -> ColumnSpec:
-        return next(c for c in self.columns if c.name == name)
-
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns)
-
-
-@dataclass(frozen=True)
-class Spec:
-    name: str
-    title: str
-    files: tuple[FileSpec, ...]
-    encoding: str = "utf-8"
-    description: str = ""
-    source: Path | None = None
-
-    def file(self, name: str) -> FileSpec:
-        for f in self.files:
-            if f.name == name:
-                return f
-        raise KeyError(name)
-
-    def match(self, filename: str) -> FileSpec | None:
-        """The file spec a received file name belongs to, or None."""
-        return next((f for f in self.files if f.matches(filename)), None)
-
-    def load_order(self) -> tuple[FileSpec, ...]:
-        """Files ordered so that every referenced file comes before its referrers."""
-        done: list[FileSpec] = []
-        pending = list(self.files)
-        while pending:
-            ready = [f for f in pending if all(d in {x.name for x in done} for d in _deps(f))]
-            if not ready:
-                raise SpecError(f"{self.source}: references between files form a cycle")
-            done += ready
-            pending = [f for f in pending if f not in ready]
-        return tuple(done)
-
-
-def _deps(f: FileSpec) -> set[str]:
-    return {c.references.file for c in f.columns if c.references and c.references.file != f.name}
 
 
 def specs_dir() -> Path:
@@ -183,6 +49,24 @@ def load_spec(name: str = DEFAULT_SPEC, directory: Path | None = None) -> Spec:
     if not path.is_file():
         known = ", ".join(available_specs(directory)) or "none"
         raise SpecError(f"unknown spec {name!r} (known: {known})")
+    return _read(path)
+
+
+_SPEC_KEYS = {"name", "title", "description", "encoding", "files"}
+_FILE_KEYS = {
+    "description", "match", "required", "key", "table", "columns", "load", "load_where",
+    "ordered", "fixed", "leave_out", "also", "defer", "ignore_columns", "sis_table",
+}  # fmt: skip
+_COLUMN_KEYS = {
+    "required", "format", "pattern", "max_length", "values", "references", "where",
+    "aliases", "description", "unique", "to", "load", "load_as", "loaded_as", "separator",
+    "sis_field",
+}  # fmt: skip
+_LEAVE_OUT_KEYS = {"column", "values", "other_than", "matching", "reason"}
+_FEED_KEYS = {"table", "key", "columns", "fixed", "where"}
+
+
+def _read(path: Path) -> Spec:
     import yaml  # here: the CLI imports this module for its names, `--help` needs no parser
 
     try:
@@ -212,11 +96,22 @@ class _Reader:
         return value
 
     def strings(self, value: Any, where: str) -> tuple[str, ...]:
-        if isinstance(value, str):
+        if isinstance(value, str | int):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
             raise self.fail(where, "expected a list of strings")
         return tuple(str(v) for v in value)
+
+    def value_map(self, raw: Any, where: str) -> dict[str, str]:
+        found = self.mapping(raw or {}, where, set(raw or {}))
+        return {str(k): str(v) for k, v in found.items()}
+
+    def pattern(self, raw: Any, where: str) -> str:
+        try:
+            re.compile(str(raw))
+        except re.error as exc:
+            raise self.fail(where, f"not a valid regular expression: {exc}") from None
+        return str(raw)
 
     def spec(self, raw: Any) -> Spec:
         data = self.mapping(raw, "top level", _SPEC_KEYS)
@@ -234,6 +129,7 @@ class _Reader:
             source=self.path,
         )
         self.check_references(spec)
+        self.check_tables(spec)
         spec.load_order()
         return spec
 
@@ -243,8 +139,9 @@ class _Reader:
         cols_raw = self.mapping(
             data.get("columns"), f"{where}.columns", set(data.get("columns") or {})
         )
+        fixed = self.value_map(data.get("fixed"), f"{where}.fixed")
         columns = tuple(
-            self.column(f"{where}.columns.{c}", c, body) for c, body in cols_raw.items()
+            self.column(f"{where}.columns.{c}", c, body, fixed) for c, body in cols_raw.items()
         )
         key = self.strings(data.get("key", []), f"{where}.key")
         missing = [k for k in key if k not in cols_raw]
@@ -252,7 +149,6 @@ class _Reader:
             raise self.fail(f"{where}.key", f"must list columns of the file (unknown: {missing})")
         if any(not c.load for c in columns if c.name in key):
             raise self.fail(f"{where}.key", "key columns must be loaded")
-        load_where = self.mapping(data.get("load_where", {}), f"{where}.load_where", set(cols_raw))
         return FileSpec(
             name=name,
             match=self.strings(data.get("match", [f"{name}*.csv"]), f"{where}.match"),
@@ -262,45 +158,117 @@ class _Reader:
             table=str(data.get("table", name)),
             description=str(data.get("description", "")).strip(),
             load=bool(data.get("load", True)),
-            load_where={
-                k: self.strings(v, f"{where}.load_where.{k}") for k, v in load_where.items()
-            },
+            load_where=self.where(data.get("load_where"), f"{where}.load_where", set(cols_raw)),
             ordered=bool(data.get("ordered", False)),
+            fixed=fixed,
+            leave_out=self.leave_out(data.get("leave_out"), f"{where}.leave_out", set(cols_raw)),
+            also=self.also(data.get("also"), f"{where}.also", set(cols_raw)),
+            defer=bool(data.get("defer", False)),
+            ignore_columns=self.strings(data.get("ignore_columns", []), f"{where}.ignore_columns"),
+            sis_table=str(data.get("sis_table", "")),
         )
 
-    def column(self, where: str, name: str, raw: Any) -> ColumnSpec:
+    def where(self, raw: Any, where: str, columns: set[str]) -> dict[str, tuple[str, ...]]:
+        found = self.mapping(raw or {}, where, columns)
+        return {k: self.strings(v, f"{where}.{k}") for k, v in found.items()}
+
+    def leave_out(self, raw: Any, where: str, columns: set[str]) -> tuple[LeaveOut, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            raise self.fail(where, "expected a list of rules")
+        return tuple(self.rule(r, f"{where}[{i}]", columns) for i, r in enumerate(raw))
+
+    def rule(self, raw: Any, where: str, columns: set[str]) -> LeaveOut:
+        data = self.mapping(raw, where, _LEAVE_OUT_KEYS)
+        column = str(data.get("column", ""))
+        if column not in columns:
+            raise self.fail(f"{where}.column", f"{column!r} is not a column of the file")
+        given = [k for k in ("values", "other_than", "matching") if k in data]
+        if len(given) != 1 or not data.get("reason"):
+            raise self.fail(
+                where, "give a reason and exactly one of values, other_than or matching"
+            )
+        return LeaveOut(
+            column=column,
+            reason=str(data["reason"]).strip(),
+            values=self.strings(data.get("values", data.get("other_than", [])), where),
+            pattern=self.pattern(data["matching"], where) if "matching" in data else None,
+            negate="other_than" in data,
+        )
+
+    def also(self, raw: Any, where: str, columns: set[str]) -> tuple[Feed, ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            raise self.fail(where, "expected a list of feeds")
+        return tuple(self.feed(r, f"{where}[{i}]", columns) for i, r in enumerate(raw))
+
+    def feed(self, raw: Any, where: str, columns: set[str]) -> Feed:
+        data = self.mapping(raw, where, _FEED_KEYS)
+        sources_raw = self.mapping(data.get("columns"), f"{where}.columns", set(data["columns"]))
+        sources = {t: self.strings(s, f"{where}.columns.{t}") for t, s in sources_raw.items()}
+        unknown = sorted({s for group in sources.values() for s in group} - columns)
+        if unknown:
+            raise self.fail(f"{where}.columns", f"{unknown[0]!r} is not a column of the file")
+        if sum(len(s) > 1 for s in sources.values()) > 1:
+            raise self.fail(f"{where}.columns", "only one table column may list several")
+        fixed = self.value_map(data.get("fixed"), f"{where}.fixed")
+        key = self.strings(data.get("key", []), f"{where}.key")
+        if not key or any(k not in sources and k not in fixed for k in key):
+            raise self.fail(f"{where}.key", "must list table columns the feed fills")
+        return Feed(
+            table=str(data.get("table", "")),
+            key=key,
+            columns=sources,
+            fixed=fixed,
+            where=self.where(data.get("where"), f"{where}.where", columns),
+        )
+
+    def column(self, where: str, name: str, raw: Any, fixed: dict[str, str]) -> ColumnSpec:
         data = self.mapping(raw or {}, where, _COLUMN_KEYS)
         fmt = data.get("format")
         if fmt is not None and fmt not in FORMATS:
             raise self.fail(
                 f"{where}.format", f"unknown format {fmt!r} (known: {', '.join(FORMATS)})"
             )
-        if data.get("pattern") is not None:
-            try:
-                re.compile(str(data["pattern"]))
-            except re.error as exc:
-                raise self.fail(
-                    f"{where}.pattern", f"not a valid regular expression: {exc}"
-                ) from None
+        values = self.strings(data.get("values", []), f"{where}.values")
+        target = str(data.get("to", "")) or name
+        if target in fixed and bool(data.get("load", True)):
+            # The file fixes this table column: a cell may only repeat the fixed value.
+            if values and [v.lower() for v in values] != [fixed[target].lower()]:
+                raise self.fail(f"{where}.values", f"the file fixes {target} to {fixed[target]}")
+            values = (fixed[target],)
         return ColumnSpec(
             name=name,
             required=bool(data.get("required", False)),
             format=fmt,
-            pattern=data.get("pattern"),
+            pattern=self.pattern(data["pattern"], f"{where}.pattern")
+            if data.get("pattern") is not None
+            else None,
             max_length=int(data["max_length"]) if data.get("max_length") is not None else None,
-            values=self.strings(data.get("values", []), f"{where}.values"),
+            values=values,
             references=self.reference(where, data),
             aliases=self.strings(data.get("aliases", []), f"{where}.aliases"),
             description=str(data.get("description", "")).strip(),
             unique=bool(data.get("unique", False)),
             to=str(data.get("to", "")),
             load=bool(data.get("load", True)),
-            load_as=self.value_map(data.get("load_as", {}), f"{where}.load_as"),
+            load_as=self.value_map(data.get("load_as"), f"{where}.load_as"),
+            loaded_as=self.loaded_as(where, data),
+            separator=str(data.get("separator", "")),
+            sis_field=str(data.get("sis_field", "")),
         )
 
-    def value_map(self, raw: Any, where: str) -> dict[str, str]:
-        found = self.mapping(raw, where, set(raw or {}))
-        return {str(k): str(v) for k, v in found.items()}
+    def loaded_as(self, where: str, data: dict[str, Any]) -> str:
+        value = data.get("loaded_as")
+        if value is None:
+            return ""
+        target = str(data.get("references", ""))
+        file, _, column = str(value).partition(".")
+        if not target or target.partition(".")[0] != file or not column:
+            raise self.fail(f"{where}.loaded_as", "expected 'file.column' of the referenced file")
+        return column
 
     def reference(self, where: str, data: dict[str, Any]) -> Reference | None:
         target = data.get("references")
@@ -325,6 +293,21 @@ class _Reader:
                 where = f"files.{f.name}.columns.{c.name}.references"
                 if target is None or ref.column not in target.column_names:
                     raise self.fail(where, f"{ref.file}.{ref.column} is not a column of the spec")
-                bad = [k for k in ref.where if k not in target.column_names]
+                bad = [k for k in (*ref.where, c.loaded_as) if k and k not in target.column_names]
                 if bad:
-                    raise self.fail(where, f"'where' names unknown column {bad[0]!r}")
+                    raise self.fail(where, f"'where' or 'loaded_as' names no column {bad[0]!r}")
+
+    def check_tables(self, spec: Spec) -> None:
+        """Every feed of one table agrees on its key; ``defer`` needs another feeder."""
+        keys: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for f in spec.files:
+            for feed in f.feeds:
+                first = keys.setdefault(feed.table, (f.name, feed.key))
+                if first[1] != feed.key:
+                    raise self.fail(
+                        f"files.{f.name}",
+                        f"fills {feed.table} keyed by {', '.join(feed.key)}, but"
+                        f" {first[0]} keys it by {', '.join(first[1])}",
+                    )
+            if f.defer and len(spec.feeders(f.table)) < 2:
+                raise self.fail(f"files.{f.name}.defer", f"no other file fills {f.table}")

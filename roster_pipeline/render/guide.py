@@ -9,7 +9,6 @@ page by markdown-it with raw HTML disabled.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec, Spec
+from roster_pipeline.render.markdown import code, md, para
 from roster_pipeline.render.page import page
 from roster_pipeline.render.report_html import CODE_ADVICE
 
@@ -92,28 +92,6 @@ def describe_spec(spec: Spec) -> str:
 
 # -- the district onboarding guide ------------------------------------------------
 
-# An underscore inside a word (school_id) is never emphasis, so it stays bare.
-_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|]|(?<!\w)_|_(?!\w))")
-
-
-def _md(text: object) -> str:
-    """Text as Markdown shows it literally (no emphasis, links, tables or HTML)."""
-    return _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), str(text))
-
-
-_BLOCK_START = re.compile(r"^(\s*(?:\d+)?)([#>+=.)-])")
-
-
-def _para(text: object) -> str:
-    """A paragraph of literal text: also no heading, list or quote from its first characters."""
-    return _BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), _md(text))
-
-
-def _code(text: object) -> str:
-    """Inline code; text that would break out of it (a backtick, a table bar) is escaped."""
-    value = str(text)
-    return _md(value) if "`" in value or "|" in value else f"`{value}`"
-
 
 @dataclass(frozen=True)
 class GuideInput:
@@ -128,7 +106,7 @@ def onboarding_guide(data: GuideInput) -> str:
     """The document a district admin follows to set up PowerSchool (Markdown)."""
     c = data.connection
     parts = [
-        f"# Sending your roster to us: {_md(c['name'])}",
+        f"# Sending your roster to us: {md(c['name'])}",
         "",
         "This guide sets up a nightly, automatic export of your roster from PowerSchool to"
         " our SFTP server. It takes about 30 minutes. It is generated from the file"
@@ -148,16 +126,16 @@ def _connection(data: GuideInput) -> list[str]:
     c = data.connection
     methods = {"password": "password", "publickey": "public key (SSH key pair)"}
     if "password" in c:
-        password = f"{_code(c['password'])} (new: the previous password no longer works)"
+        password = f"{code(c['password'])} (new: the previous password no longer works)"
     elif "password" in c["authentication"]:
         password = "sent to you separately (we keep no readable copy)"
     else:
         password = "none: this account logs in with a key only"
     rows = [
         ("Protocol", "SFTP"),
-        ("Host", _md(c["host"])),
+        ("Host", md(c["host"])),
         ("Port", str(c["port"])),
-        ("Username", _md(c["username"])),
+        ("Username", md(c["username"])),
         ("Authentication", ", ".join(methods.get(m, m) for m in c["authentication"])),
         ("Password", password),
     ]
@@ -173,7 +151,7 @@ def _connection(data: GuideInput) -> list[str]:
         "| --- | --- |",
     ]
     lines += [
-        f"| {_md(h['algorithm'])} | {_code(h['fingerprint'])} |" for h in c["host_key_fingerprints"]
+        f"| {md(h['algorithm'])} | {code(h['fingerprint'])} |" for h in c["host_key_fingerprints"]
     ]
     if not c["host_key_fingerprints"]:
         lines.append("| (none yet) | ask us: the server has not been initialised |")
@@ -199,35 +177,75 @@ def _remote_connection(c: Mapping[str, Any]) -> list[str]:
 
 def _exports(data: GuideInput) -> list[str]:
     encoding = data.dialect.encoding if data.dialect.encoding != "utf-8" else "UTF-8"
+    from_tables = [f for f in data.spec.files if f.sis_table]
     lines = [
-        "## 3. In PowerSchool: one export template per file",
+        "## 3. In PowerSchool: one AutoSend per table",
         "",
-        "In **System > Data Export Manager** create one template for each file below,"
-        " then schedule it with **AutoSend** (or the template's scheduled export):",
+        "Each file below comes from one PowerSchool table. For each, open **System >"
+        " System Settings > AutoSend** (or **Data Export Manager** and schedule the"
+        " template), choose the table named for the file, and then:",
         "",
-        "1. Choose the category the data comes from and select the fields listed for"
-        " the file, in any order. Name each column exactly as the column name given"
-        " (PowerSchool's table prefix, such as `CC.` or `[1]`, is fine).",
-        "2. Export options: **Include column titles** on the first row, field delimiter"
+        "1. Select the fields listed, in any order. Where the column title differs from"
+        " PowerSchool's field name, give the column that title; a table prefix on the"
+        " titles (such as `Students.` or `[1]`) is fine.",
+        "2. Output: **Include column titles** on the first row, field delimiter"
         f" **comma** or **tab**, character set **{encoding}**, line delimiter as offered.",
         "3. File name: as listed for the file (a date in the name is fine, e.g."
-        " `users_20261122.csv`); or send all files in one zip.",
-        "4. Schedule: **every night at about 3:00**, all files within a few minutes of"
-        " each other, destination **the Remote Connection from section 2**, to the"
-        " folder `/`.",
+        " `students_20261122.txt`).",
+        "4. Schedule: **every night at about 3:00**, all AutoSends within a few minutes"
+        " of each other, destination **the Remote Connection from section 2**, folder `/`.",
         "",
-        "| File | Template fields (column titles) |",
+    ]
+    for f in from_tables:
+        need = "" if f.required else " (optional)"
+        lines += [
+            f"### {md(f.match[0])}{need}: table {md(f.sis_table)}",
+            "",
+            "| Column title | PowerSchool field to choose |",
+            "| --- | --- |",
+            *(f"| {code(c.name)} | {md(_field(f, c))} |" for c in f.columns),
+            "",
+        ]
+    others = [f for f in data.spec.files if not f.sis_table]
+    if others and from_tables:
+        names = ", ".join(md(f.match[0]) for f in others)
+        lines += [f"Not from one PowerSchool table ({names}): send the files listed above"
+                  " instead; the specification in section 5 describes them too.", ""]  # fmt: skip
+    if not from_tables:
+        lines = _files_as_laid_out(data, encoding)
+    return [*lines, *_headerless(data)]
+
+
+def _field(f: FileSpec, column: ColumnSpec) -> str:
+    return column.sis_field or f"{f.sis_table}.{column.name}"
+
+
+def _files_as_laid_out(data: GuideInput, encoding: str) -> list[str]:
+    """A contract that is not PowerSchool's (Clever's): the files as its layout names them."""
+    lines = [
+        f"## 3. Your export: {md(data.spec.title)}",
+        "",
+        "Set up your system's export in this layout (most student information systems"
+        " and rostering tools offer it) with **column titles** on the first row,"
+        f" character set **{encoding}**, sent every night at about 3:00 to the Remote"
+        " Connection from section 2, all files within a few minutes of each other.",
+        "",
+        "| File | Columns |",
         "| --- | --- |",
     ]
     for f in data.spec.files:
         need = "" if f.required else " (optional)"
-        fields = ", ".join(_code(c.name) for c in f.columns)
-        lines.append(f"| {_md(f.match[0])}{need} | {fields} |")
-    for file, columns in sorted(data.dialect.headerless.items()):
-        shown = ", ".join(_code(c) for c in columns)
-        lines += ["", f"Your {file} export is set up without column titles: columns in the"
-                  f" order {shown} (`-` is a column we skip)."]  # fmt: skip
+        lines.append(f"| {md(f.match[0])}{need} | {', '.join(code(c.name) for c in f.columns)} |")
     return [*lines, ""]
+
+
+def _headerless(data: GuideInput) -> list[str]:
+    lines = []
+    for file, columns in sorted(data.dialect.headerless.items()):
+        shown = ", ".join(code(c) for c in columns)
+        lines += [f"Your {file} export is set up without column titles: columns in the"
+                  f" order {shown} (`-` is a column we skip).", ""]  # fmt: skip
+    return lines
 
 
 def _testing(c: Mapping[str, Any]) -> list[str]:
@@ -249,9 +267,9 @@ def _file_specification(data: GuideInput) -> list[str]:
     spec = data.spec
     encoding = data.dialect.encoding if data.dialect.encoding != "utf-8" else "UTF-8"
     lines = [
-        f"## 5. The file specification: {_md(spec.title)}",
+        f"## 5. The file specification: {md(spec.title)}",
         "",
-        *([_para(spec.description), ""] if spec.description else []),
+        *([para(spec.description), ""] if spec.description else []),
         f"- Encoding **{encoding}** (a byte-order mark is fine).",
         "- Comma, tab, pipe or semicolon separated; column titles on the first row.",
         "- Column titles in any case; PowerSchool table prefixes such as `CC.ID`,"
@@ -268,16 +286,16 @@ def _file_specification(data: GuideInput) -> list[str]:
 
 def _file_section(f: FileSpec) -> list[str]:
     need = "required" if f.required else "optional"
-    key = ", ".join(_code(k) for k in f.key)
+    key = ", ".join(code(k) for k in f.key)
     unique = "unique" if len(f.key) == 1 else "unique together"
     lines = [
-        f"### {_md(f.name)} ({need})",
+        f"### {md(f.name)} ({need})",
         "",
-        f"File names: {', '.join(_code(m) for m in f.match)} (any case).",
+        f"File names: {', '.join(code(m) for m in f.match)} (any case).",
         f"Each row is identified by {key} ({unique}).",
         "",
-        *([_para(f.description), ""] if f.description else []),
-        *([_para(loading(f)), ""] if not f.load or f.load_where else []),
+        *([para(f.description), ""] if f.description else []),
+        *([para(loading(f)), ""] if not f.load or f.load_where else []),
         *(["The columns must come in the order listed.", ""] if f.ordered else []),
         "| Column | Required | Rules |",
         "| --- | --- | --- |",
@@ -287,8 +305,8 @@ def _file_section(f: FileSpec) -> list[str]:
         rules = column_rules(col).split("; ", 1)[1:] or ["any text"]
         if f.key == (col.name,):
             rules.insert(0, "unique")
-        extra = f" ({_md(col.description)})" if col.description else ""
-        lines.append(f"| {_code(col.name)} | {need} | {_md('; '.join(rules))}{extra} |")
+        extra = f" ({md(col.description)})" if col.description else ""
+        lines.append(f"| {code(col.name)} | {need} | {md('; '.join(rules))}{extra} |")
     return [*lines, ""]
 
 
@@ -303,9 +321,9 @@ def _problems() -> list[str]:
         "| Code | Effect | What it means |",
         "| --- | --- | --- |",
     ]
-    for code in Code:
-        effect = "rejects the batch" if code.fatal else "rejects the row"
-        lines.append(f"| `{code}` | {effect} | {_md(CODE_ADVICE[code])} |")
+    for reject in Code:
+        effect = "rejects the batch" if reject.fatal else "rejects the row"
+        lines.append(f"| `{reject}` | {effect} | {md(CODE_ADVICE[reject])} |")
     return [*lines, ""]
 
 

@@ -99,6 +99,7 @@ def _text(batch: BatchRecord, rejects: pl.DataFrame) -> str:
     lines += [
         f"  {t}: {c.added:,} added, {c.updated:,} updated, {c.deleted:,} deleted,"
         f" {c.unchanged:,} unchanged, {c.rejected:,} rejected"
+        + (f", {c.left_out:,} left out as not active" if c.left_out else "")
         for t, c in batch.counts.items()
     ]
     head = "\n".join(lines) + "\n"

@@ -148,12 +148,12 @@ def _summary(batch: BatchRecord) -> str:
              for f in batch.files]  # fmt: skip
     parts.append("<h2>Files received</h2>")
     parts.append(_table(("file", "table", "rows", "rows rejected"), files, numeric=2))
-    counts = [(t, c.added, c.updated, c.deleted, c.unchanged, c.rejected)
+    counts = [(t, c.added, c.updated, c.deleted, c.unchanged, c.rejected, c.left_out)
               for t, c in batch.counts.items()]  # fmt: skip
     if counts:
         parts.append("<h2>Changes per table</h2>")
-        headers = ("table", "added", "updated", "deleted", "unchanged", "rejected")
-        parts.append(_table(headers, counts, numeric=5))
+        headers = ("table", "added", "updated", "deleted", "unchanged", "rejected", "left out")
+        parts.append(_table(headers, counts, numeric=6))
     return "".join(parts)
 
 

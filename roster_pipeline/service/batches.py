@@ -100,7 +100,7 @@ def ready_groups(
     if loose:
         quiet = now - max(a.arrived for a in loose)
         names = {a.name for a in loose}
-        complete = all(any(f.matches(n) for n in names) for f in spec.files if f.required)
+        complete = spec.complete(names)
         _ready_after(groups, waits, loose, min(quick, settle) if complete else settle, quiet)
     return Readiness(tuple(groups), min(waits) if waits else None)
 

@@ -33,13 +33,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 
 from roster_pipeline.contracts import rejects
-from roster_pipeline.contracts.headers import header_names, normalise_header
+from roster_pipeline.contracts.headers import HeaderNames
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FileSpec
 from roster_pipeline.stages.csvscan import (
@@ -51,6 +51,7 @@ from roster_pipeline.stages.csvscan import (
     normalise_newlines,
     scan,
 )
+from roster_pipeline.stages.headers import Layout, map_columns
 from roster_pipeline.stages.unpack import ReceivedFile
 
 LINE = "__line__"
@@ -72,57 +73,6 @@ class ParsedFile:
     warnings: tuple[str, ...] = ()
     delimiter: str = ","
     rows: int = 0  # data rows seen (blank lines excluded), rejected ones included
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How a header maps onto a file spec."""
-
-    header: tuple[str, ...]  # the header fields as sent
-    columns: dict[int, str]  # header position -> spec column, for the columns kept
-    ordered: tuple[str, ...]  # the kept spec columns in spec order
-    warnings: tuple[str, ...] = ()
-    rejects: pl.DataFrame = field(default_factory=rejects.empty)
-
-
-def map_columns(name: str, header: list[str], file_spec: FileSpec, line: int) -> Layout:
-    """Match header fields to spec columns by name or alias; report what does not fit."""
-    known = header_names(file_spec)
-    columns: dict[int, str] = {}
-    extra: list[str] = []
-    problems: list[pl.DataFrame] = []
-    for index, raw in enumerate(header):
-        target = known.get(normalise_header(raw))
-        if target is None:
-            extra.append(raw.strip() or f"(column {index + 1}, no name)")
-        elif target in columns.values():
-            first = next(i for i, c in columns.items() if c == target)
-            msg = (
-                f"{name} line {line}: columns {first + 1} ({header[first].strip()}) and "
-                f"{index + 1} ({raw.strip()}) both mean {target}; send it once. {_REJECTED}"
-            )
-            problems.append(rejects.one(name, Code.DUPLICATE_COLUMN, msg, line=line, column=target))
-        else:
-            columns[index] = target
-    found = ", ".join(h.strip() for h in header)
-    for spec_column in file_spec.columns:
-        if spec_column.required and spec_column.name not in columns.values():
-            msg = (
-                f"{name} line {line}: required column {spec_column.name} is missing "
-                f"(headers found: {found}). {_REJECTED}"
-            )
-            column = spec_column.name
-            problems.append(rejects.one(name, Code.MISSING_COLUMN, msg, line=line, column=column))
-    warnings: tuple[str, ...] = ()
-    if extra:
-        warnings += (f"{name}: extra columns ignored: {', '.join(extra)}",)
-    ordered = tuple(c for c in file_spec.column_names if c in columns.values())
-    if file_spec.ordered and ordered != tuple(columns[i] for i in sorted(columns)):
-        warnings += (
-            f"{name}: the columns are not in the order the spec gives ({', '.join(ordered)});"
-            " they were read by name",
-        )
-    return Layout(tuple(header), columns, ordered, warnings, rejects.concat(problems))
 
 
 @dataclass(frozen=True)
@@ -151,6 +101,7 @@ def parse(
     data, problem = _utf8_lines(file.path.read_bytes(), name, encoding)
     if problem is not None:
         return _failed(name, file_spec, problem)
+    data, padding = _without_nul(data, name)
     records = scan(data)
     head = records.first_with_content()
     if head is None:
@@ -161,7 +112,8 @@ def parse(
     layout = map_columns(name, header, file_spec, int(records.first_lines[head]))
     if positional and not _reads_as_header(header, file_spec):
         head -= 1  # the first record is data; records before it are blank
-        layout = replace(map_columns(name, list(positional), file_spec, 1), warnings=())
+        positions = map_columns(name, list(positional), file_spec, 1)
+        layout = replace(positions, warnings=(), headerless=True)
     if rejects.has_fatal(layout.rejects):
         return _failed(name, file_spec, layout.rejects, layout.warnings, delimiter)
     rows = _read_fast(name, records, head, delimiter, layout)
@@ -173,15 +125,26 @@ def parse(
         file_spec=file_spec.name,
         frame=_tidy(rows.frame, layout, rows.spaced),
         rejects=rows.rejects,
-        warnings=layout.warnings,
+        warnings=(*padding, *layout.warnings),
         delimiter=delimiter,
         rows=rows.seen,
     )
 
 
+def _without_nul(data: bytes, name: str) -> tuple[bytes, tuple[str, ...]]:
+    """NUL bytes removed: some exports pad fixed-width fields with them. A NUL is never
+    part of a value, so a cell of NULs is empty (and fails ``required``), and no NUL
+    reaches a report."""
+    if b"\x00" not in data:
+        return data, ()
+    found = data.count(b"\x00")
+    note = f"{name}: {found:,} NUL byte(s) removed (padding, never part of a value)"
+    return data.replace(b"\x00", b""), (note,)
+
+
 def _reads_as_header(fields: Sequence[str], file_spec: FileSpec) -> bool:
-    known = header_names(file_spec)
-    return all(normalise_header(f) in known for f in fields)
+    names = HeaderNames(file_spec)
+    return all(names.column(f) is not None for f in fields)
 
 
 def _utf8_lines(raw: bytes, name: str, encoding: str) -> tuple[bytes, pl.DataFrame | None]:
@@ -254,25 +217,47 @@ def _failed(
 
 
 def _field_count_rejects(
-    name: str, records: Records, bad: Ints, found: Ints, width: int
+    name: str, records: Records, bad: Ints, found: Ints, layout: Layout
 ) -> pl.DataFrame:
     """One ``field_count`` reject per ragged record, built without a Python loop."""
     if not len(bad):
         return rejects.empty()
     frame = pl.DataFrame({"line": records.first_lines[bad], "found": found})
-    return _field_count_frame(name, frame, records.excerpts(bad), width)
+    return _field_count_frame(name, frame, records.excerpts(bad), layout)
 
 
 def _field_count_frame(
-    name: str, frame: pl.DataFrame, values: pl.Series, width: int
+    name: str, frame: pl.DataFrame, values: pl.Series, layout: Layout
 ) -> pl.DataFrame:
     """Reject rows from ``line`` and ``found`` columns (and the raw values)."""
+    width = len(layout.header)
+    rest = "the row was rejected, the other rows load."
     message = pl.format(
-        f"{name} line {{}}: expected {width} fields as in the header, found {{}}; "
-        "the row was rejected, the other rows load.",
+        f"{name} line {{}}: expected {width} fields as in the header, found {{}}; {rest}",
         "line",
         "found",
     )
+    if layout.headerless:  # the width is the district's column list: say so, and how to fix it
+        longer = pl.format(
+            f"{name} line {{}}: the row has {{}} fields but this district's column list for"
+            f" this headerless file names only {width}: the list is short. List every column"
+            " of the file in order, '-' for one not read (roster district set --headerless"
+            f" FILE=COLUMN,...); {rest}",
+            "line",
+            "found",
+        )
+        message = (
+            pl.when(pl.col("found") > width)
+            .then(longer)
+            .otherwise(
+                pl.format(
+                    f"{name} line {{}}: expected {width} fields as in this district's column list"
+                    f" for this headerless file, found {{}}; {rest}",
+                    "line",
+                    "found",
+                )
+            )
+        )
     return frame.select(
         file=pl.lit(name),
         line=pl.col("line").cast(pl.Int64),
@@ -296,7 +281,7 @@ def _read_fast(
         return None  # a stray quote probably joined lines; the csv module reads it literally
     good = kept & ~ragged
     bad = np.flatnonzero(ragged)
-    problems = _field_count_rejects(name, records, bad, counts[bad], width)
+    problems = _field_count_rejects(name, records, bad, counts[bad], layout)
     lines = pl.DataFrame({LINE: records.first_lines[good]})
     if layout.columns:  # polars cannot read zero columns; there is nothing to read then
         frame = _polars_read(records.select(good), delimiter, layout, lines.height)
@@ -353,7 +338,7 @@ def _read_exact(name: str, records: Records, head: int, delimiter: str, layout: 
     frame = pl.DataFrame({LINE: lines, **texts}, schema=schema)
     found = pl.DataFrame({"line": bad["line"], "found": bad["found"]}, schema=_COUNTS)
     excerpts = pl.Series("value", bad["value"], dtype=pl.String)
-    problems = _field_count_frame(name, found, excerpts, width)
+    problems = _field_count_frame(name, found, excerpts, layout)
     return _Rows(frame, problems, len(lines) + len(bad["line"]))
 
 

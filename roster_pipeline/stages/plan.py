@@ -2,25 +2,30 @@
 
 Contract (stage 4 of pipeline.py):
 
-``plan(validated, spec, current, thresholds, first_load) -> Plan``
+``plan(validated, spec, current, thresholds) -> Plan``
 
-For every loaded file in the batch (a full snapshot of its table; ``to_table``
-applies the spec's loading rules: ``load_where``, ``to``, ``load_as``): added, updated
-(any non-key column differs, nulls equal), deleted (loaded keys absent from the
-file, except keys whose row was rejected in this batch: yesterday's row stays),
-unchanged. Tables whose file is absent are not in the plan. Hold reasons when a
-table that had loaded rows would lose more than ``max_delete_pct`` percent of
-them or see more than ``max_update_pct`` percent updated.
+For every table the batch's files fill (each file through its feeds; ``to_table``
+applies the spec's loading rules: ``load_where``, ``to``, ``load_as``, ``fixed``,
+spread columns): added, updated (any non-key column differs, nulls equal),
+deleted (loaded keys absent from the files, within the scope of the feeds sent,
+except keys whose row was rejected in this batch: yesterday's row stays),
+unchanged. A full students file replaces the loaded students, not the teachers.
+Tables no file of the batch fills are not in the plan. Hold reasons when more
+than ``max_reject_pct`` percent of a table's rows sent were rejected (first
+loads included), or a table that had loaded rows would lose more than
+``max_delete_pct`` percent of them or see more than ``max_update_pct`` percent
+updated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
 from roster_pipeline.config import Thresholds
+from roster_pipeline.contracts.feeds import Feed
 from roster_pipeline.contracts.specs import FileSpec, Spec
 from roster_pipeline.stages.parse import LINE
 from roster_pipeline.stages.validate import Validated, ValidFile
@@ -36,7 +41,9 @@ class TablePlan:
     deleted: pl.DataFrame  # key columns only
     unchanged: int
     rejected: int
-    loaded_before: int
+    loaded_before: int  # loaded rows in the scope of the files sent
+    left_out: int = 0  # rows the SIS marks not active
+    sent: int = 0  # data rows of the files whose own table this is, rejected ones included
 
 
 @dataclass(frozen=True)
@@ -51,84 +58,91 @@ def plan(
     current: Callable[[str, tuple[str, ...]], pl.DataFrame],
     thresholds: Thresholds,
 ) -> Plan:
-    """Diff every file of the batch against ``current(table, columns)`` (the loaded rows)."""
+    """Diff every table the batch's files fill against ``current(table, columns)``."""
+    sent = [(spec.file(name), valid) for name, valid in validated.files.items()]
     tables: dict[str, TablePlan] = {}
-    for name, valid in validated.files.items():
-        file_spec = spec.file(name)
-        if not file_spec.load:
-            continue  # validated (and referenced) only
-        table = file_spec.table or file_spec.name
-        key = file_spec.target_key
-        columns = tuple(c.target for c in file_spec.loaded_columns)
-        loading = replace(
-            valid,
-            frame=to_table(file_spec, valid.frame),
-            rejected_keys=valid.rejected_keys.rename(dict(zip(file_spec.key, key, strict=True))),
-        )
-        tables[table] = diff_table(
-            table, key, columns, loading, _as_text(current(table, columns), columns)
-        )
+    for table in dict.fromkeys(feed.table for f, _ in sent for feed in f.feeds):
+        feeding = [(feed, f, v) for f, v in sent for feed in f.feeds if feed.table == table]
+        columns = _columns(spec, table)
+        loaded = _as_text(current(table, columns), columns)
+        tables[table] = diff_table(table, feeding[0][0].key, columns, feeding, loaded)
     reasons = tuple(r for t in tables.values() for r in hold_reasons(t, thresholds))
     return Plan(tables=tables, hold_reasons=reasons)
 
 
-def to_table(file_spec: FileSpec, frame: pl.DataFrame) -> pl.DataFrame:
-    """Valid rows as the table takes them: rows kept by ``load_where``, loaded columns
-    under their target names, ``load_as`` values rewritten."""
-    keep = [
-        pl.col(c).str.to_lowercase().is_in([v.lower() for v in values])
-        for c, values in file_spec.load_where.items()
-    ]
-    if keep:
-        frame = frame.filter(pl.all_horizontal(keep))
-    columns = [
-        (pl.col(c.name).replace(dict(c.load_as)) if c.load_as else pl.col(c.name)).alias(c.target)
-        for c in file_spec.loaded_columns
-    ]
-    return frame.select(*columns, LINE) if LINE in frame.columns else frame.select(columns)
+def _columns(spec: Spec, table: str) -> tuple[str, ...]:
+    """The table columns some file of the spec fills, key first."""
+    feeds = [feed for f in spec.feeders(table) for feed in f.feeds if feed.table == table]
+    return tuple(dict.fromkeys(c for feed in feeds for c in feed.targets))
+
+
+def to_table(file_spec: FileSpec, frame: pl.DataFrame, feed: Feed | None = None) -> pl.DataFrame:
+    """Valid rows as ``feed`` (default: the file's own table) takes them."""
+    return file_spec.rows_for(feed or file_spec.feeds[0], frame, LINE)
 
 
 def diff_table(
     table: str,
     key: tuple[str, ...],
     columns: tuple[str, ...],
-    valid: ValidFile,
+    feeding: Sequence[tuple[Feed, FileSpec, ValidFile]],
     loaded: pl.DataFrame,
 ) -> TablePlan:
-    """One table's diff from one full join: added, updated (nulls equal), deleted, unchanged."""
-    new = _as_text(valid.frame, columns).with_columns(pl.lit(value=True).alias(_IN_NEW))
+    """One table's diff from one full join: added, updated (nulls equal), deleted, unchanged.
+
+    The rows of every feed are compared with every loaded row; only loaded rows in
+    the scope of a feed sent (its fixed values) can be deleted, and not those whose
+    row was rejected in this batch: yesterday's row stays.
+    """
+    sent = pl.concat([_as_text(to_table(f, v.frame, feed), columns) for feed, f, v in feeding])
+    if len(feeding) > 1 or any(feed.spread for feed, _, _ in feeding):
+        # A teacher named twice for one class (Teacher_id and Teacher_3_id): the first stands.
+        sent = sent.unique(key, keep="first", maintain_order=True)
+    own = [(feed, f, v) for feed, f, v in feeding if feed.table == f.table]  # counted here
+    new = sent.with_columns(pl.lit(value=True).alias(_IN_NEW))
     old = loaded.with_columns(pl.lit(value=True).alias(_IN_LOADED))
     joined = new.join(old, on=key, how="full", coalesce=True, suffix=_OLD)
-    sent, had = pl.col(_IN_NEW).is_not_null(), pl.col(_IN_LOADED).is_not_null()
-    added = joined.filter(sent & pl.col(_IN_LOADED).is_null()).select(columns)
-    both = joined.filter(sent & had)
+    had = pl.col(_IN_LOADED).is_not_null()
+    added = joined.filter(pl.col(_IN_NEW).is_not_null() & ~had).select(columns)
+    both = joined.filter(pl.col(_IN_NEW).is_not_null() & had)
     differs = pl.any_horizontal(
         [pl.col(c).ne_missing(pl.col(c + _OLD)) for c in columns if c not in key]
         or [pl.lit(value=False)]
     )
     updated = both.filter(differs).select(columns)
-    gone = joined.filter(pl.col(_IN_NEW).is_null()).select(key)
-    kept = _rejected_keys(valid.rejected_keys, key)
-    deleted = gone.join(kept, on=key, how="anti") if kept is not None else gone
+    scope = pl.any_horizontal([feed.in_scope() for feed, _, _ in feeding])
+    in_scope = loaded.filter(scope)
+    gone = in_scope.join(sent, on=key, how="anti").select(key)
+    for kept in _rejected_keys(feeding):
+        gone = gone.join(kept, on=list(kept.columns), how="anti")
     return TablePlan(
         table=table,
         key=key,
         columns=columns,
         added=added,
         updated=updated,
-        deleted=deleted,
+        deleted=gone,
         unchanged=both.height - updated.height,
-        rejected=valid.rejected,
-        loaded_before=loaded.height,
+        rejected=sum(v.rejected for _, f, v in own),
+        loaded_before=in_scope.height,
+        left_out=sum(v.left_out for _, f, v in own),
+        sent=sum(v.rows for _, f, v in own),
     )
 
 
 def hold_reasons(table: TablePlan, thresholds: Thresholds) -> list[str]:
-    """Why applying this table needs a person's approval; never on a first load."""
+    """Why applying this table needs a person's approval: too many of its rows
+    rejected (first loads included), too many loaded rows deleted or updated."""
+    reasons = []
+    if table.sent and 100.0 * table.rejected / table.sent > thresholds.max_reject_pct:
+        pct = 100.0 * table.rejected / table.sent
+        reasons.append(
+            f"{table.table}: {table.rejected:,} of {table.sent:,} rows sent ({pct:.1f}%) were"
+            f" rejected; the limit is {thresholds.max_reject_pct:g}%"
+        )
     before = table.loaded_before
     if not before:
-        return []
-    reasons = []
+        return reasons
     for verb, count, limit in (
         ("deleted", table.deleted.height, thresholds.max_delete_pct),
         ("updated", table.updated.height, thresholds.max_update_pct),
@@ -154,7 +168,18 @@ def _as_text(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
     )
 
 
-def _rejected_keys(frame: pl.DataFrame, key: tuple[str, ...]) -> pl.DataFrame | None:
-    if not frame.height or not all(k in frame.columns for k in key):
-        return None
-    return frame.select(pl.col(k).cast(pl.String) for k in key).drop_nulls().unique()
+def _rejected_keys(
+    feeding: Sequence[tuple[Feed, FileSpec, ValidFile]],
+) -> Iterator[pl.DataFrame]:
+    """Per feed, the table key columns (or the part of them the file's key fills) of
+    the rows rejected in this batch."""
+    for feed, f, valid in feeding:
+        frame = valid.rejected_keys
+        named = {s[0]: t for t, s in feed.columns.items() if len(s) == 1 and t in feed.key}
+        usable = [k for k in f.key if k in named and k in frame.columns]
+        if frame.height and usable:
+            yield (
+                frame.select(pl.col(k).cast(pl.String).alias(named[k]) for k in usable)
+                .drop_nulls()
+                .unique()
+            )

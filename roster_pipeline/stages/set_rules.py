@@ -9,7 +9,7 @@ shaped like the row rules' rejects (``reject_rows`` builds both).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -34,6 +34,7 @@ class Target:
     label: str  # how messages name it: "users.csv" or "the loaded users (...)"
     valid: pl.DataFrame  # String columns: at least the referenced and the ``where`` columns
     rejected: pl.DataFrame  # this batch's rejected rows (same columns + LINE); empty when loaded
+    left_out: pl.DataFrame = field(default_factory=pl.DataFrame)  # rows the SIS marks inactive
 
 
 def reject_rows(

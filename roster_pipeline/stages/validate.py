@@ -28,20 +28,26 @@ returning None or an empty frame both mean "nothing loaded".
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-import pandera.polars as pa
 import polars as pl
-from pandera.config import ValidationDepth, config_context
-from pandera.errors import SchemaErrors
 
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.rejects import Code
-from roster_pipeline.contracts.schemas import compile_schema
-from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec, Reference, Spec
+from roster_pipeline.contracts.specs import ColumnSpec, FileSpec, Reference, Spec
 from roster_pipeline.stages.parse import LINE, ParsedFile
-from roster_pipeline.stages.set_rules import Target, duplicate_keys, references, reject_rows
+from roster_pipeline.stages.row_rules import row_rejects
+from roster_pipeline.stages.set_rules import Target, duplicate_keys, references
+from roster_pipeline.stages.table_rules import (
+    Sent,
+    Shared,
+    describe_left_out,
+    leave_out,
+    shared_keys,
+    table_target,
+    translate,
+)
 
 
 class Loaded(Protocol):
@@ -60,12 +66,14 @@ class ValidFile:
     rejected_keys: pl.DataFrame  # key columns of rejected rows: those loaded rows stay as they are
     rows: int
     rejected: int
+    left_out: int = 0  # rows the SIS marks not active: not checked, not loaded
 
 
 @dataclass(frozen=True)
 class Validated:
     files: Mapping[str, ValidFile]  # by spec file name
     rejects: pl.DataFrame  # every reject of the batch so far, parse's included
+    warnings: tuple[str, ...] = ()  # rows left out as not active, and why
 
     @property
     def fatal(self) -> bool:
@@ -77,16 +85,18 @@ def validate(parsed: Sequence[ParsedFile], spec: Spec, loaded: Loaded) -> Valida
     sent = _by_spec_file(parsed)
     batch = _Batch(spec, sent, _Memo(loaded))
     found: list[pl.DataFrame] = [p.rejects for p in parsed]
-    files: dict[str, ValidFile] = {}
     for file_spec in spec.load_order():
         received = sent.get(file_spec.name)
         if received is None:
             found.append(batch.missing_file(file_spec))
         elif not rejects.has_fatal(received.rejects):
-            checked = batch.check(received, file_spec)
-            files[file_spec.name] = checked.valid_file
-            found.append(checked.rejects)
-    return Validated(files=files, rejects=rejects.concat(found))
+            batch.check(received, file_spec)
+    for table in dict.fromkeys(feed.table for f in spec.files for feed in f.feeds):
+        batch.settle(table)
+    found += [c.rejects for c in batch.checked.values()]
+    files = {name: c.valid_file for name, c in batch.checked.items()}
+    notes = tuple(n for c in batch.checked.values() for n in c.notes)
+    return Validated(files=files, rejects=rejects.concat(found), warnings=notes)
 
 
 def _by_spec_file(parsed: Sequence[ParsedFile]) -> dict[str, ParsedFile]:
@@ -116,7 +126,37 @@ class _Memo:
 class _Checked:
     valid_file: ValidFile
     rejects: pl.DataFrame
-    target: Target  # what references into this file resolve against
+    sent: Sent  # what references into this file resolve against
+    notes: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> Target:
+        s = self.sent
+        return Target(s.name, s.valid, s.rejected, s.left_out)
+
+    def without(self, shared: Shared, key: Sequence[str]) -> _Checked:
+        """This file after rows another file of its table also holds were rejected or
+        left out (``table_rules.shared_keys``)."""
+        lines = pl.concat([shared.rejects["line"], shared.left_out]).implode()
+        gone = self.sent.valid.filter(pl.col(LINE).is_in(lines))
+        rejected = gone.filter(pl.col(LINE).is_in(shared.rejects["line"].implode()))
+        out = gone.filter(pl.col(LINE).is_in(shared.left_out.implode()))
+        v = self.valid_file
+        valid_file = replace(
+            v,
+            frame=v.frame.filter(~pl.col(LINE).is_in(lines)),
+            rejected_keys=pl.concat([v.rejected_keys, rejected.select(key)], how="diagonal"),
+            rejected=v.rejected + rejected.height,
+            left_out=v.left_out + out.height,
+        )
+        sent = replace(
+            self.sent,
+            valid=self.sent.valid.filter(~pl.col(LINE).is_in(lines)),
+            rejected=pl.concat([self.sent.rejected, rejected]),
+            left_out=pl.concat([self.sent.left_out, out]),
+        )
+        notes = (*self.notes, shared.reason) if out.height else self.notes
+        return _Checked(valid_file, rejects.concat([self.rejects, shared.rejects]), sent, notes)
 
 
 class _Batch:
@@ -127,20 +167,29 @@ class _Batch:
         self.sent = sent
         self.loaded = loaded
         self.checked: dict[str, _Checked] = {}
+        self.settled: set[str] = set()
 
     def missing_file(self, file_spec: FileSpec) -> pl.DataFrame:
-        if not file_spec.required or self.loaded_rows(file_spec, file_spec.key) is not None:
+        """A required file neither sent (itself or a sibling) nor loaded rejects the batch."""
+        siblings = self.spec.stand_ins(file_spec)
+        if not file_spec.required or any(f.name in self.sent for f in siblings):
+            return rejects.empty()
+        if self.loaded_rows(file_spec, file_spec.key) is not None:
             return rejects.empty()
         expected = file_spec.match[0].replace("*", "")
+        others = [f.match[0].replace("*", "") for f in siblings]
+        instead = f" (or {' and '.join(others)})" if others else ""
         message = (
-            f"{expected}: no file matching {' or '.join(file_spec.match)} was sent and no "
-            f"{file_spec.table} are loaded yet. {rejects.BATCH_REJECTED}."
+            f"{expected}: no file matching {' or '.join(file_spec.match)}{instead} was sent and"
+            f" no {file_spec.table} are loaded yet. {rejects.BATCH_REJECTED}."
         )
         return rejects.one(expected, Code.MISSING_FILE, message)
 
-    def check(self, received: ParsedFile, file_spec: FileSpec) -> _Checked:
-        frame = _conform(received.frame, file_spec)
-        row = _row_rejects(frame, file_spec, received.name)
+    def check(self, received: ParsedFile, file_spec: FileSpec) -> None:
+        every = _conform(received.frame, file_spec)
+        frame, out = leave_out(every, file_spec)
+        notes = [describe_left_out(received.name, file_spec, out)] if out.height else []
+        row = row_rejects(frame, file_spec, received.name)
         frame = _canonical(frame, file_spec)
         # A key that failed a row rule is not compared, nor trusted to name a loaded row.
         malformed = row.filter(pl.col("column").is_in(list(file_spec.key)))["line"]
@@ -150,25 +199,50 @@ class _Batch:
                 bad = row.filter(pl.col("column") == column.name)["line"]
                 found.append(duplicate_keys(frame, (column.name,), received.name, bad))
         for column in file_spec.columns:
-            target = self.target(column.references)
-            if target is not None:
-                skip = row.filter(pl.col("column") == column.name)["line"]
-                found.append(references(frame, skip, received.name, column, target))
-        file_rejects = rejects.concat(found)
-        checked = _assemble(received, file_spec, frame, file_rejects, malformed)
-        self.checked[file_spec.name] = checked
-        return checked
+            target = self.target(column.references, column.loaded_as)
+            if target is None:
+                continue
+            frame, follows = _follow_left_out(frame, column, target)
+            if follows.height:
+                out = pl.concat([out, follows])
+                notes.append(_follow_note(received.name, column, follows.height))
+            skip = row.filter(pl.col("column") == column.name)["line"]
+            found.append(references(frame, skip, received.name, column, target))
+            frame = translate(frame, column, target)
+        checked = _assemble(received, file_spec, frame, rejects.concat(found), malformed, out)
+        self.checked[file_spec.name] = replace(checked, notes=tuple(notes))
 
-    def target(self, ref: Reference | None) -> Target | None:
+    def settle(self, table: str) -> None:
+        """Rules across the files of ``table`` in this batch (once, before any reference
+        into the table is resolved)."""
+        if table in self.settled:
+            return
+        self.settled.add(table)
+        if len(self.spec.feeders(table)) < 2:
+            return
+        sent = {n: c.sent for n, c in self.checked.items()}
+        by_name = {c.sent.name: n for n, c in self.checked.items()}
+        for received, shared in shared_keys(self.spec, table, sent, self.loaded.rows).items():
+            name = by_name[received]
+            key = self.spec.file(name).key
+            self.checked[name] = self.checked[name].without(shared, key)
+
+    def target(self, ref: Reference | None, loaded_as: str = "") -> Target | None:
         """None when the reference cannot be checked: the table is unknown or was unusable."""
         if ref is None:
             return None
+        file_spec = self.spec.file(ref.file)
+        family = (file_spec, *self.spec.siblings(file_spec))
+        if any(f.name in self.sent and f.name not in self.checked for f in family):
+            return None  # sent but fatally rejected: the batch is rejected anyway
+        columns = tuple(dict.fromkeys(c for c in (ref.column, *ref.where, loaded_as) if c))
+        if len(family) > 1:
+            self.settle(file_spec.table)
+            sent = {f.name: self.checked[f.name].sent for f in family if f.name in self.checked}
+            return table_target(self.spec, file_spec, columns, sent, self.loaded.rows)
         if ref.file in self.checked:
             return self.checked[ref.file].target
-        if ref.file in self.sent:  # sent but fatally rejected: the batch is rejected anyway
-            return None
-        file_spec = self.spec.file(ref.file)
-        rows = self.loaded_rows(file_spec, (ref.column, *ref.where))
+        rows = self.loaded_rows(file_spec, columns)
         if rows is None:  # unknown: optional (schools) is fine, required is missing_file
             return None
         label = f"the loaded {file_spec.table} (no {ref.file} file in this batch)"
@@ -184,6 +258,31 @@ class _Batch:
         if rows is None:
             return None
         return rows.rename({loaded[c]: c for c in columns if loaded[c] != c})
+
+
+def _follow_left_out(
+    frame: pl.DataFrame, column: ColumnSpec, target: Target
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows naming only a row the SIS marks not active are left out with it (an
+    enrollment of a student who left), not rejected."""
+    ref = column.references
+    if ref is None or not target.left_out.height or ref.column not in target.left_out.columns:
+        return frame, frame.clear()
+    inactive = target.left_out[ref.column].drop_nulls()
+    active = target.valid[ref.column].drop_nulls()
+    follows = pl.col(column.name).is_in(inactive.implode()) & ~pl.col(column.name).is_in(
+        active.implode()
+    )
+    return frame.filter(~follows), frame.filter(follows)
+
+
+def _follow_note(name: str, column: ColumnSpec, count: int) -> str:
+    ref = column.references
+    target = ref.file if ref else "another file"
+    return (
+        f"{name}: {count:,} row(s) left out: their {column.name} names a {target} row"
+        " left out as not active"
+    )
 
 
 def _conform(frame: pl.DataFrame, file_spec: FileSpec) -> pl.DataFrame:
@@ -210,12 +309,13 @@ def _canonical(frame: pl.DataFrame, file_spec: FileSpec) -> pl.DataFrame:
     return frame.with_columns(spelled) if spelled else frame
 
 
-def _assemble(
+def _assemble(  # noqa: PLR0917 - the parts of one file's check, all needed
     received: ParsedFile,
     file_spec: FileSpec,
     frame: pl.DataFrame,
     file_rejects: pl.DataFrame,
     malformed: pl.Series,
+    out: pl.DataFrame,
 ) -> _Checked:
     bad_lines = file_rejects["line"].unique()
     is_bad = frame[LINE].is_in(bad_lines.implode())
@@ -227,7 +327,7 @@ def _assemble(
         .unique(maintain_order=True)
     )
     parse_lines = received.rejects["line"].drop_nulls().unique()
-    rows = received.rows or frame.height + parse_lines.len()
+    rows = received.rows or frame.height + out.height + parse_lines.len()
     valid_file = ValidFile(
         name=received.name,
         file_spec=file_spec.name,
@@ -235,73 +335,6 @@ def _assemble(
         rejected_keys=rejected_keys,
         rows=rows,
         rejected=pl.concat([bad_lines, parse_lines]).n_unique(),
+        left_out=out.height,
     )
-    return _Checked(valid_file, file_rejects, Target(received.name, valid, rejected))
-
-
-# -- row rules: the pandera schema evaluates them; its failure cases become rejects
-
-_NOT_NULL = -1  # stands for pandera's 'not_nullable', which has no check number
-
-_TEMPLATES: Mapping[Code, str] = {
-    Code.REQUIRED: "{name} is required",
-    Code.PATTERN: "{name} '{{value}}' must be {rule}",
-    Code.SPREADSHEET_NUMBER: (
-        "{name} '{{value}}' is a number as a spreadsheet writes it: the file was probably "
-        "opened and saved by a spreadsheet, which turned the ID into a number; re-export it "
-        "from the SIS without opening it in Excel"
-    ),
-    Code.NOT_ALLOWED: "{name} '{{value}}' is not allowed (allowed: {allowed})",
-    Code.TOO_LONG: "{name} is {{length}} characters long; at most {max_length} are allowed",
-}
-
-
-def _row_rejects(frame: pl.DataFrame, file_spec: FileSpec, file: str) -> pl.DataFrame:
-    schema = compile_schema(file_spec)
-    # Rows are the point here: a PANDERA_VALIDATION_* setting must not switch checks off.
-    full = config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA)
-    try:
-        with full:
-            schema.validate(frame, lazy=True)
-    except SchemaErrors as exc:
-        cases: pl.DataFrame = exc.failure_cases
-    else:
-        return rejects.empty()
-    number = pl.when(pl.col("check") == "not_nullable").then(_NOT_NULL)
-    cases = cases.with_columns(number.otherwise(pl.col("check_number")).alias("check_number"))
-    hits = cases.join(_codes(schema, file_spec), on=["column", "check_number"], how="left")
-    if hits["code"].null_count():
-        unknown = hits.filter(pl.col("code").is_null()).row(0, named=True)
-        raise RuntimeError(f"pandera reported a failure the schema does not declare: {unknown}")
-    hits = hits.with_columns(frame[LINE].gather(hits["index"]).alias(LINE))
-    value = pl.col("failure_case")
-    body = (
-        pl.col("template")
-        .str.replace("{value}", value.fill_null(""), literal=True)
-        .str.replace("{length}", value.str.len_chars().cast(pl.String).fill_null(""), literal=True)
-    )
-    return reject_rows(
-        hits, file, column=pl.col("column"), value=value, code=pl.col("code"), body=body
-    )
-
-
-def _codes(schema: pa.DataFrameSchema, file_spec: FileSpec) -> pl.DataFrame:
-    """(column, check_number) -> reject code and message template, from the check names."""
-    rows: list[tuple[str, int, str, str]] = []
-    for column in file_spec.columns:
-        checks = schema.columns[column.name].checks
-        numbered = [(_NOT_NULL, Code.REQUIRED)] + [(i, Code(c.name)) for i, c in enumerate(checks)]
-        rows += [(column.name, n, str(code), _template(column, code)) for n, code in numbered]
-    names = ["column", "check_number", "code", "template"]
-    types = [pl.String(), pl.Int32(), pl.String(), pl.String()]
-    return pl.DataFrame(rows, schema=list(zip(names, types, strict=True)), orient="row")
-
-
-def _template(column: ColumnSpec, code: Code) -> str:
-    described = FORMATS[column.format][1] if column.format and not column.pattern else None
-    return _TEMPLATES[code].format(
-        name=column.name,
-        rule=described or f"a value matching {column.regex}",
-        allowed=", ".join(column.values),
-        max_length=column.max_length,
-    )
+    return _Checked(valid_file, file_rejects, Sent(received.name, file_spec, valid, rejected, out))

@@ -15,6 +15,16 @@ from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
 
+from roster_pipeline.store.accounts import Accounts, OperatorRow, SessionRow
+from roster_pipeline.store.console import (
+    Console,
+    DistrictFacts,
+    LatestBatch,
+    RecentBatch,
+    RejectFilter,
+    RejectGroup,
+    RejectRow,
+)
 from roster_pipeline.store.dialect import mask_url, sqlite_path
 from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
 from roster_pipeline.store.records import (
@@ -29,7 +39,7 @@ from roster_pipeline.store.records import (
     TableChanges,
     TableCounts,
 )
-from roster_pipeline.store.schema import MIGRATIONS
+from roster_pipeline.store.schema import MIGRATIONS, roster_table
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -39,20 +49,31 @@ if TYPE_CHECKING:
 __all__ = [
     "LEVELS",
     "MIGRATIONS",
+    "Accounts",
     "BanRecord",
     "BatchQueue",
     "BatchRecord",
     "BatchStatus",
     "Claim",
+    "Console",
+    "DistrictFacts",
     "DistrictRecord",
     "EventRecord",
     "FileRecord",
+    "LatestBatch",
+    "OperatorRow",
+    "RecentBatch",
+    "RejectFilter",
+    "RejectGroup",
+    "RejectRow",
+    "SessionRow",
     "Store",
     "StoredSetting",
     "TableChanges",
     "TableCounts",
     "mask_url",
     "open_store",
+    "roster_table",
     "sqlite_path",
     "worker_name",
 ]
@@ -69,6 +90,11 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # the ops console's reads and its operator accounts, over this store's connection
+    def console(self) -> Console: ...
+
+    def accounts(self) -> Accounts: ...
 
     def queue(self, holder: str, claim_seconds: float) -> BatchQueue:
         """The batch claim queue over this store's connection, claims held by ``holder``."""

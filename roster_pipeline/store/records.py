@@ -84,6 +84,7 @@ class TableCounts:
     deleted: int = 0
     unchanged: int = 0
     rejected: int = 0
+    left_out: int = 0  # rows the SIS marks not active (inactive students, dropped classes)
 
 
 @dataclass(frozen=True)

@@ -24,29 +24,33 @@ class RosterTable:
     columns: tuple[str, ...]  # key first; every value is TEXT
 
 
+_USER_COLUMNS = (
+    "district_user_id", "first_name", "last_name", "role", "email", "grade_level", "school_id",
+)  # fmt: skip
+#: The roster tables as the first migration created them; migrations never read the
+#: current definitions below, so a database built today and one upgraded match.
+_V1_TABLES = (
+    RosterTable("schools", ("school_id",), ("school_id", "school_name")),
+    RosterTable("users", ("district_user_id",), _USER_COLUMNS),
+    RosterTable(
+        "classes", ("class_id",), ("class_id", "class_name", "school_id", "course_id", "teacher_id")
+    ),
+    RosterTable("enrollments", ("class_id", "student_id"), ("class_id", "student_id")),
+)
+#: Every teacher of a class (primary or not); classes.teacher_id stays the primary one.
+_CLASS_TEACHERS = RosterTable(
+    "class_teachers", ("class_id", "user_id"), ("class_id", "user_id", "role", "is_primary")
+)
+
 ROSTER_TABLES: Mapping[str, RosterTable] = {
     t.name: t
     for t in (
-        RosterTable("schools", ("school_id",), ("school_id", "school_name")),
-        RosterTable(
-            "users",
-            ("district_user_id",),
-            (
-                "district_user_id",
-                "first_name",
-                "last_name",
-                "role",
-                "email",
-                "grade_level",
-                "school_id",
-            ),
-        ),
-        RosterTable(
-            "classes",
-            ("class_id",),
-            ("class_id", "class_name", "school_id", "course_id", "teacher_id"),
-        ),
-        RosterTable("enrollments", ("class_id", "student_id"), ("class_id", "student_id")),
+        _V1_TABLES[0],
+        # internal_id: the SIS's own record ID (PowerSchool Students.ID / Teachers.ID),
+        # which other files of the same export use to name the person.
+        RosterTable("users", ("district_user_id",), (*_USER_COLUMNS, "internal_id")),
+        *_V1_TABLES[2:],
+        _CLASS_TEACHERS,
     )
 }
 
@@ -83,7 +87,7 @@ def _v1(d: SqlDialect) -> list[str]:
         " username TEXT UNIQUE, password_hash TEXT NOT NULL, public_keys TEXT NOT NULL,"
         " allow_ips TEXT NOT NULL, enabled INTEGER NOT NULL, paused INTEGER NOT NULL,"
         " settings TEXT NOT NULL, created_at TEXT NOT NULL)",
-        *(_roster_ddl(t, d) for t in ROSTER_TABLES.values()),
+        *(_roster_ddl(t, d) for t in _V1_TABLES),
         "CREATE TABLE batches (batch_id TEXT PRIMARY KEY, district_id TEXT NOT NULL,"
         " status TEXT NOT NULL, received_at TEXT NOT NULL, finished_at TEXT,"
         " source TEXT NOT NULL, counts TEXT NOT NULL, rejects BIGINT NOT NULL,"
@@ -129,7 +133,7 @@ def _v3(d: SqlDialect) -> list[str]:
     a third of the bytes written (SQLite file 265 MB -> 153 MB without it), and
     every byte is written twice through the WAL. Existing rows are renumbered.
     """
-    relinked = [*ROSTER_TABLES, "changes"]
+    relinked = [*(t.name for t in _V1_TABLES), "changes"]
     return [
         *d.batch_no_column,
         *(f"ALTER TABLE {t} ADD COLUMN batch_no BIGINT" for t in relinked),
@@ -142,7 +146,7 @@ def _v3(d: SqlDialect) -> list[str]:
     ]
 
 
-def _v4(d: SqlDialect) -> list[str]:
+def _system_settings(d: SqlDialect) -> list[str]:
     """System settings (shared by every machine, `roster system`) and the event log."""
     return [
         'CREATE TABLE system_settings ("key" TEXT PRIMARY KEY, "value" TEXT NOT NULL,'
@@ -154,7 +158,58 @@ def _v4(d: SqlDialect) -> list[str]:
     ]
 
 
-def _v5(_d: SqlDialect) -> list[str]:
+def _console(d: SqlDialect) -> list[str]:
+    """The ops console: operator accounts, their sessions, and what its pages look up.
+
+    A session row holds a hash of the cookie's token, never the token. Rejects are
+    paged by (batch_id, reject_id): SQLite's batch index carries the rowid already,
+    PostgreSQL's needs the id to page without sorting a million rows. The summary
+    caches a batch's rejects counted by file, code and column, keyed by the batch's
+    highest reject id so a batch saved again is counted again.
+    """
+    return [
+        "CREATE TABLE operators (name TEXT PRIMARY KEY, role TEXT NOT NULL,"
+        " password_hash TEXT NOT NULL, token_hash TEXT UNIQUE, failures INTEGER NOT NULL,"
+        " locked_until TEXT, last_login TEXT, created_at TEXT NOT NULL)",
+        "CREATE TABLE operator_sessions (session_hash TEXT PRIMARY KEY,"
+        " operator TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,"
+        " expires_at TEXT NOT NULL)",
+        "CREATE INDEX operator_sessions_operator ON operator_sessions (operator)",
+        "CREATE INDEX batches_received ON batches (received_at)",
+        # The overview's reject rates sum each recent batch's rows from this index alone.
+        'CREATE INDEX batch_files_rows ON batch_files (batch_id, "rows")',
+        "CREATE TABLE reject_summary (batch_id TEXT NOT NULL, last_reject BIGINT NOT NULL,"
+        ' file TEXT, code TEXT NOT NULL, "column" TEXT, n BIGINT NOT NULL)',
+        "CREATE INDEX reject_summary_batch ON reject_summary (batch_id)",
+        *(
+            ["CREATE INDEX rejects_page ON rejects (batch_id, reject_id)"]
+            if d.name == "postgresql"
+            else []
+        ),
+    ]
+
+
+def _class_teachers(d: SqlDialect) -> list[str]:
+    """Teacher links beside enrollments, and the SIS's internal ID of each user.
+
+    Every class's existing teacher becomes its primary link, marked with the batch
+    that loaded the class, so nothing a district sent before is lost and the next
+    load of an unchanged classes file finds the links unchanged.
+    """
+    table = _CLASS_TEACHERS
+    keys = ", ".join(f'"{k}" TEXT NOT NULL' for k in table.key)
+    return [
+        "ALTER TABLE users ADD COLUMN internal_id TEXT",
+        f"CREATE TABLE {table.name} (district_id TEXT NOT NULL, {keys}, role TEXT,"
+        " is_primary TEXT, batch_no BIGINT,"
+        f" PRIMARY KEY (district_id, class_id, user_id)){d.keyed_table_suffix}",
+        f"INSERT INTO {table.name} (district_id, class_id, user_id, role, is_primary, batch_no)"
+        " SELECT district_id, class_id, teacher_id, 'Teacher', 'true', batch_no FROM classes"
+        " WHERE teacher_id IS NOT NULL AND teacher_id <> ''",
+    ]
+
+
+def _sftp_bans(_d: SqlDialect) -> list[str]:
     """Receiver bans (store.bans): shared by every receiver, kept across restarts."""
     return [
         "CREATE TABLE sftp_bans (address TEXT PRIMARY KEY, until_ts DOUBLE PRECISION NOT NULL,"
@@ -167,8 +222,10 @@ MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
     1: _v1,
     2: _v2,
     3: _v3,
-    4: _v4,
-    5: _v5,
+    4: _system_settings,
+    5: _console,
+    6: _class_teachers,
+    7: _sftp_bans,
 }
 
 

@@ -22,6 +22,8 @@ from roster_pipeline.errors import (
 )
 from roster_pipeline.store import bans as bans_mod
 from roster_pipeline.store import schema
+from roster_pipeline.store.accounts import Accounts
+from roster_pipeline.store.console import Console, summarise_rejects
 from roster_pipeline.store.dialect import DEFAULT_CONNECT_TIMEOUT
 from roster_pipeline.store.engine import Engine
 from roster_pipeline.store.loader import apply_changes
@@ -82,6 +84,12 @@ class SqlStore(SystemRows):
     def close(self) -> None:
         self.engine.close()
 
+    def console(self) -> Console:
+        return Console(self.engine)
+
+    def accounts(self) -> Accounts:
+        return Accounts(self.engine)
+
     # districts
     def put_district(self, district: DistrictRecord) -> None:
         with _refused(f"district {district.slug}"), self.engine.transaction():
@@ -115,6 +123,7 @@ class SqlStore(SystemRows):
         for table, link in (
             ("batch_files", "batch_id"),
             ("rejects", "batch_id"),
+            ("reject_summary", "batch_id"),
             ("changes", "batch_no"),
         ):
             self.engine.execute(
@@ -200,10 +209,11 @@ class SqlStore(SystemRows):
     ) -> None:
         engine = self.engine
         engine.execute(_upsert("batches", BATCH_COLUMNS, "batch_id"), batch_to_row(batch))
-        for table in ("batch_files", "rejects"):
+        for table in ("batch_files", "rejects", "reject_summary"):
             engine.execute(f"DELETE FROM {table} WHERE batch_id = ?", (batch.batch_id,))
         engine.ingest("batch_files", files_frame(batch.batch_id, batch.files))
         engine.ingest("rejects", _rejects_frame(batch.batch_id, rejects))
+        summarise_rejects(engine, batch.batch_id, rejects)
         if changes is not None:
             first = self._last_change_id() + 1
             apply_changes(engine, batch.district, self._batch_no(batch.batch_id), changes)
