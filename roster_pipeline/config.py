@@ -81,7 +81,8 @@ class Receiver(BaseModel):
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 2222
     public_host: str = ""  # the host name districts are told to connect to
     public_port: Annotated[int, Field(ge=0, le=65535)] = 0  # the port they are told; 0: listen_port
-    legacy_algorithms: bool = False
+    legacy_algorithms: bool = False  # SHA-1 kex and client signatures for old Java clients
+    strict_algorithms: bool = False  # no NIST curves or encrypt-and-MAC: JSch cannot connect
 
 
 class Service(BaseModel):

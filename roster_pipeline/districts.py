@@ -293,7 +293,7 @@ def _tables(spec: Spec) -> list[str]:
 
 
 class DistrictAccounts:
-    """sftp_server's Accounts over the store; thread-safe (one connection, one lock)."""
+    """sftp_server's Accounts and BanStore over the store; thread-safe (one lock)."""
 
     def __init__(self, db_url: str) -> None:
         self._store = open_store(db_url)
@@ -316,6 +316,15 @@ class DistrictAccounts:
     def on_upload(self, record: UploadRecord) -> None:
         with self._lock:
             self._store.record_upload(record)
+
+    # sftp_server's BanStore: bans shared by every receiver on this database
+    def active_bans(self, now: float) -> dict[str, float]:
+        with self._lock:
+            return {b.address: b.until.timestamp() for b in self._store.bans(now)}
+
+    def add_ban(self, address: str, until: float, reason: str) -> None:
+        with self._lock:
+            self._store.add_ban(address, until, reason)
 
     def close(self) -> None:
         with self._lock:

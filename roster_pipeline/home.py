@@ -56,10 +56,10 @@ class Home:
     def create(self) -> None:
         """Create the folders and migrate the database; safe to run again."""
         try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
             for name in _FOLDERS:
-                self.folder(name).mkdir(parents=True, exist_ok=True)
-            self.folder("hostkeys").chmod(0o700)
-            self.folder("staging").chmod(0o700)
+                self.folder(name).mkdir(exist_ok=True, mode=0o700)
+            self._make_private()
         except OSError as exc:
             raise StorageError(f"cannot create the home folder {self.root}: {exc}") from None
         self.store.migrate()
@@ -84,6 +84,18 @@ class Home:
     def _with_system_values(self) -> Settings:
         stored = {k: s.value for k, s in self.store.system_settings().items()}
         return with_system_values(self.settings, stored)
+
+    def _make_private(self) -> None:
+        """Districts' files, password hashes and the audit trail are for us alone.
+
+        ``mkdir`` modes are cut by the umask and an older home may predate
+        them, so the modes are set explicitly, every time.
+        """
+        for name in _FOLDERS:
+            self.folder(name).chmod(0o700)
+        for path in (self.root / "roster.db", self.folder("logs", "audit.log")):
+            if path.exists():
+                path.chmod(0o600)
 
     def close(self) -> None:
         if self._store is not None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sftp_server.accounts import Account, Accounts, Algorithms, UploadRecord
     from sftp_server.audit import AuditLog
+    from sftp_server.bans import BanStore, MemoryBans
     from sftp_server.hostkeys import (
         KEY_TYPES,
         HostKeyError,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         ensure_host_keys,
         fingerprints,
         load_host_keys,
+        retire_host_key,
     )
     from sftp_server.inbox import is_temp_name, original_name, published_name
     from sftp_server.limits import Limits
@@ -41,8 +43,10 @@ __all__ = [
     "Accounts",
     "Algorithms",
     "AuditLog",
+    "BanStore",
     "HostKeyError",
     "Limits",
+    "MemoryBans",
     "Receiver",
     "ReceiverConfig",
     "UploadRecord",
@@ -55,6 +59,7 @@ __all__ = [
     "load_host_keys",
     "original_name",
     "published_name",
+    "retire_host_key",
     "run",
     "start_receiver",
     "verify",
@@ -66,12 +71,13 @@ _HOMES = {
     **dict.fromkeys(("Account", "Accounts", "Algorithms", "UploadRecord"), "accounts"),
     **dict.fromkeys(
         ("KEY_TYPES", "HostKeyError", "add_host_key", "ensure_host_keys", "fingerprints",
-         "load_host_keys"),
+         "load_host_keys", "retire_host_key"),
         "hostkeys",
     ),
     **dict.fromkeys(("is_temp_name", "original_name", "published_name"), "inbox"),
     "AuditLog": "audit",
     "Limits": "limits",
+    **dict.fromkeys(("BanStore", "MemoryBans"), "bans"),
     **dict.fromkeys(("generate_password", "hash_password", "verify", "verify_unknown_user"),
                     "passwords"),
     **dict.fromkeys(("Receiver", "ReceiverConfig", "run", "start_receiver"), "server"),

@@ -3,40 +3,73 @@
 asyncssh leaves MaxAuthTries, failure delays, bans and connection caps to the
 application; they live here. ``begin_auth`` always returns True: returning
 False would log the client in with no authentication at all.
+
+asyncssh cancels a running password check when the client sends its next
+request, so a client that pipelines guesses would never reach a check placed
+after the failure delay. Every attempt is therefore counted when it starts, the
+limits are checked before verifying and before sleeping, and an attempt that a
+new request cancels counts as a failure and ends the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import asyncssh
 
-from sftp_server.accounts import Account, Algorithms
-from sftp_server.inbox import Inbox
+from sftp_server.accounts import Account, Accounts, Algorithms
+from sftp_server.addresses import AddressBook, in_networks
+from sftp_server.audit import AuditLog
+from sftp_server.limits import Limits
 from sftp_server.passwords import verify, verify_unknown_user
-from sftp_server.session import Session
+from sftp_server.session import Channels, Session
 
-if TYPE_CHECKING:
-    from sftp_server.server import Receiver
+_TOO_MANY = "too many authentication failures"
+_SHA1_SIGNATURES = frozenset({b"ssh-rsa", b"ssh-rsa-cert-v01@openssh.com", b"x509v3-ssh-rsa"})
 
 
-def _address_allowed(address: str, cidrs: tuple[str, ...]) -> bool:
-    if not cidrs:
-        return True
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    for cidr in cidrs:
-        try:
-            if ip in ipaddress.ip_network(cidr, strict=False):
-                return True
-        except ValueError:
-            continue  # a malformed entry allows nobody
-    return False
+class Host(Protocol):
+    """What a connection needs from the receiver that accepted it, and nothing more."""
+
+    @property
+    def closing(self) -> bool:
+        """True once shutdown began: new connections are refused."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def accounts(self) -> Accounts: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+    @property
+    def accepts_sha1(self) -> bool:
+        """True when SHA-1 signatures (ssh-rsa) are allowed for old clients."""
+        ...
+
+    @property
+    def addresses(self) -> AddressBook: ...
+
+    def joined(self, conn: ReceiverConnection) -> None:
+        """``conn`` was admitted: close it at shutdown."""
+
+    def left(self, conn: ReceiverConnection) -> None:
+        """``conn`` is gone."""
+
+    def score(self, address: str, kind: str) -> bool:
+        """Count a failure of ``kind`` against ``address``; True when that banned it."""
+        ...
+
+    def new_session(
+        self, account: Account, address: str, client_version: str, algorithms: Algorithms
+    ) -> Session:
+        """The session of a connection that just logged in."""
+        ...
 
 
 def _key_allowed(key: asyncssh.SSHKey, lines: tuple[str, ...], address: str) -> bool:
@@ -51,8 +84,8 @@ def _key_allowed(key: asyncssh.SSHKey, lines: tuple[str, ...], address: str) -> 
 class ReceiverConnection(asyncssh.SSHServer):
     """The asyncssh server object for one connection."""
 
-    def __init__(self, receiver: Receiver) -> None:
-        self._receiver = receiver
+    def __init__(self, host: Host) -> None:
+        self._host = host
         self._conn: asyncssh.SSHServerConnection | None = None
         self._address = ""
         self._admitted = False
@@ -62,6 +95,7 @@ class ReceiverConnection(asyncssh.SSHServer):
         self._watchdog: asyncio.Task[None] | None = None
         self._hung_up = ""  # why we disconnected, when it was us
         self.session: Session | None = None
+        self.channels = Channels()  # SFTP sessions open on this connection
 
     # ---- admission -------------------------------------------------------------
 
@@ -69,37 +103,39 @@ class ReceiverConnection(asyncssh.SSHServer):
         """Count the connection, or refuse it with a clean disconnect."""
         self._conn = conn
         self._address = str(conn.get_extra_info("peername", ("?", 0))[0])
-        receiver = self._receiver
-        refusal = "server shutting down" if receiver.closing else None
-        refusal = refusal or receiver.addresses.admit(self._address)
+        host = self._host
+        refusal = "server shutting down" if host.closing else None
+        refusal = refusal or host.addresses.admit(self._address)
         if refusal:
-            receiver.audit.write("connect_refused", address=self._address, reason=refusal)
+            host.audit.write_limited(
+                "connect_refused", self._address, address=self._address, reason=refusal
+            )
             # After our version string is out, so the client can read the reason.
             asyncio.get_running_loop().call_soon(
                 conn.disconnect, asyncssh.DISC_TOO_MANY_CONNECTIONS, refusal
             )
             return
         self._admitted = True
-        receiver.connections.add(self)
-        receiver.audit.write("connect", address=self._address)
+        host.joined(self)
+        host.audit.write_limited("connect", self._address, address=self._address)
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Free the slot and say how it ended."""
         if not self._admitted:
             return
-        self._receiver.addresses.release(self._address)
-        self._receiver.connections.discard(self)
+        host = self._host
+        logged_in = self.session is not None
+        host.addresses.release(self._address, authenticated=logged_in)
+        host.left(self)
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if not logged_in and self._tries == 0:
+            self._score("never_authenticated")  # held a slot and never tried
         user = self._account.username if self._account else ""
         reason = self._hung_up or (str(exc) if exc else "closed by client")
-        self._receiver.audit.write(
-            "disconnect", address=self._address, username=user, reason=reason
+        host.audit.write_limited(
+            "disconnect", self._address, address=self._address, username=user, reason=reason
         )
-
-    def owns(self, chan: asyncssh.SSHServerChannel[bytes]) -> bool:
-        """True when ``chan`` runs on this connection."""
-        return chan.get_connection() is self._conn
 
     def close(self, reason: str, code: int = asyncssh.DISC_BY_APPLICATION) -> None:
         """Disconnect this client (shutdown, idle timeout, too many failures)."""
@@ -112,9 +148,9 @@ class ReceiverConnection(asyncssh.SSHServer):
     async def begin_auth(self, username: str) -> bool:
         """Look the user up; always True so authentication is always required."""
         try:
-            self._account = await asyncio.to_thread(self._receiver.accounts.lookup, username)
+            self._account = await asyncio.to_thread(self._host.accounts.lookup, username)
         except Exception as exc:  # a broken lookup refuses the login, never crashes
-            self._receiver.audit.write("lookup_failed", address=self._address, error=repr(exc))
+            self._host.audit.write("lookup_failed", address=self._address, error=repr(exc))
             self._account = None
         if self._account is not None and self._account.username != username:
             self._account = None
@@ -138,12 +174,30 @@ class ReceiverConnection(asyncssh.SSHServer):
             return "unknown user"
         if not account.enabled:
             return "account disabled"
-        if not _address_allowed(self._address, account.allowed_cidrs):
+        if not in_networks(self._address, account.allowed_cidrs or ("0.0.0.0/0", "::/0")):
             return "address not allowed for this account"
         return None
 
+    def _attempt(self) -> bool:
+        """Count an attempt as it starts; False (and hang up) when it may not run."""
+        self._tries += 1
+        over = self._tries > self._host.limits.max_auth_tries
+        if over or self._host.addresses.is_banned(self._address):
+            self.close(_TOO_MANY, asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE)
+            return False
+        return True
+
     async def validate_password(self, username: str, password: str) -> bool:
         """Constant-cost check; unknown users are verified against a dummy hash."""
+        if not self._attempt():
+            return False
+        try:
+            return await self._check_password(username, password)
+        except asyncio.CancelledError:
+            self._superseded(username)
+            raise
+
+    async def _check_password(self, username: str, password: str) -> bool:
         account = self._account
         if account is None:
             await asyncio.to_thread(verify_unknown_user, password)
@@ -154,56 +208,68 @@ class ReceiverConnection(asyncssh.SSHServer):
         if refusal is None:
             self._method = "password"
             return True
-        await self._failed("password", username, refusal)
+        if self._failed("password", username, refusal):
+            await asyncio.sleep(self._host.limits.auth_failure_delay)
         return False
 
-    async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+    def _superseded(self, username: str) -> None:
+        """A new request cancelled this one: a pipelined guess, never a real client."""
+        if self._conn is None or self._hung_up or self.session is not None:
+            return  # cancelled by our own hang-up or by the connection ending
+        reason = "request sent before the last one was answered"
+        if self._failed("password", username, reason, kind="superseded"):
+            self.close(_TOO_MANY, asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE)
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         """True when the key is one of the account's authorized keys."""
+        if not self._attempt():
+            return False
         account = self._account
         ok = account is not None and _key_allowed(key, account.authorized_keys, self._address)
         refusal = self._refusal() or (None if ok else "key not authorized")
         if refusal is None:
             self._method = "publickey"
+            self._tries -= 1  # asyncssh asks again with the signature: one attempt
+            if not self._host.accepts_sha1:
+                # asyncssh verifies the client's signature with this very key
+                # object and takes any algorithm the key type allows: narrow it.
+                key.all_sig_algorithms = key.all_sig_algorithms - _SHA1_SIGNATURES
             return True
-        await self._failed("publickey", username, refusal)
+        self._failed("publickey", username, refusal)
         return False
 
-    async def _failed(self, method: str, username: str, reason: str) -> None:
-        receiver = self._receiver
-        self._tries += 1
-        receiver.audit.write(
-            "auth_fail", address=self._address, username=username, method=method, reason=reason
-        )
-        if receiver.addresses.record_failure(self._address):
-            receiver.audit.write("banned", address=self._address)
-        await asyncio.sleep(receiver.config.limits.auth_failure_delay)
-        too_many = self._tries >= receiver.config.limits.max_auth_tries
-        if too_many or receiver.addresses.is_banned(self._address):
-            self.close(
-                "too many authentication failures", asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE
-            )
+    def _failed(self, method: str, username: str, reason: str, kind: str = "") -> bool:
+        """Log and score a failure; False when the connection is closed for it."""
+        self._host.audit.write_limited(
+            "auth_fail", self._address,
+            address=self._address, username=username, method=method, reason=reason,
+        )  # fmt: skip
+        banned = self._score(kind or method)
+        if banned or self._tries >= self._host.limits.max_auth_tries:
+            self.close(_TOO_MANY, asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE)
+            return False
+        return True
+
+    def _score(self, kind: str) -> bool:
+        return self._host.score(self._address, kind)
 
     def auth_completed(self) -> None:
         """Open the session: the district's inbox, the audit context, the idle watch."""
         assert self._conn is not None
         assert self._account is not None
-        conn, account, receiver = self._conn, self._account, self._receiver
+        conn, host = self._conn, self._host
+        host.addresses.authenticated(self._address)
         host_key = conn.get_server_host_key()
-        self.session = Session(
-            account=account,
-            inbox=Inbox(receiver.config.inbox_root, receiver.config.staging_root, account.district),
-            limits=receiver.config.limits,
-            audit=receiver.audit,
-            accounts=receiver.accounts,
-            address=self._address,
-            client_version=str(conn.get_extra_info("client_version", "")),
-            algorithms=Algorithms(
+        self.session = host.new_session(
+            self._account,
+            self._address,
+            str(conn.get_extra_info("client_version", "")),
+            Algorithms(
                 kex="",  # asyncssh does not expose the negotiated key exchange
                 cipher=str(conn.get_extra_info("recv_cipher", "")),
                 mac=str(conn.get_extra_info("recv_mac", "")),
                 host_key=host_key.sig_algorithm.decode() if host_key else "",
             ),
-            in_flight=receiver.count_in_flight,
         )
         self.session.log("auth_ok", method=self._method)
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_idle())

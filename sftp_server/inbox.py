@@ -7,30 +7,38 @@ Staging lives under a separate root on the same filesystem, so publishing is one
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import os
 import re
 import uuid
 from pathlib import Path
 
-TEMP_SUFFIXES = (".filepart", ".part", ".tmp")  # WinSCP, rsync-alikes, others
+from sftp_server.limits import DEFAULT_TEMP_NAMES
+
 MAX_NAME_BYTES = 200  # leaves room for the timestamp prefix within NAME_MAX (255)
 _PUBLISHED = re.compile(r"^\d{8}T\d{6}Z(?:-\d+)?-(?P<original>.+)$")
 
 
-def valid_name(name: str) -> bool:
-    """A plain file name a district may upload: no path, no control bytes, not hidden."""
+def valid_name(name: str, temp_names: tuple[str, ...] = DEFAULT_TEMP_NAMES) -> bool:
+    """A plain file name a district may upload: no path, no control bytes, not hidden.
+
+    A hidden name that is a temporary name (lftp's ``.in.users.csv``) is fine:
+    it is published under the name it is renamed to.
+    """
     return (
         bool(name)
         and "/" not in name
-        and not name.startswith(".")
+        and (not name.startswith(".") or is_temp_name(name, temp_names))
+        and name not in {".", ".."}
         and len(name.encode("utf-8")) <= MAX_NAME_BYTES
         and all(ch.isprintable() for ch in name)
     )
 
 
-def is_temp_name(name: str) -> bool:
+def is_temp_name(name: str, temp_names: tuple[str, ...] = DEFAULT_TEMP_NAMES) -> bool:
     """True for names clients upload to before renaming (``users.csv.filepart``)."""
-    return name.lower().endswith(TEMP_SUFFIXES)
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in temp_names)
 
 
 def published_name(original: str, when: dt.datetime, counter: int = 0) -> str:
@@ -51,17 +59,9 @@ class Inbox:
     def __init__(self, inbox_root: Path, staging_root: Path, district: str) -> None:
         self.folder = inbox_root / district
         self.staging = staging_root / district
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.staging.mkdir(parents=True, exist_ok=True, mode=0o700)
-
-    def usage(self) -> int:
-        """Bytes in regular files waiting in the inbox."""
-        total = 0
-        with os.scandir(self.folder) as entries:
-            for entry in entries:
-                if entry.is_file(follow_symlinks=False):
-                    total += entry.stat(follow_symlinks=False).st_size
-        return total
+        for folder in (self.folder, self.staging):  # nobody else reads districts' files
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            folder.chmod(0o700)  # whatever the umask or an older version left
 
     def new_staging_path(self) -> Path:
         """A fresh, unique path in the staging area."""

@@ -13,28 +13,54 @@ import os
 import posixpath
 import shutil
 import stat
-from collections.abc import AsyncIterator
+import sys
+from collections.abc import AsyncIterator, Awaitable
+from typing import NoReturn
 
 import asyncssh
-from asyncssh import SFTPAttrs, SFTPName
+from asyncssh import SFTPAttrs, SFTPName, SFTPVFSAttrs
 
 from sftp_server.accounts import UploadRecord
-from sftp_server.inbox import is_temp_name, valid_name
-from sftp_server.session import Session
+from sftp_server.inbox import MAX_NAME_BYTES, is_temp_name, valid_name
+from sftp_server.ledger import QuotaExceeded
+from sftp_server.refusals import DENIED_CHANGE, DENIED_READ, UploadOnly
+from sftp_server.session import Channels, Session
 from sftp_server.upload import Upload
 
-_DENIED_READ = "this account can only upload: reading files is not allowed"
-_DENIED_CHANGE = "files cannot be changed once uploaded"
-_DENIED_TREE = "this account can only upload files: folders and links are not allowed"
+#: The asyncssh function that answers SSH_FXP_CLOSE. Only a close hook called
+#: from it publishes; if asyncssh renamed it, every upload would be discarded
+#: as a partial (never a partial published) and the upload tests would fail.
+_CLOSE_REQUEST_HANDLER = "_process_close"
 
 
-class DistrictSFTPServer(asyncssh.SFTPServer):
+def _too_large(limit: int) -> str:
+    return f"file larger than the limit of {limit} bytes"
+
+
+def _explicit_close() -> bool:
+    """True when our close hook runs for a client's SSH_FXP_CLOSE request."""
+    frame = sys._getframe(2)  # our close hook's caller
+    return frame.f_code.co_name == _CLOSE_REQUEST_HANDLER
+
+
+_TOO_MANY_CHANNELS = "too many SFTP sessions on one connection"
+
+
+class DistrictSFTPServer(UploadOnly):
     """Receives uploads into a staging area and publishes them on explicit close."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], session: Session) -> None:
+    def __init__(
+        self, chan: asyncssh.SSHServerChannel[bytes], session: Session, channels: Channels
+    ) -> None:
         super().__init__(chan, chroot=os.fsencode(session.inbox.folder))
         self._chan = chan
         self._session = session
+        self._channels = channels
+        channels.open += 1
+        self._over_channels = channels.open > session.limits.max_channels
+        if self._over_channels:  # no client needs this many: hang up on it
+            session.log("channel_refused", reason=_TOO_MANY_CHANNELS)
+            chan.get_connection().disconnect(asyncssh.DISC_BY_APPLICATION, _TOO_MANY_CHANNELS)
         self._open: set[Upload] = set()
         self._pending: dict[str, Upload] = {}  # closed temp-name uploads awaiting rename
         self._published: dict[str, SFTPAttrs] = {}  # original name -> what clients stat
@@ -53,7 +79,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
             name = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise asyncssh.SFTPInvalidFilename("file names must be UTF-8") from None
-        if not valid_name(name):
+        if not valid_name(name, self._session.limits.temp_names):
             raise asyncssh.SFTPInvalidFilename(f"not an acceptable file name: {name!r}")
         return name
 
@@ -86,6 +112,32 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
             return self._published[name]
         raise asyncssh.SFTPNoSuchFile(f"no such file: {name}")
 
+    def _exists(self, name: str) -> bool:
+        try:
+            self._attrs(name.encode())
+        except asyncssh.SFTPNoSuchFile:
+            return False
+        return True
+
+    def statvfs(self, path: bytes) -> SFTPVFSAttrs:
+        """The district's quota as a filesystem: what it may still upload, not our disk."""
+        self._session.touch()
+        limits, ledger = self._session.limits, self._session.ledger
+        used, files = ledger.waiting()
+        block = 4096
+        free = max(0, limits.district_quota - used) // block
+        spare = max(0, limits.max_files - files)
+        return SFTPVFSAttrs(
+            bsize=block, frsize=block, blocks=limits.district_quota // block,
+            bfree=free, bavail=free, files=limits.max_files, ffree=spare, favail=spare,
+            fsid=0, flag=0, namemax=MAX_NAME_BYTES,
+        )  # fmt: skip
+
+    def fstatvfs(self, file_obj: object) -> SFTPVFSAttrs:
+        """Like :meth:`statvfs`."""
+        self._upload(file_obj)
+        return self.statvfs(b"/")
+
     def stat(self, path: bytes) -> SFTPAttrs:
         """Attributes of a file of ours, never following a link."""
         return self._attrs(path)
@@ -111,43 +163,46 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
 
     # ---- writing -----------------------------------------------------------
 
-    def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> Upload:
+    async def open(self, path: bytes, pflags: int, attrs: SFTPAttrs) -> Upload:
         """Start an upload into staging; reading and modifying are refused."""
         self._session.touch()
         if pflags & asyncssh.FXF_READ:
-            raise asyncssh.SFTPPermissionDenied(_DENIED_READ)
+            raise asyncssh.SFTPPermissionDenied(DENIED_READ)
         if not pflags & asyncssh.FXF_WRITE or not pflags & asyncssh.FXF_CREAT:
-            raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
+            raise asyncssh.SFTPPermissionDenied(DENIED_CHANGE)
         if pflags & asyncssh.FXF_APPEND:
-            raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
+            raise asyncssh.SFTPPermissionDenied(DENIED_CHANGE)
         name = self._name(path)
+        if pflags & asyncssh.FXF_EXCL and self._exists(name):
+            raise asyncssh.SFTPFileAlreadyExists(f"{name} exists; files are never replaced")
         self._check_can_open(name)
-        upload = Upload(name, self._session.inbox.new_staging_path())
-        upload.quota_left = self._quota_left()
+        ledger = self._session.ledger
+        await ledger.refresh()
+        try:
+            upload = ledger.open_slot(lambda: Upload(name, self._session.inbox.new_staging_path()))
+        except QuotaExceeded as exc:
+            self._refuse_at_open(name, str(exc))
+        except OSError as exc:  # out of descriptors or disk: refuse, log once a while
+            self._session.audit.write_limited(
+                "upload_refused", "oserror", name=name, reason=f"cannot stage: {exc.strerror}"
+            )
+            raise asyncssh.SFTPFailure("the server is busy; try again later") from None
         self._open.add(upload)
-        self._session.in_flight(+1)
+        self._session.opened(+1)
         return upload
-
-    def open56(self, path: bytes, desired_access: int, flags: int, attrs: SFTPAttrs) -> Upload:
-        """We speak SFTP v3 only; this is never reached, and refuses if it were."""
-        raise asyncssh.SFTPOpUnsupported("SFTP version 3 only")
 
     def _check_can_open(self, name: str) -> None:
         limits = self._session.limits
-        if len(self._open) >= limits.max_open_handles:
+        if self._over_channels:
+            raise asyncssh.SFTPFailure(_TOO_MANY_CHANNELS)
+        if self._session.open_files.of(self._session.account.username) >= limits.max_open_handles:
             self._refuse_at_open(name, f"too many open files (at most {limits.max_open_handles})")
         if self._free_disk() < limits.min_free_disk:
             self._refuse_at_open(name, "the server is short of disk space; try again later")
-        if self._quota_left() <= 0:
-            self._refuse_at_open(name, "the district's upload quota is used up")
 
-    def _refuse_at_open(self, name: str, reason: str) -> None:
+    def _refuse_at_open(self, name: str, reason: str) -> NoReturn:
         self._session.log("upload_refused", name=name, reason=reason)
         raise asyncssh.SFTPFailure(reason)
-
-    def _quota_left(self) -> int:
-        in_flight = sum(u.size for u in self._open) + sum(u.size for u in self._pending.values())
-        return self._session.limits.district_quota - self._session.inbox.usage() - in_flight
 
     def _free_disk(self) -> int:
         return shutil.disk_usage(self._session.inbox.staging).free
@@ -161,15 +216,21 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         limits = self._session.limits
         end = offset + len(data)
         if end > limits.max_file_size:
-            self._refuse(upload, f"file larger than the limit of {limits.max_file_size} bytes")
-        if end > upload.quota_left:
-            self._refuse(upload, "the district's upload quota is used up")
-        if end > upload.size and self._free_disk() - len(data) < limits.min_free_disk:
-            self._refuse(upload, "the server is short of disk space; try again later")
+            self._refuse(upload, _too_large(limits.max_file_size))
+        if end > upload.reserved:  # once per chunk: take more of the quota first
+            self._reserve(upload, end, len(data))
         upload.write(offset, data)
         return len(data)
 
-    def _refuse(self, upload: Upload, reason: str) -> None:
+    def _reserve(self, upload: Upload, end: int, size: int) -> None:
+        if self._free_disk() - size < self._session.limits.min_free_disk:
+            self._refuse(upload, "the server is short of disk space; try again later")
+        try:
+            upload.reserved = self._session.ledger.reserve(upload.fd, upload.reserved, end)
+        except QuotaExceeded as exc:
+            self._refuse(upload, str(exc))
+
+    def _refuse(self, upload: Upload, reason: str) -> NoReturn:
         upload.refused = reason
         upload.discard()  # free the disk now, not at close
         self._session.log("upload_refused", name=upload.name, reason=reason, bytes=upload.size)
@@ -186,54 +247,42 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         upload = self._upload(file_obj)
         return SFTPAttrs(size=upload.size, permissions=0o100640)
 
-    def read(self, file_obj: object, offset: int, size: int) -> bytes:
-        """Never: this account only uploads."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_READ)
-
     def fsync(self, file_obj: object) -> None:
         """Accepted; publishing makes the file durable enough for the pipeline."""
         self._upload(file_obj)
 
     # ---- close, the hand-off ---------------------------------------------
 
-    async def close(self, file_obj: object) -> None:
+    def close(self, file_obj: object) -> Awaitable[None]:
         """Publish on the client's close; asyncssh's cleanup close is a partial.
 
         asyncssh calls this hook for an explicit SSH_FXP_CLOSE and also, from its
         session cleanup, for every handle still open when the channel goes away.
-        See :meth:`_client_gone` for how the two are told apart.
+        The two are told apart by who calls (:func:`_explicit_close`), never by
+        the channel's state: a client may send EOF right after its CLOSE, and the
+        CLOSE must still publish.
         """
-        upload = self._upload(file_obj)
+        return self._close(self._upload(file_obj), explicit=_explicit_close())
+
+    async def _close(self, upload: Upload, explicit: bool) -> None:
         if upload not in self._open:
             return
         self._open.discard(upload)
-        self._session.in_flight(-1)
-        if self._client_gone():
+        self._session.opened(-1)
+        if not explicit:
             self._discard_partial(upload, "connection closed before the file was closed")
             return
         if upload.refused:
             raise asyncssh.SFTPFailure(upload.refused)
         upload.closed = True
-        if is_temp_name(upload.name):
+        upload.trim()
+        if is_temp_name(upload.name, self._session.limits.temp_names):
             replaced = self._pending.pop(upload.name, None)
             if replaced is not None:
                 self._discard_partial(replaced, "replaced by a new upload of the same name")
             self._pending[upload.name] = upload
             return
         await self._publish(upload, upload.name)
-
-    def _client_gone(self) -> bool:
-        """True when the channel has stopped receiving: the close comes from cleanup.
-
-        Cleanup runs only after the client's side ended (connection lost: the
-        channel is closing; channel EOF or close: its receive side is no longer
-        open). asyncssh exposes the receive state only as ``_recv_state``;
-        ``tests/sftp/test_uploads.py::test_dropped_connection_publishes_nothing``
-        pins both cases, so a change in asyncssh fails the suite, not a district.
-        An explicit close always arrives while the receive side is open.
-        """
-        recv_state = getattr(self._chan, "_recv_state", None)
-        return self._chan.is_closing() or recv_state != "open"
 
     def _discard_partial(self, upload: Upload, reason: str) -> None:
         if upload.refused:
@@ -246,6 +295,7 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
         sha256 = await asyncio.to_thread(upload.finish)
         finished = dt.datetime.now(dt.UTC)
         target = session.inbox.publish(upload.staging_path, final_name, finished)
+        session.ledger.published(upload.size)
         self._published[final_name] = SFTPAttrs.from_local(os.lstat(target))
         session.log(
             "upload_published",
@@ -275,16 +325,16 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
     # ---- rename: only the temp-name hand-off ----------------------------------
 
     async def rename(self, oldpath: bytes, newpath: bytes) -> None:
-        """Publish a closed ``*.filepart``/``*.part``/``*.tmp`` upload under its final name."""
+        """Publish a closed temp-name upload (``Limits.temp_names``) under its final name."""
         self._session.touch()
         old, new = self._name(oldpath), self._name(newpath)
         upload = self._pending.get(old)
         if upload is None:
-            raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
+            raise asyncssh.SFTPPermissionDenied(DENIED_CHANGE)
         if os.path.lexists(self._session.inbox.folder / new) or new in self._pending:
             raise asyncssh.SFTPPermissionDenied(f"{new} exists; files are never replaced")
         del self._pending[old]
-        if is_temp_name(new):
+        if is_temp_name(new, self._session.limits.temp_names):
             upload.name = new
             self._pending[new] = upload
             return
@@ -297,52 +347,46 @@ class DistrictSFTPServer(asyncssh.SFTPServer):
     # ---- attributes: times accepted and ignored, ownership refused --------
 
     def setstat(self, path: bytes, attrs: SFTPAttrs) -> None:
-        """Times and sizes are accepted and ignored; chmod and chown are refused."""
+        """Times are accepted and ignored; a size truncates an open upload; the rest is refused."""
         self._session.touch()
-        if not self._is_root(path):
-            self._name(path)
         if attrs.permissions is not None or attrs.uid is not None or attrs.gid is not None:
             raise asyncssh.SFTPPermissionDenied("changing permissions or owner is not allowed")
         if attrs.owner is not None or attrs.group is not None:
             raise asyncssh.SFTPPermissionDenied("changing permissions or owner is not allowed")
+        if self._is_root(path):
+            return
+        name = self._name(path)
+        if attrs.size is not None:
+            upload = next((u for u in self._open if u.name == name), None)
+            if upload is None:
+                raise asyncssh.SFTPPermissionDenied(DENIED_CHANGE)
+            self._truncate(upload, attrs.size)
 
     def lsetstat(self, path: bytes, attrs: SFTPAttrs) -> None:
         """Like :meth:`setstat`."""
         self.setstat(path, attrs)
 
     def fsetstat(self, file_obj: object, attrs: SFTPAttrs) -> None:
-        """Accepted and ignored (``put -p``, lftp and rclone send it on open uploads)."""
-        self._upload(file_obj)
+        """A size truncates the upload; modes and times are ignored (``put -p``, lftp, rclone)."""
+        upload = self._upload(file_obj)
         self._session.touch()
+        if attrs.size is not None:
+            self._truncate(upload, attrs.size)
 
-    # ---- everything else a client might try ------------------------------------
-
-    def remove(self, path: bytes) -> None:
-        """Never: files belong to the pipeline once published."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_CHANGE)
-
-    def mkdir(self, path: bytes, attrs: SFTPAttrs) -> None:
-        """Never."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
-
-    def rmdir(self, path: bytes) -> None:
-        """Never."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
-
-    def readlink(self, path: bytes) -> bytes:
-        """Never."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
-
-    def symlink(self, oldpath: bytes, newpath: bytes) -> None:
-        """Never."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
-
-    def link(self, oldpath: bytes, newpath: bytes) -> None:
-        """Never (also ``hardlink@openssh.com``)."""
-        raise asyncssh.SFTPPermissionDenied(_DENIED_TREE)
+    def _truncate(self, upload: Upload, size: int) -> None:
+        if upload.refused:
+            raise asyncssh.SFTPFailure(upload.refused)
+        if size > self._session.limits.max_file_size:
+            self._refuse(
+                upload, f"file larger than the limit of {self._session.limits.max_file_size} bytes"
+            )
+        if size > upload.reserved:
+            self._reserve(upload, size, size - upload.size)
+        upload.truncate(size)
 
     def exit(self) -> None:
         """Temp-name uploads never renamed are partials."""
+        self._channels.open -= 1
         for upload in self._pending.values():
             self._discard_partial(upload, "uploaded under a temporary name and never renamed")
         self._pending.clear()

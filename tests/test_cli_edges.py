@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from roster_pipeline.cli import district_settings, main
-from roster_pipeline.cli import districts as cli_districts
+from roster_pipeline.cli import receiver as cli_receiver
 from roster_pipeline.cli.batches import REPORT_FORMATS
 from roster_pipeline.cli.exits import ExitCode
 from roster_pipeline.contracts import dialects
@@ -187,7 +187,7 @@ def test_the_readme_has_the_exit_code_table() -> None:
 def test_constants_spelled_in_the_cli_match_their_owners() -> None:
     assert REPORT_FORMATS == report.FORMATS
     assert district_settings.ENCODINGS == dialects.ENCODINGS
-    assert tuple(KEY_TYPES) == cli_districts.KEY_TYPES
+    assert tuple(KEY_TYPES) == cli_receiver.KEY_TYPES
 
 
 HEAVY = (

@@ -24,6 +24,7 @@ from roster_pipeline.cli import (
     exits,
     interrupts,
     operators,
+    receiver,
     service,
     system,
     web,
@@ -88,6 +89,7 @@ def run() -> None:
 for _command in (
     *batches.COMMANDS,
     *districts.COMMANDS,
+    *receiver.COMMANDS,
     *service.COMMANDS,
     *operators.COMMANDS,
     *web.COMMANDS,

@@ -1,4 +1,4 @@
-"""``roster`` commands about districts and the receiver's host keys: district ..., hostkey ..."""
+"""``roster district ...``: provision and inspect districts and their SFTP accounts."""
 
 from __future__ import annotations
 
@@ -14,10 +14,8 @@ from roster_pipeline.cli.common import (
     echo_json,
     opened_home,
     output_option,
-    print_fingerprints,
     reported,
     say,
-    settings_of,
     write_or_echo,
 )
 from roster_pipeline.cli.display import print_table, status_markup
@@ -29,43 +27,6 @@ if TYPE_CHECKING:
     from roster_pipeline.store import DistrictRecord
 
 # The core API and the SSH library are imported inside the commands that use them.
-
-
-#: sftp_server.KEY_TYPES, spelled here so that `--help` need not import the SSH
-#: library (a test holds them equal).
-KEY_TYPES = ("ed25519", "ecdsa", "rsa")
-
-
-@click.group()
-def hostkey() -> None:
-    """The receiver's SSH host keys (districts pin their fingerprints)."""
-
-
-@hostkey.command("fingerprints")
-@click.option("--json", "as_json", is_flag=True)
-@reported
-def hostkey_fingerprints(as_json: bool) -> None:
-    """Print the SHA256 fingerprint of every host key, as OpenSSH shows it."""
-    from roster_pipeline import hostkeys
-
-    settings = settings_of()
-    found = hostkeys.fingerprints(settings.path("hostkeys"))
-    if as_json:
-        echo_json([{"algorithm": a, "fingerprint": f} for a, f in found])
-    else:
-        print_fingerprints(settings)
-
-
-@hostkey.command("add")
-@click.argument("key_type", type=click.Choice(KEY_TYPES))
-@reported
-def hostkey_add(key_type: str) -> None:
-    """Add a host key of KEY_TYPE beside the others, for a planned rotation."""
-    from roster_pipeline import hostkeys
-
-    settings = settings_of()
-    hostkeys.add(settings.path("hostkeys"), key_type)
-    print_fingerprints(settings)
 
 
 @click.group()
@@ -346,6 +307,6 @@ def district_guide(
             say(f"note: the password of {slug} was changed; the old one no longer works")
 
 
-COMMANDS = (hostkey, district)
+COMMANDS = (district,)
 
 district.add_command(district_set)

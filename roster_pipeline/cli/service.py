@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from roster_pipeline.config import Settings
     from roster_pipeline.service import status as status_mod
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 
 @click.command()
 @click.option(
@@ -79,8 +81,11 @@ def _print_address(settings: Settings) -> None:
     "--host", default=None, help="Address to listen on (default: listen_host, 127.0.0.1)."
 )
 @click.option("--port", type=int, default=None, help="SFTP port (default: listen_port, 2222).")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+              default="INFO", show_default=True,
+              help="DEBUG also shows asyncssh's own protocol messages.")  # fmt: skip
 @reported
-def serve(workers: int, role: str, host: str | None, port: int | None) -> None:
+def serve(workers: int, role: str, host: str | None, port: int | None, log_level: str) -> None:
     """Run the SFTP receiver, the inbox watcher and batch workers until SIGTERM/SIGINT.
 
     ``--role web`` runs the ops console instead (as `roster web`; --host and
@@ -95,7 +100,7 @@ def serve(workers: int, role: str, host: str | None, port: int | None) -> None:
     from roster_pipeline import system
     from roster_pipeline.service import runtime as service
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(log_level)
     with opened_home() as home:  # the system settings in force (job frequency, ...)
         settings = home.settings
     given = {"listen_host": host, "listen_port": port}
@@ -105,6 +110,18 @@ def serve(workers: int, role: str, host: str | None, port: int | None) -> None:
                                      poll_seconds=every.claim_poll,
                                      housekeeping_seconds=every.stale_check)  # fmt: skip
     service.serve(settings, options, service.default_receiver(), ready=_announce)
+
+
+def configure_logging(level: str) -> None:
+    """Log at ``level``; asyncssh's per-connection chatter only at DEBUG.
+
+    At INFO asyncssh logs several lines for every connection, so a port
+    scanner would bury our own lines (the audit log has what matters).
+    """
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger().setLevel(level.upper())
+    chatty = level.upper() == "DEBUG"
+    logging.getLogger("asyncssh").setLevel(logging.DEBUG if chatty else logging.WARNING)
 
 
 def _announce(line: str) -> None:

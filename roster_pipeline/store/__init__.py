@@ -29,6 +29,7 @@ from roster_pipeline.store.dialect import mask_url, sqlite_path
 from roster_pipeline.store.queue import BatchQueue, Claim, worker_name
 from roster_pipeline.store.records import (
     LEVELS,
+    BanRecord,
     BatchRecord,
     BatchStatus,
     DistrictRecord,
@@ -49,6 +50,7 @@ __all__ = [
     "LEVELS",
     "MIGRATIONS",
     "Accounts",
+    "BanRecord",
     "BatchQueue",
     "BatchRecord",
     "BatchStatus",
@@ -117,6 +119,17 @@ class Store(Protocol):
     def record_upload(self, upload: UploadRecord) -> None: ...
 
     def last_upload(self, district: str) -> datetime | None: ...
+
+    # the receiver's bans (time.time() seconds)
+    def bans(self, now: float) -> list[BanRecord]:
+        """Bans in force at ``now``, soonest end first."""
+        ...
+
+    def add_ban(self, address: str, until: float, reason: str) -> None: ...
+
+    def lift_ban(self, address: str, now: float) -> bool:
+        """End the ban of ``address``; False when none was in force."""
+        ...
 
     # the loaded snapshot
     def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:

@@ -137,7 +137,13 @@ def _connect_sqlite(url: str) -> Any:
         # its WAL index beside the file, so it reads the file as it stands.
         target = f"file:{path}?mode=ro" + ("" if Path(f"{path}-wal").exists() else "&immutable=1")
     try:
+        if not path.exists():
+            # Private from the start: it holds password hashes. SQLite gives its
+            # -wal and -shm files the same mode.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         return adbc_driver_sqlite.dbapi.connect(target, autocommit=True)
+    except OSError as exc:
+        raise DatabaseUnavailableError(f"cannot open {url}: {exc.strerror}") from None
     except adbc_driver_manager.Error as exc:
         raise DatabaseUnavailableError(f"cannot open {url}: {exc}") from None
 

@@ -121,6 +121,16 @@ class BatchRecord:
     message: str = ""  # one line for people: why rejected/held, what happens next
 
 
+@dataclass(frozen=True)
+class BanRecord:
+    """An address the receiver turns away until ``until``, and why."""
+
+    address: str
+    until: datetime
+    reason: str  # the kind of failure that tipped it over (password, superseded, ...)
+    banned_at: datetime
+
+
 #: Event levels, most severe first; errors are always recorded.
 LEVELS = ("error", "warning", "info", "diagnostic")
 

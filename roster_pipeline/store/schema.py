@@ -209,6 +209,14 @@ def _class_teachers(d: SqlDialect) -> list[str]:
     ]
 
 
+def _sftp_bans(_d: SqlDialect) -> list[str]:
+    """Receiver bans (store.bans): shared by every receiver, kept across restarts."""
+    return [
+        "CREATE TABLE sftp_bans (address TEXT PRIMARY KEY, until_ts DOUBLE PRECISION NOT NULL,"
+        " reason TEXT NOT NULL, banned_at TEXT NOT NULL)",
+    ]
+
+
 #: version -> statements for a dialect; applied in order, each in its own transaction.
 MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
     1: _v1,
@@ -217,6 +225,7 @@ MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
     4: _system_settings,
     5: _console,
     6: _class_teachers,
+    7: _sftp_bans,
 }
 
 

@@ -20,6 +20,7 @@ from roster_pipeline.errors import (
     UnknownBatchError,
     UnknownDistrictError,
 )
+from roster_pipeline.store import bans as bans_mod
 from roster_pipeline.store import schema
 from roster_pipeline.store.accounts import Accounts
 from roster_pipeline.store.console import Console, summarise_rejects
@@ -29,6 +30,7 @@ from roster_pipeline.store.loader import apply_changes
 from roster_pipeline.store.queue import BatchQueue
 from roster_pipeline.store.records import (
     APPLIED,
+    BanRecord,
     BatchRecord,
     DistrictRecord,
     FileRecord,
@@ -146,6 +148,18 @@ class SqlStore(SystemRows):
             "SELECT MAX(finished_at) FROM uploads WHERE district_id = ?", (district,)
         )
         return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
+
+    # the receiver's bans
+    def bans(self, now: float) -> list[BanRecord]:
+        return bans_mod.active_bans(self.engine, now)
+
+    def add_ban(self, address: str, until: float, reason: str) -> None:
+        with self.engine.transaction():
+            bans_mod.add_ban(self.engine, address, until, reason)
+
+    def lift_ban(self, address: str, now: float) -> bool:
+        with self.engine.transaction():
+            return bans_mod.lift_ban(self.engine, address, now)
 
     # the loaded snapshot
     def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:

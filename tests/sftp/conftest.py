@@ -124,7 +124,10 @@ def start(
     started: list[Running] = []
 
     def _start(
-        accounts: DictAccounts | None = None, legacy: bool = False, **limits: Any
+        accounts: DictAccounts | None = None,
+        legacy: bool = False,
+        strict: bool = False,
+        **limits: Any,
     ) -> Running:
         home = tmp_path / "home"
         if not (home / "hostkeys").exists():
@@ -139,6 +142,7 @@ def start(
             port=0,
             limits=dataclasses.replace(FAST, **limits),
             legacy_algorithms=legacy,
+            strict_algorithms=strict,
         )
         future = asyncio.run_coroutine_threadsafe(
             start_receiver(config, accounts), event_loop_thread

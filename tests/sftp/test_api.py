@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 import signal
@@ -59,3 +60,12 @@ def test_run_serves_until_sigterm_then_stops_gracefully(tmp_path: Path) -> None:
     assert process.returncode == 0, err.decode()
     events = [json.loads(line)["event"] for line in audit.read_text().splitlines()]
     assert events == ["listening", "stopped"]
+
+
+def test_a_connection_does_not_import_the_receiver() -> None:
+    """connection.py talks to the receiver through ``Host``: no cycle, not even for typing."""
+    tree = ast.parse(Path(sftp_server.__file__).with_name("connection.py").read_text())
+    imported = {
+        node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "sftp_server.server" not in imported

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from sftp_server import Account, fingerprints
+from sftp_server import Account, add_host_key, fingerprints
 from sftp_server.inbox import original_name
 from tests.sftp.conftest import PASSWORD, DictAccounts, Running, StartFn, require
 
@@ -167,7 +167,8 @@ def test_killed_openssh_client_publishes_nothing(
     staging = running.config.staging_root / "keyed"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        sizes = [p.stat().st_size for p in staging.glob(".*")] if staging.exists() else []
+        # Blocks written, not st_size: the staging file is extended ahead to hold quota.
+        sizes = [p.stat().st_blocks * 512 for p in staging.glob(".*")] if staging.exists() else []
         if sizes and max(sizes) > 500_000:
             break
         time.sleep(0.05)
@@ -203,10 +204,12 @@ def _handshake(port: int, algs: dict[str, list[str]]) -> subprocess.CompletedPro
 
 
 LEGACY = [
-    {"server_host_key_algs": ["ssh-rsa"]},
     {"kex_algs": ["diffie-hellman-group14-sha1"]},
 ]
 NEVER = [
+    # A host key signing with SHA-1 would also switch JSch away from the ECDSA key
+    # it pinned: never offered, legacy or not.
+    {"server_host_key_algs": ["ssh-rsa"]},
     {"encryption_algs": ["aes128-cbc"]},
     {"encryption_algs": ["aes128-ctr"], "mac_algs": ["hmac-sha1"]},
     {"kex_algs": ["diffie-hellman-group1-sha1"]},
@@ -228,7 +231,7 @@ def test_sha1_and_cbc_are_off_by_default(start: StartFn, algs: dict[str, list[st
     _refused_handshake(start(), algs)
 
 
-def test_legacy_flag_adds_ssh_rsa_and_group14_sha1(
+def test_legacy_flag_adds_group14_sha1_but_never_ssh_rsa_host_signatures(
     start: StartFn, tmp_path: Path, password_hash: str
 ) -> None:
     accounts = DictAccounts()
@@ -241,3 +244,25 @@ def test_legacy_flag_adds_ssh_rsa_and_group14_sha1(
         assert done.returncode == 0, done.stderr
     for algs in NEVER:
         _refused_handshake(legacy, algs)
+
+
+def test_openssh_learns_a_rotation_key_through_update_host_keys(
+    start: StartFn, tmp_path: Path, client_key: tuple[Path, str]
+) -> None:
+    first = start()
+    first.stop()
+    pinned = _known_hosts(first, tmp_path).read_text()  # the keys districts know today
+    fresh = add_host_key(first.config.hostkeys_dir, "ed25519")  # a planned rotation
+    running = start()
+    path, public = client_key
+    _key_account(running, public)
+    auth = ("-i", str(path), "-o", "IdentitiesOnly=yes", "-o", "UpdateHostKeys=yes",
+            "-o", "HostKeyAlgorithms=ssh-ed25519")  # fmt: skip
+    command = [*_sftp_command(running, tmp_path, "ls\n", *auth), "keyed@127.0.0.1"]
+    known = tmp_path / "known_hosts"  # written by _sftp_command; back to what was pinned
+    known.write_text(pinned.replace(f"]:{first.port} ", f"]:{running.port} "))
+    new_key = fresh.export_public_key().decode().split()[1]
+    assert new_key not in known.read_text()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert new_key in known.read_text()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 import subprocess
 from pathlib import Path
 
+import asyncssh
 import paramiko
 import pytest
 
@@ -16,9 +18,10 @@ from sftp_server import (
     fingerprints,
     generate_password,
     hash_password,
+    retire_host_key,
     verify,
 )
-from tests.sftp.conftest import StartFn, require
+from tests.sftp.conftest import PASSWORD, StartFn, require
 
 
 def test_keys_are_created_once_with_mode_0600(host_keys_template: Path) -> None:
@@ -51,13 +54,61 @@ def test_fingerprints_match_ssh_keygen(host_keys_template: Path) -> None:
     assert all(fp.startswith("SHA256:") and len(fp) == 50 for fp in ours.values())
 
 
-def test_add_host_key_keeps_existing_and_rejects_unknown_type(tmp_path: Path) -> None:
+def test_add_host_key_of_an_existing_type_adds_a_rotation_key(tmp_path: Path) -> None:
     first = add_host_key(tmp_path, "ed25519")
-    again = add_host_key(tmp_path, "ed25519")
-    assert first.get_fingerprint() == again.get_fingerprint()
-    assert [alg for alg, _ in fingerprints(tmp_path)] == ["ssh-ed25519"]
+    second = add_host_key(tmp_path, "ed25519")
+    assert first.get_fingerprint() != second.get_fingerprint()
+    assert fingerprints(tmp_path) == [
+        ("ssh-ed25519", first.get_fingerprint()),
+        ("ssh-ed25519", second.get_fingerprint()),
+    ]
+    assert (tmp_path / "ssh_host_ed25519_key-2").exists()
     with pytest.raises(HostKeyError, match="unknown host key type"):
         add_host_key(tmp_path, "dsa")
+
+
+def test_retiring_the_first_key_promotes_the_rotation_key(tmp_path: Path) -> None:
+    first = add_host_key(tmp_path, "ed25519").get_fingerprint()
+    second = add_host_key(tmp_path, "ed25519").get_fingerprint()
+    kept = retire_host_key(tmp_path, first)
+    assert kept.parent.name == "retired"
+    assert fingerprints(tmp_path) == [("ssh-ed25519", second)]
+    assert (tmp_path / "ssh_host_ed25519_key").exists()
+    with pytest.raises(HostKeyError, match="last host key"):
+        retire_host_key(tmp_path, second)
+
+
+def test_a_lost_key_file_stops_the_receiver_and_is_never_recreated(
+    start: StartFn, tmp_path: Path
+) -> None:
+    running = start()
+    running.stop()
+    lost = running.config.hostkeys_dir / "ssh_host_ecdsa_key"
+    lost.unlink()
+    with pytest.raises(HostKeyError, match=r"ecdsa_key .*restore the file from your backup"):
+        start()
+    with pytest.raises(HostKeyError, match="host key file missing"):
+        ensure_host_keys(running.config.hostkeys_dir)  # not even init makes a new one silently
+    assert not lost.exists()
+
+
+async def _host_key_seen(port: int, preferred: list[str]) -> str:
+    async with asyncssh.connect(
+        "127.0.0.1", port, known_hosts=None, server_host_key_algs=preferred,
+        username="alpha", password=PASSWORD, client_keys=None,
+    ) as conn:  # fmt: skip
+        key = conn.get_server_host_key()
+        assert key is not None
+        return key.get_fingerprint()
+
+
+def test_legacy_algorithms_never_change_the_key_a_client_sees(start: StartFn) -> None:
+    jsch_like = ["ssh-rsa", "ecdsa-sha2-nistp256"]  # JSch 0.1.55 asks for ssh-rsa first
+    before = asyncio.run(_host_key_seen(start().port, jsch_like))
+    after = asyncio.run(_host_key_seen(start(legacy=True).port, jsch_like))
+    assert after == before
+    ecdsa = dict(fingerprints(start().config.hostkeys_dir))["ecdsa-sha2-nistp256"]
+    assert after == ecdsa
 
 
 def _served_fingerprint(port: int) -> str:

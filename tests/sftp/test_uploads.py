@@ -67,15 +67,25 @@ def test_same_name_twice_gives_two_files(start: StartFn) -> None:
     assert all(STAMPED.match(n) for n in published)
 
 
-@pytest.mark.parametrize("suffix", [".filepart", ".part", ".TMP"])
-def test_temp_name_upload_publishes_on_rename(start: StartFn, suffix: str) -> None:
+@pytest.mark.parametrize(
+    "temp",
+    [
+        "users.csv.filepart",  # WinSCP
+        "users.csv.part",
+        "users.csv.TMP",
+        ".in.users.csv",  # lftp (xfer:use-temp-file)
+        "users.csv.partial",  # rclone
+        "users.csv.inprogress",
+    ],
+)
+def test_temp_name_upload_publishes_on_rename(start: StartFn, temp: str) -> None:
     running = start()
     alpha = connect(running.port, "alpha")
-    with alpha.open(f"users.csv{suffix}", "w") as out:
+    with alpha.open(temp, "w") as out:
         out.write(b"complete\n")
     assert _published(running, "alpha") == {}  # not yet: it still has its temporary name
-    assert alpha.stat(f"users.csv{suffix}").st_size == 9  # WinSCP checks before renaming
-    alpha.rename(f"users.csv{suffix}", "users.csv")
+    assert alpha.stat(temp).st_size == 9  # WinSCP checks before renaming
+    alpha.rename(temp, "users.csv")
     alpha.close()
     ((name, content),) = _published(running, "alpha").items()
     assert content == b"complete\n"
@@ -143,7 +153,9 @@ def test_dropped_connection_publishes_nothing(start: StartFn, how: str) -> None:
 
 
 def test_fifty_parallel_connections_all_arrive_intact(start: StartFn) -> None:
-    running = start(max_connections_per_address=60)
+    running = start(  # fifty logins at once from one address: a burst the gate would thin
+        max_connections_per_address=60, max_startups_per_address=60, max_startups_begin=60
+    )
     bodies = {f"file{i:02d}.csv": os.urandom(50_000 + i * 997) for i in range(50)}
 
     def upload(item: tuple[str, bytes]) -> None:
@@ -159,3 +171,38 @@ def test_fifty_parallel_connections_all_arrive_intact(start: StartFn) -> None:
     got = {original_name(n): hashlib.sha256(b).hexdigest() for n, b in published.items()}
     assert got == {n: hashlib.sha256(b).hexdigest() for n, b in bodies.items()}
     assert {r.sha256 for r in running.accounts.uploads} == set(got.values())
+
+
+def test_temp_name_conventions_are_a_setting(start: StartFn) -> None:
+    running = start(temp_names=("*.upload-in-progress",))
+    alpha = connect(running.port, "alpha")
+    with alpha.open("users.csv.upload-in-progress", "w") as out:
+        out.write(b"complete\n")
+    alpha.rename("users.csv.upload-in-progress", "users.csv")
+    with alpha.open("roles.csv.part", "w") as out:  # not a temp name here: published at once
+        out.write(b"x\n")
+    alpha.close()
+    assert {original_name(n) for n in _published(running, "alpha")} == {
+        "users.csv",
+        "roles.csv.part",
+    }
+
+
+def test_staging_left_by_a_crash_is_swept_at_start_live_uploads_are_not(
+    start: StartFn,
+) -> None:
+    first = start()
+    alpha = connect(first.port, "alpha")
+    live = alpha.open("live.csv", "wb")
+    live.write(b"still coming\n")
+    live.flush()
+    orphan = first.config.staging_root / "beta" / ".0123abcd.upload"
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"x" * 10_000)  # a receiver died mid-upload
+    second = start()  # another receiver on the same home starts
+    assert not orphan.exists()
+    (event,) = second.events("staging_swept")
+    assert event["files"] == 1
+    live.close()  # the first receiver's upload was left alone
+    alpha.close()
+    assert _published(first, "alpha")
