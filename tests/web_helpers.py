@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from roster_pipeline import districts, operators, pipeline
+from roster_pipeline import districts, operations, operators, pipeline
 from roster_pipeline.config import Settings
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord
@@ -53,6 +53,8 @@ def build(settings: Settings, work: Path) -> Deployment:
         districts.add_district(home, "lincoln", "Lincoln High")
         districts.add_district(home, "evil", f"Evil {HOSTILE}")
         districts.add_district(home, "quiet", "Quiet District")
+        # evil's batch is a load with hostile rejects, not a hold: lift the rejected share.
+        operations.configure(home, "evil", {"max_reject_pct": 100})
         pipeline.process(home, "lincoln", [SAMPLES / "next-night"])
         held = pipeline.process(home, "lincoln", [SAMPLES / "bad"]).batch
         hostile = pipeline.process(home, "evil", [hostile_csvs(work / "hostile")]).batch
