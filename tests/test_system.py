@@ -203,7 +203,10 @@ def test_system_test_reports_each_check(
     roster("system", "set", "webhook_url", f"http://127.0.0.1:{_closed_port()}/hook")
     key = tmp_path / "home" / "hostkeys" / "ssh_host_ed25519_key"
     key.unlink()
-    roster("hostkey", "add", "ed25519")  # a new key where districts pinned the old one
+    lost = as_json(roster("system", "test", "--json", env=env))
+    assert {c["name"]: c for c in lost}["host keys"]["result"] == "fail"  # the file is missing
+    key.with_suffix(".pub").unlink()
+    roster("init")  # the documented way out: a new key where districts pinned the old one
     failed = roster("system", "test", "--json", env=env)
     assert failed.exit_code == ExitCode.UNAVAILABLE
     checks = {c["name"]: c for c in as_json(failed)}

@@ -79,9 +79,13 @@ def _disk(home: Home) -> Check:
 
 
 def _host_keys(home: Home) -> Check:
-    from sftp_server import fingerprints
+    from roster_pipeline.errors import HostKeyFileError
+    from roster_pipeline.hostkeys import fingerprints
 
-    now = [f"{alg} {fp}" for alg, fp in fingerprints(home.folder("hostkeys"))]
+    try:
+        now = [f"{alg} {fp}" for alg, fp in fingerprints(home.folder("hostkeys"))]
+    except HostKeyFileError as exc:  # a lost or unreadable key file: the receiver won't start
+        return Check("host keys", "fail", str(exc))
     if not now:
         return Check("host keys", "fail", "no host key: run `roster init`")
     pinned = home.store.system_settings().get(_PINNED)
