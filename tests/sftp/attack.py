@@ -25,10 +25,14 @@ def userauth_password(username: str, password: str) -> paramiko.Message:
 
 
 def pipelined_guesses(port: int, guesses: list[str], gap: float, username: str = "alpha") -> bool:
-    """Send every password without waiting for answers; True when the connection was cut."""
+    """Send every password without waiting for answers; True when the connection was cut
+    (a banned source is cut at the door, before the key exchange ends)."""
     transport = paramiko.Transport(("127.0.0.1", port))
     try:
-        transport.start_client(timeout=10)
+        try:
+            transport.start_client(timeout=10)
+        except (paramiko.SSHException, EOFError, OSError):
+            return True
         with contextlib.suppress(paramiko.BadAuthenticationType):
             transport.auth_none(username)  # asks for the ssh-userauth service
         for guess in guesses:
