@@ -73,7 +73,8 @@ class ServiceProcess:
             [*ROSTER, "--home", str(root), "serve", *args],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            env={**os.environ, **(env or {})},
+            # Any free port unless a test names one: two suites on one machine never collide.
+            env={**os.environ, "ROSTER_LISTEN_PORT": "0", **(env or {})},
             text=True,
             start_new_session=True,  # its own process group, as under systemd
         )
