@@ -10,6 +10,7 @@ import ipaddress
 import re
 import shutil
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -262,18 +263,20 @@ def _host_fingerprints(settings: Settings) -> list[dict[str, str]]:
     return [{"algorithm": alg, "fingerprint": fp} for alg, fp in found]
 
 
-def export(home: Home, slug: str, table: str) -> pl.DataFrame:
-    """What is loaded now for the district's ``table``: a file of its spec in the spec's
-    column names, or a table several files fill (users from students and teachers,
-    class_teachers) in the table's own column names."""
+def export(home: Home, slug: str, table: str, as_of: str | None = None) -> pl.DataFrame:
+    """What is loaded now (or was after batch ``as_of``) for the district's ``table``: a
+    file of its spec in the spec's column names, or a table several files fill (users
+    from students and teachers, class_teachers) in the table's own column names."""
     record = home.store.district(slug)
+    snapshot = _snapshot(home, as_of)
+
     spec = load_spec(record.spec)
     feeders = spec.feeders(table)
     if len(feeders) > 1 or (feeders and table not in {f.name for f in spec.files}):
         feeds = [d for f in feeders for d in f.feeds if d.table == table]
         filled = {c for d in feeds for c in d.targets}
         targets = tuple(c for c in roster_table(table).columns if c in filled)
-        return home.store.snapshot(slug, table, targets).sort(list(feeds[0].key))
+        return snapshot(slug, table, targets).sort(list(feeds[0].key))
     try:
         file_spec = spec.file(table)
     except KeyError:
@@ -284,8 +287,19 @@ def export(home: Home, slug: str, table: str) -> pl.DataFrame:
     if not file_spec.load:
         raise TerminalError(f"{table} is checked but not loaded (spec {spec.name})")
     columns = file_spec.loaded_columns
-    frame = home.store.snapshot(slug, file_spec.table, tuple(c.target for c in columns))
+    frame = snapshot(slug, file_spec.table, tuple(c.target for c in columns))
     return frame.rename({c.target: c.name for c in columns}).sort(list(file_spec.key))
+
+
+def _snapshot(home: Home, as_of: str | None) -> Callable[[str, str, Sequence[str]], pl.DataFrame]:
+    """The loaded rows now, or as they stood after batch ``as_of``."""
+    if as_of is None:
+        return home.store.snapshot
+    from roster_pipeline import history
+
+    return lambda district, table, columns: history.as_of(home, district, as_of, table).select(
+        list(columns)
+    )
 
 
 def _tables(spec: Spec) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from roster_pipeline import events
+from roster_pipeline import events, rollback
 from roster_pipeline.config import Settings, Thresholds, ZipLimits
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.dialects import CsvDialect
@@ -49,6 +49,7 @@ class Context:
     store: Store | None = None  # None: nothing is loaded (``roster check``)
     district: str = ""
     positional: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # headerless files
+    review: str = ""  # a hold reason of the district's own (its last change was a rollback)
 
     def rows(self, table: str, columns: Sequence[str]) -> pl.DataFrame | None:
         """The Loaded protocol: the district's loaded rows, None when none."""
@@ -151,6 +152,9 @@ def _planned(
     warnings: tuple[str, ...],
 ) -> Outcome:
     the_plan = plan(validated, ctx.spec, ctx.current, ctx.thresholds)
+    warnings += the_plan.notes
+    if ctx.review:
+        the_plan = replace(the_plan, hold_reasons=(*the_plan.hold_reasons, ctx.review))
     if the_plan.hold_reasons:
         message = (
             "held for approval: " + "; ".join(the_plan.hold_reasons) + ". Nothing was applied;"
@@ -299,6 +303,8 @@ def process(
     if lift_holds:
         # 100%: no table can lose, change or reject more than all of its rows.
         ctx = replace(ctx, thresholds=Thresholds(100.0, 100.0, 100.0))
+    else:
+        ctx = replace(ctx, review=rollback.review_reason(home, district.slug))
     archive = home.folder("archive", batch_id)
     if archive_raw:
         _keep_raw(sources, archive / "raw")

@@ -22,6 +22,7 @@ from roster_pipeline.cli import (
     common,
     districts,
     exits,
+    history,
     interrupts,
     operators,
     receiver,
@@ -95,5 +96,6 @@ for _command in (
     *web.COMMANDS,
     *system.COMMANDS,
     *backups.COMMANDS,
+    *history.COMMANDS,
 ):
     main.add_command(_command)

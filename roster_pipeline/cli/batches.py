@@ -157,13 +157,16 @@ def report_cmd(batch_id: str, fmt: str, output: Path | None) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
 )
+@click.option("--as-of", "as_of", metavar="BATCH_ID", default=None,
+              help="The table as it stood right after this applied batch.")  # fmt: skip
 @reported
-def export(slug: str, table: str, fmt: str) -> None:
-    """Print what is loaded now for district SLUG's TABLE, in the spec's column names."""
+def export(slug: str, table: str, fmt: str, as_of: str | None) -> None:
+    """Print what is loaded now (or --as-of a batch) for district SLUG's TABLE, in the
+    spec's column names."""
     from roster_pipeline import districts
 
     with opened_home() as home:
-        frame = districts.export(home, slug, table)
+        frame = districts.export(home, slug, table, as_of)
     if fmt == "json":
         _stream_json(frame)
     else:
@@ -185,7 +188,8 @@ def _stream_json(frame: Any, rows_per_slice: int = 10_000) -> None:
 
 @click.group("batch")
 def batch_group() -> None:
-    """Act on one batch: approve or discard a held batch, reprocess a finished one."""
+    """Act on one batch: approve or discard a held batch, reprocess a finished one, roll
+    back an applied one."""
 
 
 @batch_group.command("approve")

@@ -20,13 +20,14 @@ updated.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from roster_pipeline.config import Thresholds
 from roster_pipeline.contracts.feeds import Feed
 from roster_pipeline.contracts.specs import FileSpec, Spec
+from roster_pipeline.stages.cascade import LINK_KEYS, Cascaded, cascade
 from roster_pipeline.stages.parse import LINE
 from roster_pipeline.stages.validate import Validated, ValidFile
 
@@ -50,6 +51,7 @@ class TablePlan:
 class Plan:
     tables: Mapping[str, TablePlan]
     hold_reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # rows deleted with the users and classes they named
 
 
 def plan(
@@ -61,13 +63,47 @@ def plan(
     """Diff every table the batch's files fill against ``current(table, columns)``."""
     sent = [(spec.file(name), valid) for name, valid in validated.files.items()]
     tables: dict[str, TablePlan] = {}
+    kept: dict[str, pl.DataFrame] = {}  # loaded link tables and classes, for the cascade
     for table in dict.fromkeys(feed.table for f, _ in sent for feed in f.feeds):
         feeding = [(feed, f, v) for f, v in sent for feed in f.feeds if feed.table == table]
         columns = _columns(spec, table)
         loaded = _as_text(current(table, columns), columns)
+        if table in {*LINK_KEYS, "classes"}:
+            kept[table] = loaded
         tables[table] = diff_table(table, feeding[0][0].key, columns, feeding, loaded)
+
+    def keys_of(table: str, columns: tuple[str, ...]) -> pl.DataFrame:
+        frame = kept.get(table)
+        if frame is not None and set(columns) <= set(frame.columns):
+            return frame.select(columns)
+        return _as_text(current(table, columns), columns)
+
+    cascaded = cascade(
+        {t: p.deleted for t, p in tables.items()},
+        {t: p.updated.select(p.key) for t, p in tables.items()},
+        keys_of,
+    )
+    tables = _with_cascade(tables, cascaded)
     reasons = tuple(r for t in tables.values() for r in hold_reasons(t, thresholds))
-    return Plan(tables=tables, hold_reasons=reasons)
+    return Plan(tables, (*reasons, *cascaded.hold_reasons), cascaded.notes)
+
+
+def _with_cascade(tables: dict[str, TablePlan], cascaded: Cascaded) -> dict[str, TablePlan]:
+    """The plan's tables with the cascade's deletions; a link table the batch did not
+    send joins the plan with deletions only."""
+    out = dict(tables)
+    for link, keys in cascaded.extra.items():
+        planned = out.get(link)
+        if planned is not None:
+            deleted = planned.deleted.select(pl.col(k).cast(pl.String) for k in planned.key)
+            out[link] = replace(planned, deleted=pl.concat([deleted, keys.select(planned.key)]))
+            continue
+        key = tuple(keys.columns)
+        none = pl.DataFrame(schema=dict.fromkeys(key, pl.String))
+        loaded = cascaded.loaded[link]
+        out[link] = TablePlan(link, key, key, none, none, keys, unchanged=loaded - keys.height,
+                              rejected=0, loaded_before=loaded)  # fmt: skip
+    return out
 
 
 def _columns(spec: Spec, table: str) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from roster_pipeline.store.records import (
     BanRecord,
     BatchRecord,
     BatchStatus,
+    ChangeSpan,
     DistrictRecord,
     EventRecord,
     FileRecord,
@@ -40,6 +41,7 @@ from roster_pipeline.store.records import (
     TableCounts,
 )
 from roster_pipeline.store.schema import MIGRATIONS, roster_table
+from roster_pipeline.store.versions import Versions
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -54,6 +56,7 @@ __all__ = [
     "BatchQueue",
     "BatchRecord",
     "BatchStatus",
+    "ChangeSpan",
     "Claim",
     "Console",
     "DistrictFacts",
@@ -71,6 +74,7 @@ __all__ = [
     "StoredSetting",
     "TableChanges",
     "TableCounts",
+    "Versions",
     "mask_url",
     "open_store",
     "roster_table",
@@ -95,6 +99,9 @@ class Store(Protocol):
     def console(self) -> Console: ...
 
     def accounts(self) -> Accounts: ...
+
+    # row versions: change spans, before-images, rollback and as-of (store.versions)
+    def versions(self) -> Versions: ...
 
     def queue(self, holder: str, claim_seconds: float) -> BatchQueue:
         """The batch claim queue over this store's connection, claims held by ``holder``."""

@@ -1,10 +1,15 @@
 """Loader: apply a batch's table changes and change log inside the caller's transaction.
 
 Per table, set-based and bulk only: the keys of deleted and updated rows go to
-a temporary staging table and leave the roster table in one ``DELETE ... IN
-(SELECT ...)``; the added and updated rows come back with one ADBC ingest
-(COPY on PostgreSQL); the change rows follow with one more ingest, or, on a
-table's first load, with one INSERT ... SELECT of the keys just written.
+a temporary staging table; one INSERT ... SELECT logs them with the rows as they
+are (their before-images, JSON), then they leave the roster table in one
+``DELETE ... IN (SELECT ...)``; the added and updated rows come back with one
+ADBC ingest (COPY on PostgreSQL); the added rows' change rows follow with one
+more ingest, or, on a table's first load, with one INSERT ... SELECT of the
+keys just written.
+
+Rows carry the batch number given, unless the frames bring their own
+``batch_no`` column (a rollback puts rows back as an earlier batch wrote them).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from roster_pipeline.store.schema import roster_table
 #: Joins the values of a composite key in the change log (ids cannot contain it).
 KEY_SEPARATOR = "|"
 _STAGE = "roster_stage_keys"
+_OP, _NO = "roster_op", "batch_no"
 
 
 def change_key(key: tuple[str, ...]) -> pl.Expr:
@@ -42,7 +48,7 @@ def apply_changes(
     try:
         pending = [pool.submit(_rows, t, district, batch_no) for t in tables]
         for table in tables:
-            _delete_keys(engine, district, table)
+            _delete_keys(engine, district, batch_no, table)
             engine.ingest(table.table, pending.pop(0).result())
             _log_changes(engine, district, batch_no, table)
     finally:
@@ -52,22 +58,35 @@ def apply_changes(
 def _rows(table: TableChanges, district: str, batch_no: int) -> pl.DataFrame:
     """The added and updated rows as stored, in key order: B-tree appends, not random
     inserts (7x faster on SQLite)."""
+    frames = (table.added, table.updated)
+    own = all(_NO in f.columns for f in frames)
     rows = pl.concat(
-        [f.select(table.columns).cast(pl.String) for f in (table.added, table.updated)]
+        [
+            f.select(
+                pl.col(table.columns).cast(pl.String),
+                *([pl.col(_NO).cast(pl.Int64)] if own else []),
+            )
+            for f in frames
+        ]
     )
-    return rows.sort(table.key).with_columns(
-        district_id=pl.lit(district), batch_no=pl.lit(batch_no, pl.Int64)
-    )
+    number = [] if own else [pl.lit(batch_no, pl.Int64).alias(_NO)]
+    return rows.sort(table.key).with_columns(pl.lit(district).alias("district_id"), *number)
 
 
-def _delete_keys(engine: Engine, district: str, table: TableChanges) -> None:
-    keys = pl.concat([f.select(table.key).cast(pl.String) for f in (table.updated, table.deleted)])
+def _delete_keys(engine: Engine, district: str, batch_no: int, table: TableChanges) -> None:
+    keys = pl.concat(
+        [
+            f.select(pl.col(table.key).cast(pl.String)).with_columns(**{_OP: pl.lit(op)})
+            for op, f in (("updated", table.updated), ("deleted", table.deleted))
+        ]
+    )
     if not keys.height:
         return
     engine.execute(f"DROP TABLE IF EXISTS {_STAGE}")
-    engine.ingest(_STAGE, keys.cast(pl.String), temporary=True)
+    engine.ingest(_STAGE, keys, temporary=True)
     if engine.dialect.analyze_staging:
         engine.execute(f"ANALYZE {_STAGE}")
+    _log_before(engine, district, batch_no, table)
     cols = ", ".join(f'"{k}"' for k in table.key)
     engine.execute(
         f"DELETE FROM {table.table} WHERE district_id = ? AND ({cols}) IN"
@@ -75,6 +94,24 @@ def _delete_keys(engine: Engine, district: str, table: TableChanges) -> None:
         (district,),
     )
     engine.execute(f"DROP TABLE {_STAGE}")
+
+
+def _log_before(engine: Engine, district: str, batch_no: int, table: TableChanges) -> None:
+    """Log the staged keys' changes with each row as it is now, before it goes: the
+    database reads the rows it is about to delete anyway, so the images cost no
+    round trip (rollback and ``--as-of`` replay them)."""
+    stored = roster_table(table.table)
+    values = [c for c in stored.columns if c not in stored.key]
+    pairs = ", ".join(f"'{c}', t.\"{c}\"" for c in (*values, _NO))
+    image = engine.dialect.json_object.format(pairs)
+    key = f" || '{KEY_SEPARATOR}' || ".join(f't."{k}"' for k in table.key)
+    join = " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
+    engine.execute(
+        f'INSERT INTO changes (batch_no, table_name, "key", op, "before")'
+        f" SELECT ?, ?, {key}, s.{_OP}, {image} FROM {stored.name} t JOIN {_STAGE} s ON {join}"
+        " WHERE t.district_id = ?",
+        (batch_no, table.table, district),
+    )
 
 
 def _log_changes(engine: Engine, district: str, batch_no: int, table: TableChanges) -> None:
@@ -85,22 +122,20 @@ def _log_changes(engine: Engine, district: str, batch_no: int, table: TableChang
     # so the database copies their keys itself rather than receive them once more
     # (2M change rows on SQLite: 1.5 s bound from Arrow, 0.7 s as one INSERT ... SELECT).
     key = f" || '{KEY_SEPARATOR}' || ".join(f'"{k}"' for k in table.key)
+    # Only the rows of this batch: a students file's first load leaves the teachers be.
     engine.execute(
         f'INSERT INTO changes (batch_no, table_name, "key", op) SELECT ?, ?, {key}, ?'
-        f" FROM {roster_table(table.table).name} WHERE district_id = ?",
-        (batch_no, table.table, "added", district),
+        f" FROM {roster_table(table.table).name} WHERE district_id = ? AND batch_no = ?",
+        (batch_no, table.table, "added", district, batch_no),
     )
 
 
 def _changes(batch_no: int, table: TableChanges) -> pl.DataFrame:
-    parts = [
-        frame.select(key=change_key(table.key)).with_columns(op=pl.lit(op))
-        for op, frame in (
-            ("added", table.added),
-            ("updated", table.updated),
-            ("deleted", table.deleted),
-        )
-    ]
-    return pl.concat(parts).select(
-        batch_no=pl.lit(batch_no, pl.Int64), table_name=pl.lit(table.table), key="key", op="op"
+    """The added rows' change rows (updated and deleted ones were logged with their
+    before-images)."""
+    return table.added.select(
+        batch_no=pl.lit(batch_no, pl.Int64),
+        table_name=pl.lit(table.table),
+        key=change_key(table.key),
+        op=pl.lit("added"),
     )

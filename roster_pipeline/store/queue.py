@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from roster_pipeline.errors import ConflictError
 from roster_pipeline.store.records import UNFINISHED, BatchRecord, sql_list
 from roster_pipeline.store.rows import BATCH_COLUMNS, batch_to_row
 
@@ -32,11 +33,15 @@ _OLDER_PENDING = (
     f" AND o.status IN {_PENDING} AND (o.received_at < b.received_at"
     " OR (o.received_at = b.received_at AND o.batch_id < b.batch_id))"
 )
+#: A district whose rows someone else is changing (a rollback): none of its batches starts.
+_DISTRICT_HELD = (
+    "SELECT 1 FROM district_claims c WHERE c.district_id = b.district_id AND c.claim_expires >= ?"
+)
 _CANDIDATE = (
     "SELECT b.batch_id FROM batches b"
     f" WHERE b.status IN {_PENDING}"
     " AND (b.claim_expires IS NULL OR b.claim_expires < ?)"
-    f" AND NOT EXISTS ({_OLDER_PENDING})"
+    f" AND NOT EXISTS ({_OLDER_PENDING}) AND NOT EXISTS ({_DISTRICT_HELD})"
     " ORDER BY b.received_at, b.batch_id LIMIT 1"
 )
 
@@ -126,10 +131,11 @@ class BatchQueue:
         """Claim the oldest claimable batch, or None when there is none."""
         now = now or datetime.now(UTC)
         lock = " FOR UPDATE OF b SKIP LOCKED" if self.sql.dialect.name == "postgresql" else ""
-        if not self.sql.rows(_CANDIDATE, (_stamp(now),)):
+        stamps = (_stamp(now), _stamp(now))
+        if not self.sql.rows(_CANDIDATE, stamps):
             return None  # the common case, answered without taking the write lock
         with self._write():
-            found = self.sql.rows(_CANDIDATE + lock, (_stamp(now),))
+            found = self.sql.rows(_CANDIDATE + lock, stamps)
             if not found:
                 return None
             batch_id = str(found[0][0])
@@ -174,7 +180,69 @@ class BatchQueue:
                 f" WHERE batch_id = ? AND status IN {_PENDING}",
                 (batch_id,),
             )
+        for district, holder in self.sql.rows(
+            "SELECT district_id, claimed_by FROM district_claims WHERE claimed_by LIKE ?",
+            (f"{host}:%",),
+        ):
+            if (pid := _pid(str(holder))) and not alive(pid):
+                self.sql.execute(
+                    "DELETE FROM district_claims WHERE district_id = ? AND claimed_by = ?",
+                    (district, holder),
+                )
         return dead
+
+    def claim_district(self, district: str, purpose: str) -> None:
+        """Hold every batch of ``district`` back while this holder changes its rows.
+
+        Refused (ConflictError, nothing held) while one of its batches is being
+        processed by a live worker, or another holder has the district."""
+        now = datetime.now(UTC)
+        with self._write():
+            self._free_dead_districts(district, now)
+            busy = self.sql.rows(
+                "SELECT claimed_by, purpose FROM district_claims WHERE district_id = ?", (district,)
+            )
+            if busy:
+                raise ConflictError(
+                    f"district {district} is busy: {busy[0][0]} is doing {busy[0][1]}; nothing was"
+                    " changed, try again when it is done"
+                )
+            working = self.sql.rows(
+                "SELECT batch_id, claimed_by FROM batches WHERE district_id = ?"
+                " AND status = 'processing' AND claim_expires >= ?",
+                (district, _stamp(now)),
+            )
+            if working:
+                raise ConflictError(
+                    f"batch {working[0][0]} of district {district} is being processed by"
+                    f" {working[0][1]}; nothing was changed, try again when it has finished"
+                )
+            self.sql.execute(
+                "INSERT INTO district_claims (district_id, claimed_by, claim_expires, purpose)"
+                " VALUES (?, ?, ?, ?)",
+                (district, self.holder, self._expiry(now), purpose),
+            )
+
+    def _free_dead_districts(self, district: str, now: datetime) -> None:
+        """Drop the district's claim when it expired or its holder on this host is dead."""
+        self.sql.execute(
+            "DELETE FROM district_claims WHERE district_id = ? AND claim_expires < ?",
+            (district, _stamp(now)),
+        )
+        host = self.holder.split(":", 1)[0]
+        for (holder,) in self.sql.rows(
+            "SELECT claimed_by FROM district_claims WHERE district_id = ?", (district,)
+        ):
+            pid = _pid(str(holder))
+            if str(holder).startswith(f"{host}:") and pid and not process_alive(pid):
+                self.sql.execute("DELETE FROM district_claims WHERE district_id = ?", (district,))
+
+    def release_district(self, district: str) -> None:
+        """Let the district's batches be applied again."""
+        self.sql.execute(
+            "DELETE FROM district_claims WHERE district_id = ? AND claimed_by = ?",
+            (district, self.holder),
+        )
 
     def pending(self) -> int:
         """Batches received or processing, all districts."""

@@ -20,6 +20,7 @@ class BatchStatus(StrEnum):
     APPROVED = "approved"
     DISCARDED = "discarded"
     DUPLICATE = "duplicate"
+    ROLLED_BACK = "rolled_back"  # was applied; `roster batch rollback` undid its changes
 
     @property
     def finished(self) -> bool:
@@ -102,6 +103,31 @@ class TableChanges:
     updated: pl.DataFrame
     deleted: pl.DataFrame
     loaded_before: int
+
+
+@dataclass(frozen=True)
+class ChangeSpan:
+    """One write to a district's roster tables: a batch applied, or a batch rolled back.
+
+    Its change rows are those of ``batch_no`` with ids in ``first_change`` ..
+    ``last_change`` (other districts' rows may interleave on PostgreSQL). Spans are
+    numbered in the order they were committed for the district (its claim keeps them
+    apart), which on PostgreSQL need not be the order of the change ids.
+    """
+
+    span_id: int
+    district: str
+    batch_id: str
+    batch_no: int
+    kind: str  # one of SPAN_KINDS
+    first_change: int
+    last_change: int
+    at: datetime
+
+
+#: apply: a batch's changes with before-images; rollback: the compensating changes of
+#: one; legacy: applied before row versions were kept (no before-images, cannot be undone).
+SPAN_KINDS = ("apply", "rollback", "legacy")
 
 
 @dataclass(frozen=True)

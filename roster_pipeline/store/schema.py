@@ -217,7 +217,34 @@ def _sftp_bans(_d: SqlDialect) -> list[str]:
     ]
 
 
-#: version -> statements for a dialect; applied in order, each in its own transaction.
+def _history(d: SqlDialect) -> list[str]:
+    """Row versions (store.versions): each change row keeps the row as it was before
+    (JSON of its non-key columns and batch_no; null for an added row), and every write
+    to a district's roster tables, a batch applied or rolled back, is a numbered span
+    of change ids. A district claim keeps batches of a district from being applied
+    while its rows are rolled back.
+
+    Batches applied before this migration become ``legacy`` spans: their changes have
+    no before-images, so they cannot be rolled back or looked through with ``--as-of``.
+    """
+    return [
+        'ALTER TABLE changes ADD COLUMN "before" TEXT',
+        f"CREATE TABLE change_spans (span_id {d.serial_pk}, district_id TEXT NOT NULL,"
+        " batch_no BIGINT NOT NULL, kind TEXT NOT NULL, first_change BIGINT NOT NULL,"
+        " last_change BIGINT NOT NULL, at TEXT NOT NULL)",
+        "CREATE INDEX change_spans_district ON change_spans (district_id, span_id)",
+        "INSERT INTO change_spans (district_id, batch_no, kind, first_change, last_change, at)"
+        " SELECT district_id, batch_no, 'legacy', first_change, last_change,"
+        " COALESCE(finished_at, received_at) FROM batches WHERE first_change IS NOT NULL"
+        " ORDER BY COALESCE(finished_at, received_at), batch_no",
+        "CREATE TABLE district_claims (district_id TEXT PRIMARY KEY, claimed_by TEXT NOT NULL,"
+        " claim_expires TEXT NOT NULL, purpose TEXT NOT NULL)",
+    ]
+
+
+#: version -> statements for a dialect; applied in ascending order (a number may be
+#: missing: each version is applied once, whatever lies between), each in its own
+#: transaction.
 MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
     1: _v1,
     2: _v2,
@@ -226,6 +253,7 @@ MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
     5: _console,
     6: _class_teachers,
     7: _sftp_bans,
+    9: _history,
 }
 
 
@@ -255,8 +283,13 @@ def migrate(engine: Engine, target: int | None = None) -> list[int]:
     for version in sorted(v for v in MIGRATIONS if target is None or v <= target):
         with engine.transaction():
             # Read inside the transaction so two processes migrating at once
-            # collide on the schema_version key instead of both applying.
-            if current_version(engine) >= version:
+            # collide on the schema_version key instead of both applying. Each version
+            # is looked up by itself, not against the newest: a number left free for
+            # another change and filled later is still applied to a database that
+            # already has the ones after it.
+            if engine.rows("SELECT COUNT(*) FROM schema_version WHERE version = ?", (version,))[0][
+                0
+            ]:
                 continue
             for statement in MIGRATIONS[version](engine.dialect):
                 engine.execute(statement)

@@ -21,7 +21,7 @@ from roster_pipeline.errors import (
     UnknownDistrictError,
 )
 from roster_pipeline.store import bans as bans_mod
-from roster_pipeline.store import schema
+from roster_pipeline.store import schema, versions
 from roster_pipeline.store.accounts import Accounts
 from roster_pipeline.store.console import Console, summarise_rejects
 from roster_pipeline.store.dialect import DEFAULT_CONNECT_TIMEOUT
@@ -90,6 +90,9 @@ class SqlStore(SystemRows):
     def accounts(self) -> Accounts:
         return Accounts(self.engine)
 
+    def versions(self) -> versions.Versions:
+        return versions.Versions(self.engine)
+
     # districts
     def put_district(self, district: DistrictRecord) -> None:
         with _refused(f"district {district.slug}"), self.engine.transaction():
@@ -125,6 +128,7 @@ class SqlStore(SystemRows):
             ("rejects", "batch_id"),
             ("reject_summary", "batch_id"),
             ("changes", "batch_no"),
+            ("change_spans", "batch_no"),
         ):
             self.engine.execute(
                 f"DELETE FROM {table} WHERE {link} IN"
@@ -215,20 +219,20 @@ class SqlStore(SystemRows):
         engine.ingest("rejects", _rejects_frame(batch.batch_id, rejects))
         summarise_rejects(engine, batch.batch_id, rejects)
         if changes is not None:
-            first = self._last_change_id() + 1
-            apply_changes(engine, batch.district, self._batch_no(batch.batch_id), changes)
+            number = self._batch_no(batch.batch_id)
+            first = versions.log_start(engine)
+            apply_changes(engine, batch.district, number, changes)
+            last = versions.log_end(engine)
             engine.execute(
                 "UPDATE batches SET first_change = ?, last_change = ? WHERE batch_id = ?",
-                (first, self._last_change_id(), batch.batch_id),
+                (first, last, batch.batch_id),
             )
+            versions.record_span(engine, batch.district, number, "apply", first=first, last=last)
 
     def _batch_no(self, batch_id: str) -> int:
         return int(
             self.engine.rows("SELECT batch_no FROM batches WHERE batch_id = ?", (batch_id,))[0][0]
         )
-
-    def _last_change_id(self) -> int:
-        return int(self.engine.rows("SELECT COALESCE(MAX(change_id), 0) FROM changes")[0][0])
 
     def batch(self, batch_id: str) -> BatchRecord:
         rows = self.engine.rows(f"{_BATCH_SELECT} WHERE batch_id = ?", (batch_id,))
