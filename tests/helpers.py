@@ -29,3 +29,35 @@ def process_json(roster: Roster, source: Path, code: int = 0) -> dict[str, objec
     data = as_json(result)
     assert isinstance(data, dict)
     return data
+
+
+def write_night(
+    folder: Path,
+    users: list[tuple[str, ...]],
+    classes: list[tuple[str, ...]],
+    enrollments: list[tuple[str, str]],
+) -> Path:
+    """A roster-csv night in ``folder``: users (id, first, last, role, email, grade),
+    classes (id, name, teacher), enrollments (class, student); two schools."""
+    import csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "schools": (["school_id", "school_name"], [("100", "North"), ("200", "South")]),
+        "users": (
+            ["district_user_id", "first_name", "last_name", "role", "email", "grade_level",
+             "school_id"],
+            [(*u, "100") for u in users],
+        ),
+        "classes": (
+            ["class_id", "class_name", "school_id", "course_id", "teacher_id"],
+            [(c, name, "100", "C", teacher) for c, name, teacher in classes],
+        ),
+        "enrollments": (["class_id", "student_id"], enrollments),
+    }  # fmt: skip
+    for name, (header, rows) in tables.items():
+        with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\r\n")
+            writer.writerow(header)
+            writer.writerows(rows)
+    return folder
