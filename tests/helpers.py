@@ -6,7 +6,7 @@ Fixtures stay in ``conftest.py``; anything a test module imports by name is here
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +33,16 @@ def process_json(roster: Roster, source: Path, code: int = 0) -> dict[str, objec
 
 def write_night(
     folder: Path,
-    users: list[tuple[str, ...]],
-    classes: list[tuple[str, ...]],
-    enrollments: list[tuple[str, str]],
+    users: Sequence[tuple[str, ...]],
+    classes: Sequence[tuple[str, ...]],
+    enrollments: Sequence[tuple[str, ...]],
 ) -> Path:
     """A roster-csv night in ``folder``: users (id, first, last, role, email, grade),
     classes (id, name, teacher), enrollments (class, student); two schools."""
     import csv
 
     folder.mkdir(parents=True, exist_ok=True)
-    tables = {
+    tables: dict[str, tuple[list[str], Sequence[tuple[str, ...]]]] = {
         "schools": (["school_id", "school_name"], [("100", "North"), ("200", "South")]),
         "users": (
             ["district_user_id", "first_name", "last_name", "role", "email", "grade_level",
