@@ -14,7 +14,9 @@ Tables no file of the batch fills are not in the plan. Hold reasons when more
 than ``max_reject_pct`` percent of a table's rows sent were rejected (first
 loads included), or a table that had loaded rows would lose more than
 ``max_delete_pct`` percent of them or see more than ``max_update_pct`` percent
-updated.
+updated. Before the thresholds are weighed, the cascade (stages/cascade.py)
+adds the enrollments and teacher links naming deleted users and classes to the
+deletions, and holds a plan that would leave a class's teacher deleted.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 ``open_store(url)`` returns a Store for ``sqlite:///path`` or ``postgresql://...``.
 Roster tables carry ``district_id`` in every key. Besides them: ``districts``,
 ``batches``, ``batch_files``, ``rejects``, ``changes`` (one row per added /
-updated / deleted record per batch), ``schema_version``. Schema changes are
+updated / deleted record per batch, with the record as it was before),
+``change_spans`` (each batch applied or rolled back: store.versions),
+``district_claims``, ``schema_version``. Schema changes are
 versioned migrations. Writes of a batch happen in one transaction through the
 engine's bulk path (ADBC ingest: COPY on PostgreSQL), never row by row.
 """
