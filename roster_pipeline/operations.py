@@ -4,6 +4,7 @@
 thresholds lifted, and applies it under the same batch id (held → approved →
 loaded). ``discard`` marks a held batch discarded; nothing is applied.
 ``reprocess`` runs a finished batch's archived raw files again as a new batch.
+``rollback`` undoes an applied batch (``rollback.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from roster_pipeline import pipeline
+from roster_pipeline import rollback as rollback_mod
 from roster_pipeline.contracts.dialects import SETTING_KEYS, CsvDialect
 from roster_pipeline.contracts.specs import load_spec
 from roster_pipeline.errors import ConflictError
@@ -73,6 +75,13 @@ def discard(home: Home, batch_id: str) -> BatchRecord:
     )
     home.store.save_batch(discarded, home.store.rejects(batch_id))
     return discarded
+
+
+def rollback(home: Home, batch_id: str) -> BatchRecord:
+    """Undo an applied batch (refused when later batches changed the same rows; the
+    command line's ``--cascade`` takes those back too)."""
+    rollback_mod.rollback(home, batch_id)
+    return home.store.batch(batch_id)
 
 
 def reprocess(home: Home, batch_id: str) -> BatchRecord:

@@ -50,6 +50,7 @@ class Context:
     district: str = ""
     positional: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # headerless files
     review: str = ""  # a hold reason of the district's own (its last change was a rollback)
+    lifted: bool = False  # an approved batch: applied whatever would hold it
 
     def rows(self, table: str, columns: Sequence[str]) -> pl.DataFrame | None:
         """The Loaded protocol: the district's loaded rows, None when none."""
@@ -153,8 +154,9 @@ def _planned(
 ) -> Outcome:
     the_plan = plan(validated, ctx.spec, ctx.current, ctx.thresholds)
     warnings += the_plan.notes
-    if ctx.review:
-        the_plan = replace(the_plan, hold_reasons=(*the_plan.hold_reasons, ctx.review))
+    if ctx.review or ctx.lifted:
+        reasons = () if ctx.lifted else (*the_plan.hold_reasons, ctx.review)
+        the_plan = replace(the_plan, hold_reasons=reasons)
     if the_plan.hold_reasons:
         message = (
             "held for approval: " + "; ".join(the_plan.hold_reasons) + ". Nothing was applied;"
@@ -302,7 +304,7 @@ def process(
     ctx = context_for(home.settings, district, store)
     if lift_holds:
         # 100%: no table can lose, change or reject more than all of its rows.
-        ctx = replace(ctx, thresholds=Thresholds(100.0, 100.0, 100.0))
+        ctx = replace(ctx, thresholds=Thresholds(100.0, 100.0, 100.0), lifted=True)
     else:
         ctx = replace(ctx, review=rollback.review_reason(home, district.slug))
     archive = home.folder("archive", batch_id)

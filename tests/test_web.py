@@ -229,6 +229,31 @@ def test_approve_after_confirmation_changes_the_status(
     assert action[0]["batch"] == batch
 
 
+def test_roll_back_after_confirmation_undoes_the_batch(
+    client: TestClient, deployment: Deployment
+) -> None:
+    csrf = log_in(client, "otto")
+    batch = deployment.loaded.batch_id
+    assert "rollback" in client.get(f"/api/batches/{batch}").json()["actions"]
+    confirm = client.get(f"/batches/{batch}/actions/rollback")
+    assert "users: 13 added, 0 updated, 0 deleted; classes: 4 added" in confirm.text
+    assert "every row back as it was before it" in confirm.text
+    done = client.post(f"/batches/{batch}/actions/rollback", data={"csrf": csrf},
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    view = client.get(f"/api/batches/{batch}").json()
+    assert view["status"] == "rolled_back"
+    assert "rollback" not in view["actions"]
+    with Home(deployment.settings) as home:
+        assert home.store.table_counts("lincoln")["users"] == 0  # a first load: all of it went
+    action = [a for a in _audit(deployment) if a.get("action") == "batch_rollback"]
+    assert [(a["operator"], a["batch"], a["result"]) for a in action] == [
+        ("otto", batch, "rolled_back")
+    ]
+    again = client.post(f"/api/batches/{batch}/rollback", headers=_token(deployment, "otto"))
+    assert again.status_code == 409
+
+
 def test_api_actions_with_a_bearer_token(client: TestClient, deployment: Deployment) -> None:
     otto = _token(deployment, "otto")
     batch = deployment.held.batch_id
@@ -252,6 +277,7 @@ _PAGE_ACTIONS = [
     ("/batches/{held}/actions/approve", {}, "otto"),
     ("/batches/{held}/actions/discard", {}, "otto"),
     ("/batches/{held}/actions/reprocess", {}, "otto"),
+    ("/batches/{loaded}/actions/rollback", {}, "otto"),
     ("/districts/quiet/actions/pause", {}, "otto"),
     ("/districts/quiet/actions/disable", {}, "ada"),
     ("/system/operators", {"name": "newbie", "role": "viewer"}, "ada"),
@@ -272,7 +298,7 @@ _API_ACTIONS = [
 def test_every_form_refuses_strangers_viewers_and_forged_posts(
     deployment: Deployment, template: str, fields: dict[str, str], needed: str
 ) -> None:
-    path = template.format(held=deployment.held.batch_id)
+    path = template.format(held=deployment.held.batch_id, loaded=deployment.loaded.batch_id)
     with TestClient(create_app(deployment.settings)) as c:
         anonymous = c.post(path, data={**fields, "csrf": "x"}, follow_redirects=False)
         assert anonymous.status_code == 303
@@ -289,6 +315,7 @@ def test_every_form_refuses_strangers_viewers_and_forged_posts(
         assert missing.status_code in {400, 403}
     with Home(deployment.settings) as home:
         assert home.store.batch(deployment.held.batch_id).status == "held"
+        assert home.store.batch(deployment.loaded.batch_id).status == "loaded"
         assert home.store.district("quiet").enabled
         assert {o.name for o in operators.operators(home)} == {"vera", "otto", "ada"}
 
@@ -305,6 +332,7 @@ def test_every_api_action_refuses_strangers_viewers_and_cookie_without_csrf(
     assert client.post(path).status_code == 403  # a cookie alone: no CSRF header
     with Home(deployment.settings) as home:
         assert home.store.batch(deployment.held.batch_id).status == "held"
+        assert home.store.batch(deployment.loaded.batch_id).status == "loaded"
         assert home.store.district("quiet").enabled
 
 

@@ -27,6 +27,7 @@ class Deployment:
     settings: Settings
     held: BatchRecord  # lincoln's held batch, with rejects
     hostile: BatchRecord  # a batch whose rejects carry markup and formulas
+    loaded: BatchRecord  # lincoln's first load, applied (it can be rolled back)
 
 
 def hostile_csvs(folder: Path) -> Path:
@@ -55,12 +56,12 @@ def build(settings: Settings, work: Path) -> Deployment:
         districts.add_district(home, "quiet", "Quiet District")
         # evil's batch is a load with hostile rejects, not a hold: lift the rejected share.
         operations.configure(home, "evil", {"max_reject_pct": 100})
-        pipeline.process(home, "lincoln", [SAMPLES / "next-night"])
+        loaded = pipeline.process(home, "lincoln", [SAMPLES / "next-night"]).batch
         held = pipeline.process(home, "lincoln", [SAMPLES / "bad"]).batch
         hostile = pipeline.process(home, "evil", [hostile_csvs(work / "hostile")]).batch
         for name, role in ROLES.items():
             operators.add_operator(home, name, role, PASSWORDS[name])
-    return Deployment(settings, held, hostile)
+    return Deployment(settings, held, hostile, loaded)
 
 
 def csrf_of(html: str) -> str:

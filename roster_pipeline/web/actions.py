@@ -3,7 +3,7 @@
 An action is named by a word (``approve``, ``pause``...) and acts on a batch or a
 district through the core API (``operations``, ``districts``); the console only
 adds who may do it, what it will change (for the confirmation) and the audit line.
-Roll back appears when the deployment has it (``operations.rollback``).
+Roll back is offered on an applied batch; its confirmation says what it undoes.
 """
 
 from __future__ import annotations
@@ -26,15 +26,11 @@ class _Action:
     run: Callable[[Home, str], Any]
 
 
-def _rollback(home: Home, batch_id: str) -> Any:
-    return operations.rollback(home, batch_id)  # type: ignore[attr-defined]
-
-
 BATCH_ACTIONS: dict[str, _Action] = {
     "approve": _Action(Role.OPERATOR, operations.approve),
     "discard": _Action(Role.OPERATOR, operations.discard),
     "reprocess": _Action(Role.OPERATOR, operations.reprocess),
-    **({"rollback": _Action(Role.OPERATOR, _rollback)} if hasattr(operations, "rollback") else {}),
+    "rollback": _Action(Role.OPERATOR, operations.rollback),
 }
 DISTRICT_ACTIONS: dict[str, _Action] = {
     "pause": _Action(Role.OPERATOR, lambda h, s: operations.configure(h, s, {}, paused=True)),
@@ -51,7 +47,7 @@ def batch_actions(batch: BatchRecord) -> list[str]:
         found += ["approve", "discard"]
     if batch.status.finished:
         found.append("reprocess")
-    if "rollback" in BATCH_ACTIONS and batch.status.applied:
+    if batch.status.applied:
         found.append("rollback")
     return found
 
@@ -72,7 +68,8 @@ def confirmation(batch: BatchRecord, action: str) -> str:
         "discard": f"Drop the held batch: none of its {rows:,} rows is applied ({planned}).",
         "reprocess": f"Run the batch's {len(batch.files)} archived file(s), {rows:,} rows, again"
         " as a new batch.",
-        "rollback": f"Undo what the batch applied ({planned}).",
+        "rollback": f"Undo what the batch applied ({planned}): every row back as it was"
+        " before it, compensating changes logged; the district's next batch is held for review.",
     }
     return what[action]
 
@@ -84,7 +81,8 @@ def run_batch_action(home: Home, login: Login, action: str, batch_id: str) -> Ac
     require(login.role, chosen.role, f"{action} of a batch")
     batch = home.store.batch(batch_id)
     if action not in batch_actions(batch):
-        raise ConflictError(f"batch {batch_id} is {batch.status}; it cannot be {action}d now")
+        done = {"rollback": "rolled back"}.get(action, f"{action}d")
+        raise ConflictError(f"batch {batch_id} is {batch.status}; it cannot be {done} now")
     result = chosen.run(home, batch_id)
     status = str(getattr(result, "status", ""))
     audit(home, login.operator, f"batch_{action}", batch=batch_id, district=batch.district,
