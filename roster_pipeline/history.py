@@ -199,11 +199,10 @@ def _image(text: str | None) -> dict[str, str | None] | None:
 
 
 def _rejects(home: Home, slug: str, key: str) -> list[Rejected]:
-    """Rejects of the district's batches whose value is the key (its own row's ID,
-    or another row naming it)."""
+    """Rejects of the key's own rows (the loaded version stayed) and of rows naming it."""
     frame = home.store.versions().rejects_naming(slug, key)
     return [
         Rejected(datetime.fromisoformat(r["at"]), r["batch_id"], r["file"] or "", r["line"],
-                 r["column"] or "", r["code"], r["message"])
+                 r["column"] or "", r["code"], r["message"], own=bool(r["own"]))
         for r in frame.iter_rows(named=True)
     ]  # fmt: skip

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
+from roster_pipeline.stages.parse import LINE
 from roster_pipeline.stages.plan import Plan, TablePlan
+from roster_pipeline.stages.validate import Validated
 from roster_pipeline.store import BatchRecord, BatchStatus, FileRecord, TableChanges, TableCounts
 
 
@@ -95,3 +97,24 @@ def changed_rows(applied: Plan | None) -> int:
     return sum(
         t.added.height + t.updated.height + t.deleted.height for t in applied.tables.values()
     )
+
+
+def keyed_rejects(found: pl.DataFrame, validated: Validated) -> pl.DataFrame:
+    """The rejects with a ``key`` column: the key of the row each one rejected, as the
+    change log writes keys (null for a file's or a malformed row's), so a row's
+    history can say a version was rejected and the loaded one stayed."""
+    parts = []
+    for v in validated.files.values():
+        keys = [c for c in v.rejected_keys.columns if c != LINE]
+        if LINE in v.rejected_keys.columns and keys:
+            parts.append(
+                v.rejected_keys.select(
+                    file=pl.lit(v.name),
+                    line=pl.col(LINE).cast(pl.Int64),
+                    key=pl.concat_str([pl.col(k).cast(pl.String) for k in keys], separator="|"),
+                )
+            )
+    if not parts:
+        return found.with_columns(key=pl.lit(None, pl.String))
+    lines = pl.concat(parts).unique(["file", "line"], keep="first")
+    return found.join(lines, on=["file", "line"], how="left", maintain_order="left")

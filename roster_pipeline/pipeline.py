@@ -25,7 +25,13 @@ from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.errors import TransientError
 from roster_pipeline.home import Home
-from roster_pipeline.outcome import BatchResult, Outcome, changed_rows, table_changes
+from roster_pipeline.outcome import (
+    BatchResult,
+    Outcome,
+    changed_rows,
+    keyed_rejects,
+    table_changes,
+)
 from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.render import report
 from roster_pipeline.stages.parse import ParsedFile, parse
@@ -110,7 +116,7 @@ def evaluate(
     progress("validate", sum(p.rows for p in parsed))
     validated = validate(parsed, ctx.spec, ctx)
     warnings += validated.warnings
-    all_rejects = rejects.concat([unpacked.rejects, validated.rejects])
+    all_rejects = keyed_rejects(rejects.concat([unpacked.rejects, validated.rejects]), validated)
     files = _file_records(unpacked, parsed, all_rejects)
     if validated.fatal:
         return _rejected(files, all_rejects, warnings, _resemblance(unpacked, ctx))

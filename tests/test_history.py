@@ -319,3 +319,28 @@ def test_kill_9_during_a_rollback_leaves_before_or_after(
         again = roster("batch", "rollback", second)
         assert again.exit_code == 0, again.output
     assert tables(roster) == before
+
+
+def test_history_says_a_rejected_version_left_the_loaded_one(
+    lincoln: Roster, tmp_path: Path
+) -> None:
+    process_json(lincoln, SAMPLES / "good")
+    night = tmp_path / "night"
+    night.mkdir()
+    for f in (SAMPLES / "good").iterdir():
+        (night / f.name).write_bytes(f.read_bytes())
+    users = (night / "users.csv").read_text(encoding="utf-8")
+    (night / "users.csv").write_text(
+        users.replace("000421,Zoë,Brown,Student,,7,200", "000421,Zoë,Brown,Student,zoe at x,7,200"),
+        encoding="utf-8",
+    )
+    rejected = str(process_json(lincoln, night)["batch_id"])
+    text = lincoln("history", "lincoln", "000421").stdout
+    assert (
+        f"{rejected}  its row rejected, the version loaded before stays: users.csv line 9 email"
+        " [pattern]" in text
+    )
+    data = as_json(lincoln("history", "lincoln", "000421", "--json"))
+    assert [(r["batch_id"], r["code"], r["kept_loaded"]) for r in data["rejects"]] == [
+        (rejected, "pattern", True)
+    ]

@@ -30,6 +30,7 @@ _COLOURS = {
         "warning",
         "duplicate",
         "discarded",
+        "rolled_back",
     },
     "red": {"rejected", "failed", "fail", "error", "disabled", "stale"},
 }

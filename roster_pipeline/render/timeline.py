@@ -38,6 +38,7 @@ class Rejected:
     column: str
     code: str
     message: str
+    own: bool = False  # a version of the row itself: the one loaded before stayed
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,9 @@ def render_text(timeline: Timeline) -> str:
         (c.at, f"{c.at:%Y-%m-%d %H:%M}  {c.batch_id}  {_what(c)}") for c in timeline.changes
     ]
     events += [
-        (r.at, f"{r.at:%Y-%m-%d %H:%M}  {r.batch_id}  rejected: {r.file} line {r.line}"
-               f" {r.column} [{r.code}] {r.message}")
+        (r.at, f"{r.at:%Y-%m-%d %H:%M}  {r.batch_id}  "
+               + ("its row rejected, the version loaded before stays: " if r.own else "rejected: ")
+               + f"{r.file} line {r.line} {r.column} [{r.code}] {r.message}")
         for r in timeline.rejects
     ]  # fmt: skip
     events.sort(key=lambda e: e[0])
@@ -108,7 +110,8 @@ def to_json(timeline: Timeline) -> dict[str, Any]:
         ],
         "rejects": [
             {"at": r.at.isoformat(), "batch_id": r.batch_id, "file": r.file, "line": r.line,
-             "column": r.column, "code": r.code, "message": r.message}
+             "column": r.column, "code": r.code, "message": r.message,
+             "kept_loaded": r.own}
             for r in timeline.rejects
         ],
     }  # fmt: skip

@@ -63,7 +63,8 @@ class ValidFile:
     name: str
     file_spec: str
     frame: pl.DataFrame  # valid rows: every spec column (String, null when absent) + LINE
-    rejected_keys: pl.DataFrame  # key columns of rejected rows: those loaded rows stay as they are
+    # key columns (and LINE) of rejected rows: those loaded rows stay as they are
+    rejected_keys: pl.DataFrame
     rows: int
     rejected: int
     left_out: int = 0  # rows the SIS marks not active: not checked, not loaded
@@ -145,7 +146,9 @@ class _Checked:
         valid_file = replace(
             v,
             frame=v.frame.filter(~pl.col(LINE).is_in(lines)),
-            rejected_keys=pl.concat([v.rejected_keys, rejected.select(key)], how="diagonal"),
+            rejected_keys=pl.concat(
+                [v.rejected_keys, rejected.select(LINE, *key)], how="diagonal_relaxed"
+            ),
             rejected=v.rejected + rejected.height,
             left_out=v.left_out + out.height,
         )
@@ -322,7 +325,7 @@ def _assemble(  # noqa: PLR0917 - the parts of one file's check, all needed
     valid, rejected = frame.filter(~is_bad), frame.filter(is_bad)
     rejected_keys = (
         rejected.filter(~pl.col(LINE).is_in(malformed.implode()))
-        .select(file_spec.key)
+        .select(LINE, *file_spec.key)
         .drop_nulls()
         .unique(maintain_order=True)
     )

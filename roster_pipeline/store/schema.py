@@ -229,6 +229,8 @@ def _history(d: SqlDialect) -> list[str]:
     """
     return [
         'ALTER TABLE changes ADD COLUMN "before" TEXT',
+        # The key of the row a reject kept out (null for a file's or a malformed row's).
+        'ALTER TABLE rejects ADD COLUMN "key" TEXT',
         f"CREATE TABLE change_spans (span_id {d.serial_pk}, district_id TEXT NOT NULL,"
         " batch_no BIGINT NOT NULL, kind TEXT NOT NULL, first_change BIGINT NOT NULL,"
         " last_change BIGINT NOT NULL, at TEXT NOT NULL)",

@@ -324,4 +324,6 @@ def _refused(what: str) -> Iterator[None]:
 
 def _rejects_frame(batch_id: str, rejects: pl.DataFrame) -> pl.DataFrame:
     frame = rejects.select(list(rejects_mod.SCHEMA)).cast(rejects_mod.SCHEMA)  # type: ignore[arg-type]
-    return frame.with_columns(batch_id=pl.lit(batch_id))
+    # The key of the row a reject kept out, when the pipeline knew it (store.versions).
+    key = rejects["key"].cast(pl.String) if "key" in rejects.columns else pl.lit(None, pl.String)
+    return frame.with_columns(batch_id=pl.lit(batch_id), key=key)

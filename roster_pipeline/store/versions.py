@@ -125,21 +125,21 @@ class Versions:
         )
         return sorted({str(r[0]) for r in (*logged, *loaded)})
 
-    def rejects_naming(self, district: str, value: str) -> pl.DataFrame:
-        """The district's rejects whose value is ``value``, with their batch and time."""
+    def rejects_naming(self, district: str, key: str) -> pl.DataFrame:
+        """The district's rejects of the row of ``key`` (``own``: its loaded version
+        stayed) or whose value is ``key`` (another row naming it), with batch and time."""
         frame = self.engine.frame(
             "SELECT b.batch_id, COALESCE(b.finished_at, b.received_at) AS at, r.file, r.line,"
-            ' r."column", r.code, r.message FROM rejects r JOIN batches b'
-            ' ON b.batch_id = r.batch_id WHERE b.district_id = ? AND r."value" = ?'
-            " ORDER BY r.reject_id",
-            (district, value),
+            ' r."column", r.code, r.message, r."key" FROM rejects r JOIN batches b'
+            " ON b.batch_id = r.batch_id WHERE b.district_id = ?"
+            ' AND (r."key" = ? OR r."value" = ?) ORDER BY r.reject_id',
+            (district, key, key),
         )
+        names = ("batch_id", "at", "file", "column", "code", "message")
         return frame.select(
-            *(
-                pl.col(c).cast(pl.String)
-                for c in ("batch_id", "at", "file", "column", "code", "message")
-            ),
+            *(pl.col(c).cast(pl.String) for c in names),
             pl.col("line").cast(pl.Int64),
+            own=pl.col("key").cast(pl.String).eq_missing(pl.lit(key)),
         )
 
     def rows(self, district: str, table: str) -> pl.DataFrame:
