@@ -169,7 +169,8 @@ def test_duplicate_key_rejects_every_copy() -> None:
     assert _message(result, 5, "district_user_id") == (
         "users.csv line 5: district_user_id 'S1' appears on lines 3, 5"
     )
-    assert result.files["users"].rejected_keys.to_dicts() == [{"district_user_id": "S1"}]
+    # Every copy, with its line: a reject names the key of the row it kept out.
+    assert result.files["users"].rejected_keys.rows() == [(3, "S1"), (5, "S1")]
 
 
 def test_composite_duplicate_key_rejects_all_copies() -> None:
@@ -241,7 +242,7 @@ def test_rejected_class_cascades_to_its_enrollments() -> None:
         ("enrollments.csv", 4, "class_id", "C2", "reference_rejected"),
     ]
     assert result.files["enrollments"].frame[LINE].to_list() == [2, 3]
-    assert result.files["classes"].rejected_keys.to_dicts() == [{"class_id": "C2"}]
+    assert result.files["classes"].rejected_keys.rows() == [(3, "C2")]
 
 
 def test_reference_not_checked_when_the_cell_failed_a_row_rule() -> None:
