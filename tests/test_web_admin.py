@@ -4,33 +4,12 @@ adding and removing districts, each by role, with CSRF and an audit line."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from roster_pipeline import operators
-from roster_pipeline.config import load_settings
 from roster_pipeline.home import Home
-from roster_pipeline.web.app import create_app
-from tests.web_helpers import HOSTILE, Deployment, build, csrf_of, log_in
-
-
-@pytest.fixture
-def deployment(tmp_path: Path, store_url: str) -> Deployment:
-    return build(load_settings(home=tmp_path / "home", database_url=store_url), tmp_path)
-
-
-@pytest.fixture
-def client(deployment: Deployment) -> Iterator[TestClient]:
-    with TestClient(create_app(deployment.settings)) as c:
-        yield c
-
-
-def _bearer(deployment: Deployment, name: str) -> dict[str, str]:
-    with Home(deployment.settings) as home:
-        return {"Authorization": f"Bearer {operators.issue_token(home, name)}"}
+from tests.web_helpers import HOSTILE, Deployment, bearer, csrf_of, log_in
 
 
 def _actions(deployment: Deployment) -> list[dict[str, object]]:
@@ -48,7 +27,7 @@ def test_test_connection_lists_each_check_for_an_operator(
     assert '<table id="checks">' in page.text
     for name in ("database", "home writable", "free disk", "host keys", "listen port"):
         assert f"<td>{name}</td>" in page.text
-    found = client.post("/api/system/test", headers=_bearer(deployment, "otto")).json()
+    found = client.post("/api/system/test", headers=bearer(deployment, "otto")).json()
     assert {c["name"]: c["result"] for c in found}["database"] == "ok"
     # Nothing listens on the configured SFTP port in this test: a warning, not a failure.
     assert {c["name"]: c["result"] for c in found}["listen port"] == "warn"
@@ -64,7 +43,7 @@ def test_a_viewer_may_not_test_and_a_form_needs_its_csrf(
     assert (
         client.post("/system/test", data={"csrf": csrf_of(client.get("/").text)}).status_code == 403
     )
-    assert client.post("/api/system/test", headers=_bearer(deployment, "vera")).status_code == 403
+    assert client.post("/api/system/test", headers=bearer(deployment, "vera")).status_code == 403
     log_in(client, "otto")
     assert client.post("/system/test", data={"csrf": "forged"}).status_code == 403
 
@@ -86,7 +65,7 @@ def test_an_admin_adds_a_district_and_sees_its_password_once(
         assert (record.name, record.spec) == ("Maple USD", "powerschool")
     assert password not in client.get("/system").text  # shown once
     assert password not in (deployment.settings.home / "logs" / "audit.log").read_text()
-    api = client.post("/api/districts", headers=_bearer(deployment, "ada"),
+    api = client.post("/api/districts", headers=bearer(deployment, "ada"),
                       json={"slug": "birch", "spec": "roster-csv"})  # fmt: skip
     assert api.status_code == 200
     assert api.json()["username"] == "birch"
@@ -120,7 +99,7 @@ def test_only_an_admin_adds_or_removes_districts(
     removing = {"csrf": csrf, "slug": "quiet", "confirm": "quiet"}
     assert client.post("/system/districts/remove", data=removing).status_code == 403
     assert 'action="/system/districts"' not in client.get("/system").text
-    gone = client.delete("/api/districts/quiet", headers=_bearer(deployment, "otto"))
+    gone = client.delete("/api/districts/quiet", headers=bearer(deployment, "otto"))
     assert gone.status_code == 403
     with Home(deployment.settings) as home:
         assert home.store.district("quiet").slug == "quiet"
@@ -147,5 +126,5 @@ def test_removing_a_district_needs_its_slug_typed_and_keeps_its_data(
     assert {"action": "district_remove", "district": "lincoln", "operator": "ada"}.items() <= (
         _actions(deployment)[-1].items()
     )
-    api = client.delete("/api/districts/quiet", headers=_bearer(deployment, "ada"))
+    api = client.delete("/api/districts/quiet", headers=bearer(deployment, "ada"))
     assert api.json()["status"] == "removed"
