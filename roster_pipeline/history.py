@@ -28,7 +28,6 @@ _LINKS = {
     "users": (("enrollments", 1), ("class_teachers", 1)),
     "classes": (("enrollments", 0), ("class_teachers", 0)),
 }
-_SEP = "|"
 
 
 def as_of(home: Home, slug: str, batch_id: str, table: str) -> pl.DataFrame:
@@ -110,10 +109,7 @@ def _known(home: Home, slug: str, table: str, key: str) -> bool:
 
 
 def _current(home: Home, slug: str, table: str, key: str) -> dict[str, str | None] | None:
-    stored = roster_table(table)
-    rows = home.store.versions().rows(slug, table)
-    hit = rows.filter(pl.concat_str([pl.col(k) for k in stored.key], separator=_SEP) == key)
-    return {c: hit[c][0] for c in stored.columns} if hit.height else None
+    return home.store.versions().row(slug, table, key)
 
 
 def _timeline(home: Home, slug: str, table: str, key: str) -> Timeline:
@@ -170,7 +166,9 @@ def _changes(
         after = _image(placed[i + 1][1]["before"]) if i + 1 < len(placed) else current
         if row["op"] == "deleted":
             after = None
-        batch = batches.setdefault(span.batch_id, home.store.batch(span.batch_id))
+        if span.batch_id not in batches:
+            batches[span.batch_id] = home.store.batch(span.batch_id)
+        batch = batches[span.batch_id]
         fields = tuple(
             (c, (before or {}).get(c), (after or {}).get(c))
             for c in values

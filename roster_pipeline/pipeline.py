@@ -109,7 +109,9 @@ def evaluate(
         files = _file_records(unpacked, (), unpacked.rejects)
         message = "every file is identical to the last loaded one; nothing to do"
         return Outcome(BatchStatus.DUPLICATE, files, unpacked.rejects, warnings, None, message)
-    fresh = tuple(f for f in unpacked.matched if _must_parse(f, ctx.spec, last))
+    fresh = _with_links(
+        tuple(f for f in unpacked.matched if _must_parse(f, ctx.spec, last)), unpacked, ctx.spec
+    )
     warnings += _duplicate_warnings(unpacked, fresh)
     parsed = tuple(_parse_all(fresh, ctx, progress))
     warnings += tuple(w for p in parsed for w in p.warnings)
@@ -136,6 +138,22 @@ def _must_parse(f: ReceivedFile, spec: Spec, last: Mapping[str, str]) -> bool:
         return False
     file_spec = spec.file(f.file_spec)
     return last.get(f.file_spec) != f.sha256 or not file_spec.load or bool(file_spec.leave_out)
+
+
+def _with_links(
+    fresh: tuple[ReceivedFile, ...], unpacked: Unpacked, spec: Spec
+) -> tuple[ReceivedFile, ...]:
+    """With changed users or classes, the files that fill only link tables too (the
+    enrollments), identical or not: a deleted user's enrollments go with it
+    (stages/cascade), and come back with it only if that file is read again."""
+    tables = {d.table for f in fresh if f.file_spec for d in spec.file(f.file_spec).feeds}
+    if not tables & {"users", "classes"}:
+        return fresh
+    links = {"enrollments", "class_teachers"}
+    return tuple(
+        f for f in unpacked.matched
+        if f in fresh or (f.file_spec and {d.table for d in spec.file(f.file_spec).feeds} <= links)
+    )  # fmt: skip
 
 
 def _parse_all(

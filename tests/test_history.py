@@ -344,3 +344,24 @@ def test_history_says_a_rejected_version_left_the_loaded_one(
     assert [(r["batch_id"], r["code"], r["kept_loaded"]) for r in data["rejects"]] == [
         (rejected, "pattern", True)
     ]
+
+
+def test_a_user_back_the_next_night_gets_its_enrollments_back(
+    lincoln: Roster, tmp_path: Path
+) -> None:
+    students = [(f"S{i}", "Pat", "Doe", "Student", "", "5") for i in range(1, 21)]
+    classes = [("C1", "Art", "T1")]
+    enrolled = [("C1", s[0]) for s in students]
+    process_json(lincoln, write_night(tmp_path / "one", [*TEACHERS, *students], classes, enrolled))
+    # S20 is gone for a night; the enrollments file is the same all along.
+    gone = process_json(
+        lincoln, write_night(tmp_path / "two", [*TEACHERS, *students[:-1]], classes, enrolled)
+    )
+    assert "C1,S20" not in export(lincoln, "enrollments")
+    counts = gone["counts"]
+    assert isinstance(counts, dict)
+    assert counts["enrollments"]["deleted"] == 1
+    process_json(
+        lincoln, write_night(tmp_path / "three", [*TEACHERS, *students], classes, enrolled)
+    )
+    assert "C1,S20" in export(lincoln, "enrollments")

@@ -106,6 +106,24 @@ class Versions:
         )
         return _typed(frame).with_columns(pl.col(_NO).cast(pl.Int64))
 
+    def row(self, district: str, table: str, key: str) -> dict[str, str | None] | None:
+        """The loaded row of that change-log key (values joined with ``|``), or None."""
+        stored = roster_table(table)
+        values = key.split(KEY_SEPARATOR)
+        if len(values) != len(stored.key):
+            return None
+        names = ", ".join(f'"{c}"' for c in stored.columns)
+        where = " AND ".join(f'"{k}" = ?' for k in stored.key)
+        rows = self.engine.rows(
+            f"SELECT {names} FROM {stored.name} WHERE district_id = ? AND {where}",
+            (district, *values),
+        )
+        if not rows:
+            return None
+        return {
+            c: None if v is None else str(v) for c, v in zip(stored.columns, rows[0], strict=True)
+        }
+
     def link_keys(self, district: str, table: str, position: int, value: str) -> list[str]:
         """Change-log keys of ``table``'s rows whose key column ``position`` is ``value``:
         loaded now or in the change log."""
