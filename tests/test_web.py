@@ -340,6 +340,23 @@ def test_search_across_districts(client: TestClient) -> None:
     assert HOSTILE not in page
 
 
+def test_search_links_each_hit_to_its_timeline(client: TestClient, deployment: Deployment) -> None:
+    log_in(client, "vera")
+    page = client.get("/search", params={"q": "000421"}).text
+    assert '<a href="/districts/lincoln/history/users/000421">timeline</a>' in page
+    timeline = client.get("/districts/lincoln/history/users/000421").text
+    loaded = deployment.loaded.batch_id
+    assert f'<a href="/batches/{loaded}"><code>{loaded}</code></a>' in timeline
+    assert "users 000421</td><td>added" in timeline
+    assert "enrollments S200-MATH7|000421</td><td>added" in timeline
+    assert "last_name: Brown-Ellis" in timeline
+    hostile = client.get("/districts/evil/history/users/000421").text
+    assert HOSTILE not in hostile  # every value escaped
+    missing = client.get("/districts/lincoln/history/users/nobody")
+    assert missing.status_code == 404
+    assert "Traceback" not in missing.text
+
+
 def test_security_and_system_pages(client: TestClient, deployment: Deployment) -> None:
     with Home(deployment.settings) as home:
         events.record(home, "error", "batch_held", f"held {HOSTILE}", district="lincoln",

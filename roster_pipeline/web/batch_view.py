@@ -134,4 +134,4 @@ def search(home: Home, query: str, limit: int = 50) -> SearchResult:
                     table=table, district=district, key=str(row[key]),
                     row={k: None if v is None else str(v) for k, v in row.items()},
                 ))  # fmt: skip
-    return SearchResult(query=query, hits=hits[:limit], timeline=False)
+    return SearchResult(query=query, hits=hits[:limit], timeline=True)

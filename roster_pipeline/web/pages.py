@@ -176,6 +176,18 @@ def search_page(request: Request, home: HomeDep, login: PageLogin, q: str = "") 
     return _page(request, "search.html", login, result=batch_view.search(home, q))
 
 
+@router.get("/districts/{slug}/history/{table}/{key}")
+def history_page(
+    request: Request, *, home: HomeDep, login: PageLogin, slug: str, table: str, key: str
+) -> Response:
+    """A person's or class's timeline: every batch that touched it (roster history)."""
+    from roster_pipeline import history
+    from roster_pipeline.render import timeline
+
+    found = history.timeline(home, slug, key, table)
+    return _page(request, "history.html", login, timeline=timeline.to_json(found))
+
+
 @router.get("/security")
 def security_page(request: Request, home: HomeDep, login: PageLogin) -> Response:
     return _page(request, "security.html", login, view=security.security(home))
