@@ -219,7 +219,7 @@ def pull(
     named = pulled.path.with_name(batch_name(slug))
     try:
         os.replace(pulled.path, named)
-        return pipeline.process(home, slug, [named], progress=progress, notes=(_note(pulled),))
+        return pipeline.process(home, slug, [named], progress=progress)
     finally:
         named.unlink(missing_ok=True)
         pulled.path.unlink(missing_ok=True)

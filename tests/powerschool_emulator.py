@@ -67,6 +67,8 @@ class Emulator:
     drop_next: int = 0
     drop_path: str = ""  # only requests whose path holds this are dropped
     count_drift: str = ""  # the file whose count is one too many
+    kill_after: int = 0  # after this many API requests the server dies (no answer, no port)
+    echo_secret: bool = False  # a 500's message quotes the credentials (masking must hold)
     tokens: dict[str, float] = field(default_factory=dict)
     log: list[tuple[str, str, int]] = field(default_factory=list)
     in_flight: int = 0
@@ -89,6 +91,15 @@ class Emulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def dying(self) -> bool:
+        """Past ``kill_after`` requests: stop listening; answer nothing from now on."""
+        with self._lock:
+            dead = bool(self.kill_after) and self.api_requests >= self.kill_after
+        if dead and self._server is not None:
+            server, self._server = self._server, None
+            threading.Thread(target=lambda: (server.shutdown(), server.server_close())).start()
+        return dead
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -216,17 +227,17 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path.rstrip("/")
         if path == "/oauth/access_token" and method == "POST":
             return self._logged(path, *e.token(self.headers.get("Authorization", ""), body))
+        if e.dying() or self._dropped(path):
+            self.close_connection = True  # a dead server keeps no connection either
+            return self._logged(path, 0, None, reply=False)
         if e.throttled():
             return self._throttle(path)
-        if e.drop_next and e.drop_path in path:
-            e.drop_next -= 1
-            self._drop()
-            return self._logged(path, -1, None)
         if not e.authorised(self.headers.get("Authorization", "")):
             return self._logged(path, 401, {"message": "Invalid or expired access token"})
         if e.fail_next:
             e.fail_next -= 1
-            return self._logged(path, 500, {"message": "internal error"})
+            said = self.headers.get("Authorization", "") + " " + e.client_secret
+            return self._logged(path, 500, {"message": said if e.echo_secret else "error"})
         return self._logged(path, *self._route(method, path, parse_qs(parts.query)))
 
     def _route(self, method: str, path: str, params: Mapping[str, list[str]]) -> tuple[int, Any]:
@@ -241,10 +252,11 @@ class _Handler(BaseHTTPRequestHandler):
             return e.query(name.removesuffix("/count"), counting, params)
         return 404, {"message": "not found"}
 
-    def _logged(self, path: str, status: int, data: Any) -> tuple[int, Any]:
+    def _logged(self, path: str, status: int, data: Any, reply: bool = True) -> tuple[int, Any]:
+        """Log the answer; ``reply=False``: it was sent (or withheld) already."""
         with self.emulator._lock:
             self.emulator.log.append((self.command, path, status))
-        return status, data
+        return (status if reply else -1), data
 
     def _throttle(self, path: str) -> tuple[int, Any]:
         wait = self.emulator.throttle_wait
@@ -255,14 +267,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
-        return self._logged(path, -1, None)
+        return self._logged(path, self.emulator.throttle_status, None, reply=False)
 
-    def _drop(self) -> None:
+    def _dropped(self, path: str) -> bool:
         """Half a page, then the connection closes: a server or network dying mid-answer."""
+        e = self.emulator
+        if not (e.drop_next and e.drop_path in path):
+            return e._server is None
+        e.drop_next -= 1
         head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n"
         self.wfile.write(head + b'\r\n{"name": "q", "record": [{"a')
         self.wfile.flush()
-        self.close_connection = True
+        return True
 
     def _reply(self, status: int, data: Any) -> None:
         payload = b"" if data is None else json.dumps(data).encode()

@@ -26,6 +26,7 @@ from roster_pipeline.cli import (
     operators,
     receiver,
     service,
+    sources,
     system,
     web,
 )
@@ -91,6 +92,7 @@ for _command in (
     *districts.COMMANDS,
     *receiver.COMMANDS,
     *service.COMMANDS,
+    *sources.COMMANDS,
     *operators.COMMANDS,
     *web.COMMANDS,
     *system.COMMANDS,

@@ -20,6 +20,7 @@ from roster_pipeline.cli.common import (
 )
 from roster_pipeline.cli.display import print_table, status_markup
 from roster_pipeline.cli.district_settings import district_set
+from roster_pipeline.cli.sources import DISTRICT_COMMANDS
 from roster_pipeline.contracts import specs
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ def district_show(slug: str, as_json: bool) -> None:
         return
     rows = _info_rows(info)
     rows.append(("processing", "PAUSED (uploads kept)" if info["paused"] else "active"))
+    rows += [(f"source {k}", v) for k, v in info["source"].items()]
     for key, knob in info["settings"].items():
         mark = "" if knob["source"] == "deployment" else "   (this district's own)"
         rows.append((key, f"{knob['value']:g}{mark}"))
@@ -310,3 +312,5 @@ def district_guide(
 COMMANDS = (district,)
 
 district.add_command(district_set)
+for _command in DISTRICT_COMMANDS:
+    district.add_command(_command)
