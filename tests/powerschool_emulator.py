@@ -77,6 +77,7 @@ class Emulator:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _last: float = 0.0
     _server: ThreadingHTTPServer | None = None
+    url: str = ""
 
     # --- lifecycle ---------------------------------------------------------
     def start(self) -> str:
@@ -84,7 +85,8 @@ class Emulator:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
 
     def stop(self) -> None:
         if self._server is not None:
@@ -98,7 +100,12 @@ class Emulator:
             dead = bool(self.kill_after) and self.api_requests >= self.kill_after
         if dead and self._server is not None:
             server, self._server = self._server, None
-            threading.Thread(target=lambda: (server.shutdown(), server.server_close())).start()
+
+            def close() -> None:
+                server.shutdown()
+                server.server_close()
+
+            threading.Thread(target=close).start()
         return dead
 
     def expire_tokens(self) -> None:
@@ -184,7 +191,7 @@ class Emulator:
         tables: dict[str, dict[str, Any]] = {}
         for name, source in columns:
             table, column = source.lower().split(".")
-            tables.setdefault(table, {})[column] = row[name]
+            tables.setdefault(table, {})[column] = self._id(row[name])
         return {"tables": tables}
 
     def _id(self, value: Any) -> Any:

@@ -240,7 +240,8 @@ class PowerSchoolClient:
                 continue
             status = response.status_code
             if status in _THROTTLED and (throttled := throttled + 1) < self.retries.throttled:
-                self._pause(_asked_wait(response) or self._backoff(throttled), response)
+                asked = _asked_wait(response)
+                self._pause(self._backoff(throttled) if asked is None else asked, response)
                 continue
             if status in _SERVER and (server := server + 1) < self.retries.server:
                 self._pause(self._backoff(server), response)
