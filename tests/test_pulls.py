@@ -314,7 +314,8 @@ def test_district_test_names_the_fields_the_plugin_was_not_granted(
     result = pulled("district", "test", "lincoln", "--json")
     assert result.exit_code == 5
     checks = {c["check"]: c for c in as_json(result)}
-    assert checks["token"]["ok"] and checks["students"]["ok"]
+    assert checks["token"]["ok"]
+    assert checks["students"]["ok"]
     assert "9 record(s)" in checks["students"]["detail"]
     assert not checks["teachers"]["ok"]
     assert PERMISSION in checks["teachers"]["detail"]
@@ -351,7 +352,8 @@ def test_the_plugin_zip_requests_view_only_access_to_every_field_the_queries_rea
     assert plugin.get("version") == "1.0.0"
     assert plugin.find(f"{NS}oauth") is not None
     contact = plugin.find(f"{NS}publisher/{NS}contact")
-    assert contact is not None and contact.get("email") == "rostering@vendor.example"
+    assert contact is not None
+    assert contact.get("email") == "rostering@vendor.example"
     fields = plugin.findall(f"{NS}access_request/{NS}field")
     assert {f.get("access") for f in fields} == {"ViewOnly"}
     granted = {f"{f.get('table')}.{f.get('field')}" for f in fields}
@@ -380,8 +382,8 @@ def test_a_contact_email_longer_than_powerschool_allows_is_refused(
     pulled: Roster, tmp_path: Path
 ) -> None:
     target = tmp_path / "plugin.zip"
-    result = pulled("district", "plugin", "lincoln", "-o", target,
-                    "--contact-email", "roster-support-team@a-long-vendor-name.example")  # fmt: skip
+    email = "roster-support-team@a-long-vendor-name.example"
+    result = pulled("district", "plugin", "lincoln", "-o", target, "--contact-email", email)
     assert result.exit_code == 2
     assert "must have 1 to 40 characters" in result.output
     assert not target.exists()
@@ -391,8 +393,9 @@ def test_the_guide_of_an_api_district_walks_through_the_plugin(pulled: Roster) -
     result = pulled("district", "guide", "lincoln")
     assert result.exit_code == 0, result.output
     text = result.output
-    for step in ("Plugin Management Configuration", "**Enable**", "data access request",
-                 "Data Provider Configuration", "Client Secret", "`TEACHERS.EMAIL_ADDR`"):  # fmt: skip
+    steps = ("Plugin Management Configuration", "**Enable**", "data access request",
+             "Data Provider Configuration", "Client Secret", "`TEACHERS.EMAIL_ADDR`")  # fmt: skip
+    for step in steps:
         assert step in text, step
     assert "Remote Connection Manager" not in text
     assert "WARNING" not in text  # no SFTP address is given to a district we pull from
