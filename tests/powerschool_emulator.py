@@ -53,6 +53,7 @@ class Emulator:
     token_lifetime: float = 30 * 86400.0
     max_page_size: int = 100
     plugin_enabled: bool = True
+    reject_tokens: bool = False  # tokens are issued but every API request is refused (401)
     denied_fields: set[str] = field(default_factory=set)
     missing_queries: set[str] = field(default_factory=set)
     single_as_object: bool = False
@@ -134,7 +135,8 @@ class Emulator:
             if self.expire_after and self.api_requests > self.expire_after:
                 self.expire_after = 0
                 self.tokens.clear()
-            return self.plugin_enabled and self.tokens.get(value, 0.0) > time.monotonic()
+            live = self.tokens.get(value, 0.0) > time.monotonic()
+            return self.plugin_enabled and not self.reject_tokens and live
 
     def throttled(self) -> bool:
         with self._lock:
