@@ -399,3 +399,17 @@ def test_the_guide_of_an_api_district_walks_through_the_plugin(pulled: Roster) -
         assert step in text, step
     assert "Remote Connection Manager" not in text
     assert "WARNING" not in text  # no SFTP address is given to a district we pull from
+
+
+def test_system_test_checks_each_district_we_pull_from(pulled: Roster, emulator: Emulator) -> None:
+    def pull_check() -> dict[str, str]:
+        found = as_json(pulled("system", "test", "--json"))
+        checks = found["checks"] if isinstance(found, dict) else found
+        (check,) = [c for c in checks if c["name"] == "district pull sources"]
+        return dict(check)
+
+    assert pull_check()["result"] == "ok"
+    emulator.denied_fields = {"STUDENTS.LAST_NAME"}
+    failed = pull_check()
+    assert failed["result"] == "fail"
+    assert failed["detail"].startswith("lincoln: students:")
