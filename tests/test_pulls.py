@@ -18,7 +18,9 @@ from xml.etree import ElementTree
 
 import polars as pl
 import pytest
+from click.testing import CliRunner
 
+from roster_pipeline.cli import main
 from roster_pipeline.config import load_settings
 from roster_pipeline.home import Home
 from roster_pipeline.sources import QUERIES
@@ -413,3 +415,18 @@ def test_system_test_checks_each_district_we_pull_from(pulled: Roster, emulator:
     failed = pull_check()
     assert failed["result"] == "fail"
     assert failed["detail"].startswith("lincoln: students:")
+
+
+def test_a_restored_backup_still_reads_the_client_secret(
+    pulled: Roster, emulator: Emulator, tmp_path: Path, store_url: str
+) -> None:
+    assert pulled("backup", tmp_path / "backup").exit_code == 0
+    assert stat.S_IMODE((tmp_path / "backup" / "secrets.key").stat().st_mode) == 0o600
+    if not store_url.startswith("sqlite"):
+        return  # a PostgreSQL home's database comes back with pg_restore, not from here
+    restored = ["--home", str(tmp_path / "restored")]
+    done = CliRunner().invoke(main, [*restored, "restore", str(tmp_path / "backup")])
+    assert done.exit_code == 0, done.output
+    again = CliRunner().invoke(main, [*restored, "pull", "lincoln", "--json"])
+    assert again.exit_code == 0, again.output
+    assert as_json(again)["status"] == "loaded"
