@@ -227,6 +227,8 @@ def source_info(record: DistrictRecord) -> dict[str, Any]:
         shown["pull_every_hours"] = config.pull_every_hours
     if not config.scheduled:
         shown["schedule"] = "none: pulled by `roster pull` only"
+    if config.ca_file:
+        shown["ca_file"] = config.ca_file
     if config.plugin_version:
         shown["plugin_version"] = config.plugin_version
     return shown

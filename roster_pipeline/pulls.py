@@ -79,6 +79,7 @@ def configure(
     pull_at: str | None = None,
     pull_every_hours: float | None = None,
     timezone: str | None = None,
+    ca_file: str | None = None,
 ) -> DistrictRecord:
     """Set a district's source; options not given keep their value. The secret is
     stored encrypted; ``sftp`` turns pulling off and forgets the credentials."""
@@ -101,6 +102,7 @@ def configure(
         pull_at=_clock(pull_at) if pull_at is not None else None,
         pull_every_hours=_hours(pull_every_hours),
         timezone=_zone(timezone) if timezone else None,
+        ca_file=_ca(ca_file) if ca_file is not None else None,
     )
     if not config.url:
         raise ConfigError(f"district {slug}: a PowerSchool API source needs --url")
@@ -129,6 +131,12 @@ def _hours(value: float | None) -> float | None:
     if value is not None and not 0 <= value <= 24 * 7:
         raise ConfigError(f"--pull-every must be between 0 and 168 hours, not {value:g}")
     return value
+
+
+def _ca(path: str) -> str:
+    if path and not Path(path).is_file():
+        raise ConfigError(f"--ca-file {path}: no such file")
+    return str(Path(path).resolve()) if path else ""
 
 
 def _zone(name: str) -> str:

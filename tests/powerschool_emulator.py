@@ -1,7 +1,8 @@
 """A PowerSchool server for the tests: real HTTP on loopback, the documented shapes.
 
 No PowerSchool is reachable from our machines, so this reproduces what the
-reference notes record of one, each behaviour a switch on ``Emulator``:
+reference notes record of one, each behaviour a switch on ``Emulator`` (over
+HTTPS with a certificate of its own when started with ``tls``):
 
 - ``POST /oauth/access_token`` with HTTP Basic and ``grant_type=client_credentials``;
   ``expires_in`` as a string; a repeated request returns the same token with the
@@ -25,13 +26,17 @@ reference notes record of one, each behaviour a switch on ``Emulator``:
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -81,12 +86,19 @@ class Emulator:
     url: str = ""
 
     # --- lifecycle ---------------------------------------------------------
-    def start(self) -> str:
+    def start(self, tls: Path | None = None) -> str:
+        """Serve on a free loopback port; with ``tls`` (a folder), over HTTPS with a
+        self-signed certificate for 127.0.0.1 written there as ``ca.pem``."""
         handler = type("Handler", (_Handler,), {"emulator": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*_certificate(tls))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
         return self.url
 
     def stop(self) -> None:
@@ -296,6 +308,33 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
+
+
+def _certificate(folder: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (``ca.pem``) and its key (``key.pem``)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "emulated PowerSchool")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))  # fmt: skip
+    return str(folder / "ca.pem"), str(folder / "key.pem")
 
 
 def split_users(tables: Mapping[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:

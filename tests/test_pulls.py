@@ -430,3 +430,27 @@ def test_a_restored_backup_still_reads_the_client_secret(
     again = CliRunner().invoke(main, [*restored, "pull", "lincoln", "--json"])
     assert again.exit_code == 0, again.output
     assert as_json(again)["status"] == "loaded"
+
+
+def test_over_tls_an_unknown_certificate_is_refused_and_the_districts_ca_trusted(
+    roster: Roster, tmp_path: Path
+) -> None:
+    server = Emulator(night("good"))
+    server.start(tls=tmp_path / "tls")
+    try:
+        assert server.url.startswith("https://")
+        assert roster("district", "add", "lincoln").exit_code == 0
+        given = roster("district", "source", "lincoln", "powerschool-api", "--url", server.url,
+                       "--client-id", server.client_id, "--client-secret-stdin",
+                       input=server.client_secret + "\n")  # fmt: skip
+        assert given.exit_code == 0, given.output
+        refused = roster("pull", "lincoln")
+        assert refused.exit_code == 5
+        assert "TLS certificate" in refused.output
+        assert "--ca-file" in refused.output
+        ca = tmp_path / "tls" / "ca.pem"
+        trusted = roster("district", "source", "lincoln", "powerschool-api", "--ca-file", ca)
+        assert trusted.exit_code == 0, trusted.output
+        assert pull_json(roster)["status"] == "loaded"
+    finally:
+        server.stop()

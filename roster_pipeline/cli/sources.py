@@ -27,6 +27,7 @@ KINDS = ("sftp", "powerschool-api")
 @click.option("--pull-every", type=float, default=None, metavar="HOURS",
               help="Or pull every HOURS hours (0: not by interval).")  # fmt: skip
 @click.option("--timezone", default=None, help="The district's time zone (e.g. America/Chicago).")
+@click.option("--ca-file", default=None, help="PEM file of a private CA the server's TLS uses.")
 @click.option("--json", "as_json", is_flag=True)
 @reported
 def district_source(
@@ -39,6 +40,7 @@ def district_source(
     pull_at: str | None,
     pull_every: float | None,
     timezone: str | None,
+    ca_file: str | None,
     as_json: bool,
 ) -> None:
     """Choose where district SLUG's roster comes from: sent over SFTP (the default), or
@@ -50,7 +52,7 @@ def district_source(
     with opened_home() as home:
         record = pulls.configure(
             home, slug, kind, url=url, client_id=client_id, secret=secret, pull_at=pull_at,
-            pull_every_hours=pull_every, timezone=timezone,
+            pull_every_hours=pull_every, timezone=timezone, ca_file=ca_file,
         )  # fmt: skip
         shown = districts.source_info(record)
     if as_json:

@@ -68,6 +68,7 @@ class SourceConfig:
     pull_at: str = ""  # "HH:MM" in the district's time zone, or empty
     pull_every_hours: float = 0.0  # or every N hours; 0: not by interval
     timezone: str = "UTC"
+    ca_file: str = ""  # a private CA the district's server certificate is signed by
     plugin_version: str = ""
     plugin_fingerprint: str = ""
 
@@ -114,5 +115,6 @@ def open_source(
     client = PowerSchoolClient(
         config.url, config.client_id, vault.decrypt(config.secret),
         connections=connections, retries=retries, timeout=timeout,
+        ca_file=config.ca_file,
     )  # fmt: skip
     return PowerSchoolSource(client, connections)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -106,7 +107,7 @@ class PowerSchoolClient:
         connections: int = 5,
         timeout: float = 60.0,
         retries: Retries | None = None,
-        verify: str | bool = True,
+        ca_file: str = "",
     ) -> None:
         self.url = check_url(url)
         self._id = client_id
@@ -115,7 +116,8 @@ class PowerSchoolClient:
         self._client = httpx.Client(
             base_url=self.url,
             timeout=timeout,
-            verify=verify,
+            # A district's private CA, else the system's trusted ones.
+            verify=ssl.create_default_context(cafile=ca_file or None),
             limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             headers={"Accept": "application/json"},
         )
@@ -233,6 +235,11 @@ class PowerSchoolClient:
                 self._pause(self._backoff(server), None)
                 continue
             except httpx.TransportError as exc:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                    raise SourceError(self._masked(
+                        f"{what}: the TLS certificate of {self.url} is not trusted ({exc});"
+                        " if the district's server uses a private CA, give it with"
+                        " --ca-file"), "tls") from None  # fmt: skip
                 server += 1
                 if server >= self.retries.server:
                     raise self._transport(what, exc, "server_error") from None
