@@ -43,6 +43,7 @@ from roster_pipeline.sources import (
     open_source,
     plugin_zip,
 )
+from roster_pipeline.sources.queries import PREFIX as QUERY_PREFIX
 from roster_pipeline.store import DistrictRecord
 from sftp_server import published_name
 
@@ -217,6 +218,17 @@ def batch_name(slug: str) -> str:
     return f"powerschool-api-{slug}.zip"
 
 
+def is_pulled(name: str) -> bool:
+    return name.startswith("powerschool-api-") and name.endswith(".zip")
+
+
+#: Said in a pulled batch's report: where a reject's file and line came from.
+REJECT_NOTE = (
+    "pulled from PowerSchool's API: each file is one query's records in the order"
+    f" PowerSchool sent them, so line N of FILE.csv is record N-1 of the query {QUERY_PREFIX}FILE"
+)
+
+
 def pull(
     home: Home, slug: str, progress: Progress = no_progress, retries: Retries | None = None
 ) -> BatchResult:
@@ -227,7 +239,7 @@ def pull(
     named = pulled.path.with_name(batch_name(slug))
     try:
         os.replace(pulled.path, named)
-        return pipeline.process(home, slug, [named], progress=progress)
+        return pipeline.process(home, slug, [named], progress=progress, notes=(REJECT_NOTE,))
     finally:
         named.unlink(missing_ok=True)
         pulled.path.unlink(missing_ok=True)

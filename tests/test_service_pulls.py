@@ -70,6 +70,7 @@ def test_serve_pulls_a_district_due_and_processes_it_like_an_upload(
     assert sorted(batch.counts) == ["class_teachers", "classes", "enrollments", "schools",
                                     "users"]  # fmt: skip
     assert hook.kinds() == []
+    assert any("record N-1 of the query" in w for w in batch.warnings)
 
 
 def test_a_failed_scheduled_pull_forms_no_batch_and_alerts(
