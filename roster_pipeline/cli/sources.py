@@ -11,6 +11,7 @@ import click
 from roster_pipeline.cli.batches import print_batch, process_json
 from roster_pipeline.cli.common import echo_json, exit_for, opened_home, reported, say
 from roster_pipeline.cli.display import shows_progress, stage_display
+from roster_pipeline.cli.exits import ExitCode
 
 #: sources.KINDS, spelled here so that `--help` need not import the HTTP client.
 KINDS = ("sftp", "powerschool-api")
@@ -114,7 +115,7 @@ def district_test(slug: str, as_json: bool) -> None:
         for c in checks:
             click.echo(f"{c.name:<12} {'ok' if c.ok else 'FAIL':<5} {c.detail}")
     if not all(c.ok for c in checks):
-        raise click.exceptions.Exit(5)
+        raise click.exceptions.Exit(ExitCode.UNAVAILABLE)
 
 
 @click.command("pull")
