@@ -31,6 +31,7 @@ from roster_pipeline.outcome import BatchResult
 from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.sources import (
     KINDS,
+    QUERY_PREFIX,
     Check,
     Fetched,
     PluginSpec,
@@ -43,7 +44,6 @@ from roster_pipeline.sources import (
     open_source,
     plugin_zip,
 )
-from roster_pipeline.sources.queries import PREFIX as QUERY_PREFIX
 from roster_pipeline.store import DistrictRecord
 from sftp_server import published_name
 

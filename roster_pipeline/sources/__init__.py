@@ -21,12 +21,13 @@ from roster_pipeline.errors import ConfigError
 from roster_pipeline.sources.client import PowerSchoolClient, Retries, check_url, clear_tokens
 from roster_pipeline.sources.plugin import PluginSpec, fingerprint, next_version, plugin_zip
 from roster_pipeline.sources.powerschool import Check, Fetched, PowerSchoolSource
-from roster_pipeline.sources.queries import QUERIES
+from roster_pipeline.sources.queries import QUERIES, QUERY_PREFIX
 from roster_pipeline.sources.vault import Vault, mask
 
 __all__ = [
     "KINDS",
     "QUERIES",
+    "QUERY_PREFIX",
     "Check",
     "Fetched",
     "PluginSpec",

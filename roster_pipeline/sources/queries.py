@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The queries' names are ``<PREFIX><file>``; PowerSchool wants a dotted, owned name.
-PREFIX = "org.rosterpipeline.roster."
+#: The queries' names are ``<QUERY_PREFIX><file>``; PowerSchool wants a dotted, owned name.
+QUERY_PREFIX = "org.rosterpipeline.roster."
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Query:
 
     @property
     def name(self) -> str:
-        return PREFIX + self.file
+        return QUERY_PREFIX + self.file
 
     @property
     def fields(self) -> tuple[str, ...]:
