@@ -229,6 +229,8 @@ def source_info(record: DistrictRecord) -> dict[str, Any]:
         shown["schedule"] = "none: pulled by `roster pull` only"
     if config.ca_file:
         shown["ca_file"] = config.ca_file
+    if config.min_interval_ms:
+        shown["min_interval_ms"] = config.min_interval_ms
     if config.plugin_version:
         shown["plugin_version"] = config.plugin_version
     return shown

@@ -81,6 +81,7 @@ def configure(
     pull_every_hours: float | None = None,
     timezone: str | None = None,
     ca_file: str | None = None,
+    min_interval_ms: float | None = None,
 ) -> DistrictRecord:
     """Set a district's source; options not given keep their value. The secret is
     stored encrypted; ``sftp`` turns pulling off and forgets the credentials."""
@@ -104,6 +105,7 @@ def configure(
         pull_every_hours=_hours(pull_every_hours),
         timezone=_zone(timezone) if timezone else None,
         ca_file=_ca(ca_file) if ca_file is not None else None,
+        min_interval_ms=_interval(min_interval_ms),
     )
     if not config.url:
         raise ConfigError(f"district {slug}: a PowerSchool API source needs --url")
@@ -131,6 +133,12 @@ def _clock(text: str) -> str:
 def _hours(value: float | None) -> float | None:
     if value is not None and not 0 <= value <= 24 * 7:
         raise ConfigError(f"--pull-every must be between 0 and 168 hours, not {value:g}")
+    return value
+
+
+def _interval(value: float | None) -> float | None:
+    if value is not None and not 0 <= value <= 60_000:
+        raise ConfigError(f"--min-interval-ms must be between 0 and 60000, not {value:g}")
     return value
 
 

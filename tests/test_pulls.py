@@ -456,3 +456,13 @@ def test_over_tls_an_unknown_certificate_is_refused_and_the_districts_ca_trusted
         assert pull_json(roster)["status"] == "loaded"
     finally:
         server.stop()
+
+
+def test_keeping_to_the_districts_minimum_interval_avoids_every_rejection(
+    pulled: Roster, emulator: Emulator
+) -> None:
+    emulator.min_interval = 0.05  # PowerSchool's "minimum time interval between API requests"
+    paced = pulled("district", "source", "lincoln", "powerschool-api", "--min-interval-ms", "100")
+    assert paced.exit_code == 0, paced.output
+    assert pull_json(pulled)["status"] == "loaded"
+    assert 429 not in {s for _, _, s in emulator.log}

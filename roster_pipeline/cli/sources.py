@@ -29,6 +29,8 @@ KINDS = ("sftp", "powerschool-api")
               help="Or pull every HOURS hours (0: not by interval).")  # fmt: skip
 @click.option("--timezone", default=None, help="The district's time zone (e.g. America/Chicago).")
 @click.option("--ca-file", default=None, help="PEM file of a private CA the server's TLS uses.")
+@click.option("--min-interval-ms", type=float, default=None,
+              help="The district's PowerSchool minimum interval between API requests.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @reported
 def district_source(
@@ -42,6 +44,7 @@ def district_source(
     pull_every: float | None,
     timezone: str | None,
     ca_file: str | None,
+    min_interval_ms: float | None,
     as_json: bool,
 ) -> None:
     """Choose where district SLUG's roster comes from: sent over SFTP (the default), or
@@ -54,6 +57,7 @@ def district_source(
         record = pulls.configure(
             home, slug, kind, url=url, client_id=client_id, secret=secret, pull_at=pull_at,
             pull_every_hours=pull_every, timezone=timezone, ca_file=ca_file,
+            min_interval_ms=min_interval_ms,
         )  # fmt: skip
         shown = districts.source_info(record)
     if as_json:

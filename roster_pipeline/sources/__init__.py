@@ -70,6 +70,7 @@ class SourceConfig:
     pull_every_hours: float = 0.0  # or every N hours; 0: not by interval
     timezone: str = "UTC"
     ca_file: str = ""  # a private CA the district's server certificate is signed by
+    min_interval_ms: float = 0.0  # the district's PowerSchool minimum interval between requests
     plugin_version: str = ""
     plugin_fingerprint: str = ""
 
@@ -116,6 +117,6 @@ def open_source(
     client = PowerSchoolClient(
         config.url, config.client_id, vault.decrypt(config.secret),
         connections=connections, retries=retries, timeout=timeout,
-        ca_file=config.ca_file,
+        ca_file=config.ca_file, min_interval=config.min_interval_ms / 1000.0,
     )  # fmt: skip
     return PowerSchoolSource(client, connections)

@@ -108,6 +108,7 @@ class PowerSchoolClient:
         timeout: float = 60.0,
         retries: Retries | None = None,
         ca_file: str = "",
+        min_interval: float = 0.0,
     ) -> None:
         self.url = check_url(url)
         self._id = client_id
@@ -122,6 +123,11 @@ class PowerSchoolClient:
             headers={"Accept": "application/json"},
         )
         self._auth_lock = threading.Lock()
+        # PowerSchool's per-plugin minimum interval between requests: keeping to it
+        # avoids the "too many requests" rejections instead of waiting them out.
+        self._min_interval = min_interval
+        self._pace_lock = threading.Lock()
+        self._next_send = 0.0
         self.stats = {"requests": 0, "retries": 0, "tokens": 0}
 
     def close(self) -> None:
@@ -226,6 +232,7 @@ class PowerSchoolClient:
         throttled = server = 0
         while True:
             self.stats["requests"] += 1
+            self._pace()
             try:
                 response = self._client.request(method, path, **kwargs)
             except httpx.TimeoutException as exc:
@@ -248,12 +255,31 @@ class PowerSchoolClient:
             status = response.status_code
             if status in _THROTTLED and (throttled := throttled + 1) < self.retries.throttled:
                 asked = _asked_wait(response)
-                self._pause(self._backoff(throttled) if asked is None else asked, response)
+                self._hold(self._backoff(throttled) if asked is None else asked, response)
                 continue
             if status in _SERVER and (server := server + 1) < self.retries.server:
                 self._pause(self._backoff(server), response)
                 continue
             return response
+
+    def _hold(self, seconds: float, response: httpx.Response) -> None:
+        """A throttle holds every request of this client, not only the one refused:
+        the others would be refused too."""
+        response.close()
+        self.stats["retries"] += 1
+        with self._pace_lock:
+            self._next_send = max(
+                self._next_send, time.monotonic() + min(seconds, self.retries.max_wait)
+            )
+
+    def _pace(self) -> None:
+        """Wait for this request's turn: at least ``min_interval`` after the last one, and
+        after any wait a throttle asked for."""
+        with self._pace_lock:
+            now = time.monotonic()
+            turn = max(now, self._next_send)
+            self._next_send = turn + self._min_interval
+        time.sleep(turn - now)
 
     def _pause(self, seconds: float, response: httpx.Response | None) -> None:
         if response is not None:
