@@ -13,9 +13,11 @@ from __future__ import annotations
 import csv
 import math
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -148,15 +150,24 @@ class PowerSchoolSource:
         return [flat(r, query) for r in records]
 
     def rows(self, query: Query, size: int) -> Iterator[list[str]]:
-        """Every record of the query, page by page, at most ``connections`` in flight;
-        fails when the query's count changed under us (never a partial table)."""
+        """Every record of the query, page by page, at most ``connections`` in flight and
+        a few pages ahead (memory stays flat); fails when the query's count changed under
+        us (never a partial table). A failed page cancels the pages not yet sent."""
         expected = self.count(query)
-        pages = math.ceil(expected / size)
+        numbers = iter(range(1, math.ceil(expected / size) + 1))
+        pool = ThreadPoolExecutor(self.connections, thread_name_prefix="pull")
         got = 0
-        with ThreadPoolExecutor(self.connections, thread_name_prefix="pull") as pool:
-            for records in pool.map(lambda n: self.page(query, n, size), range(1, pages + 1)):
+        try:
+            ahead = deque(pool.submit(self.page, query, n, size)
+                          for n in islice(numbers, 2 * self.connections))  # fmt: skip
+            while ahead:
+                records = ahead.popleft().result()
+                for n in islice(numbers, 1):
+                    ahead.append(pool.submit(self.page, query, n, size))
                 got += len(records)
                 yield from records
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         if got != expected:
             raise SourceError(
                 f"query {query.name} counted {expected:,} records but its pages held {got:,}:"
