@@ -267,11 +267,15 @@ def deliver(home: Home, slug: str, retries: Retries | None = None) -> Path:
 def _fetch_recorded(home: Home, slug: str, retries: Retries | None) -> Pulled:
     try:
         pulled = fetch(home, slug, retries)
-    except SourceError as exc:
-        message = f"{exc}. Nothing was applied: the loaded roster stays as it was."
+    except (SourceError, ConfigError) as exc:  # a refused server, or a secret we cannot read
+        said = str(exc) if str(exc).startswith(f"district {slug}") else f"district {slug}: {exc}"
+        message = f"{said}. Nothing was applied: the loaded roster stays as it was."
+        code = exc.code if isinstance(exc, SourceError) else "configuration"
         events.record(home, "error", "pull_failed", message, district=slug, always=True,
-                      details={"code": exc.code})  # fmt: skip
-        raise SourceError(message, exc.code) from None
+                      details={"code": code})  # fmt: skip
+        if isinstance(exc, SourceError):
+            raise SourceError(message, exc.code) from None
+        raise ConfigError(message) from None
     f = pulled.fetched
     events.record(home, "info", "pull_fetched", _note(pulled), district=slug,
                   details={"rows": f.rows, "requests": f.requests, "retries": f.retries,

@@ -466,3 +466,14 @@ def test_keeping_to_the_districts_minimum_interval_avoids_every_rejection(
     assert paced.exit_code == 0, paced.output
     assert pull_json(pulled)["status"] == "loaded"
     assert 429 not in {s for _, _, s in emulator.log}
+
+
+def test_a_lost_secrets_key_fails_the_pull_naming_the_file(pulled: Roster, tmp_path: Path) -> None:
+    (tmp_path / "home" / "secrets.key").unlink()
+    result = pulled("pull", "lincoln")
+    assert result.exit_code == 2
+    assert "district lincoln" in result.output
+    assert "secrets.key is missing" in result.output
+    assert "Nothing was applied" in result.output
+    events = as_json(pulled("events", "--district", "lincoln", "--json"))
+    assert [e["code"] for e in events] == ["pull_failed"]
