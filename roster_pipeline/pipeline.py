@@ -28,6 +28,7 @@ from roster_pipeline.home import Home
 from roster_pipeline.outcome import BatchResult, Outcome, changed_rows, table_changes
 from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.render import report
+from roster_pipeline.stages import manifest
 from roster_pipeline.stages.parse import ParsedFile, parse
 from roster_pipeline.stages.plan import plan
 from roster_pipeline.stages.recognise import other_contract
@@ -92,10 +93,33 @@ def evaluate(
     """Run the stages on ``sources``; ``work`` receives extracted files."""
     progress("unpack", None)
     unpacked = unpack(sources, ctx.spec, work, ctx.limits)
-    warnings = _unpack_warnings(unpacked)
     if rejects.has_fatal(unpacked.rejects):
         files = _file_records(unpacked, (), unpacked.rejects)
+        warnings = _unpack_warnings(unpacked)
         return _rejected(files, unpacked.rejects, warnings, _resemblance(unpacked, ctx))
+    decision = manifest.decide(unpacked.files, ctx.spec)
+    unpacked = _without(unpacked, decision.ignored)
+    warnings = (*_unpack_warnings(unpacked), *decision.warnings)
+    if decision.rejects.height:
+        found = rejects.concat([unpacked.rejects, decision.rejects])
+        return _rejected(_file_records(unpacked, (), found), found, warnings)
+    ctx = replace(ctx, spec=decision.spec)
+    outcome = _evaluate_files(unpacked, ctx, warnings, progress)
+    return replace(outcome, mode=decision.mode) if outcome.plan is not None else outcome
+
+
+def _without(unpacked: Unpacked, names: Sequence[str]) -> Unpacked:
+    """``unpacked`` with the files ``names`` matched to no spec file (not read)."""
+    if not names:
+        return unpacked
+    files = tuple(replace(f, file_spec=None) if f.name in names else f for f in unpacked.files)
+    return replace(unpacked, files=files)
+
+
+def _evaluate_files(
+    unpacked: Unpacked, ctx: Context, warnings: tuple[str, ...], progress: Progress
+) -> Outcome:
+    """The stages after unpack, for files read as ``ctx.spec`` says."""
     last = ctx.last_hashes()
     if _is_duplicate(unpacked, last):
         files = _file_records(unpacked, (), unpacked.rejects)
@@ -106,7 +130,7 @@ def evaluate(
     parsed = tuple(_parse_all(fresh, ctx, progress))
     warnings += tuple(w for p in parsed for w in p.warnings)
     progress("validate", sum(p.rows for p in parsed))
-    validated = validate(parsed, ctx.spec, ctx)
+    validated = validate(parsed, ctx.spec, ctx, strict_columns=ctx.thresholds.strict_columns)
     warnings += validated.warnings
     all_rejects = rejects.concat([unpacked.rejects, validated.rejects])
     files = _file_records(unpacked, parsed, all_rejects)
@@ -298,7 +322,10 @@ def process(
     ctx = context_for(home.settings, district, store)
     if lift_holds:
         # 100%: no table can lose, change or reject more than all of its rows.
-        ctx = replace(ctx, thresholds=Thresholds(100.0, 100.0, 100.0))
+        lifted = replace(
+            ctx.thresholds, max_delete_pct=100.0, max_update_pct=100.0, max_reject_pct=100.0
+        )
+        ctx = replace(ctx, thresholds=lifted)
     archive = home.folder("archive", batch_id)
     if archive_raw:
         _keep_raw(sources, archive / "raw")

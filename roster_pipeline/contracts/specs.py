@@ -10,6 +10,7 @@ filling one table with different keys is a SpecError naming the file and the key
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from roster_pipeline.contracts.feeds import LeaveOut as LeaveOut  # noqa: PLC041
 from roster_pipeline.contracts.spec_model import FORMATS as FORMATS  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import ColumnSpec as ColumnSpec  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import FileSpec as FileSpec  # noqa: PLC0414
+from roster_pipeline.contracts.spec_model import ManifestSpec as ManifestSpec  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import Reference as Reference  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import Spec as Spec  # noqa: PLC0414
 from roster_pipeline.errors import SpecError
@@ -52,16 +54,19 @@ def load_spec(name: str = DEFAULT_SPEC, directory: Path | None = None) -> Spec:
     return _read(path)
 
 
-_SPEC_KEYS = {"name", "title", "description", "encoding", "files"}
+_SPEC_KEYS = {"name", "title", "description", "encoding", "files", "manifest", "delta"}
 _FILE_KEYS = {
     "description", "match", "required", "key", "table", "columns", "load", "load_where",
-    "ordered", "fixed", "leave_out", "also", "defer", "ignore_columns", "sis_table",
+    "ordered", "fixed", "leave_out", "also", "defer", "ignore_columns", "sis_table", "mode",
 }  # fmt: skip
 _COLUMN_KEYS = {
     "required", "format", "pattern", "max_length", "values", "references", "where",
     "aliases", "description", "unique", "to", "load", "load_as", "loaded_as", "separator",
-    "sis_field",
+    "sis_field", "same",
 }  # fmt: skip
+_MANIFEST_KEYS = {"file", "version", "version_property", "mode_prefix", "known"}
+_DELTA_KEYS = {"column", "values"}
+MODES = ("bulk", "delta")
 _LEAVE_OUT_KEYS = {"column", "values", "other_than", "matching", "reason"}
 _FEED_KEYS = {"table", "key", "columns", "fixed", "where"}
 
@@ -120,6 +125,9 @@ class _Reader:
                 raise self.fail("top level", f"missing key {required!r}")
         files_raw = self.mapping(data["files"], "files", set(data["files"] or {}))
         files = tuple(self.file(name, body) for name, body in files_raw.items())
+        tombstone = self.tombstone(data.get("delta"))
+        if tombstone is not None:
+            files = tuple(_with_tombstone(f, tombstone) for f in files)
         spec = Spec(
             name=str(data["name"]),
             title=str(data.get("title", data["name"])),
@@ -127,7 +135,11 @@ class _Reader:
             encoding=str(data.get("encoding", "utf-8")),
             description=str(data.get("description", "")).strip(),
             source=self.path,
+            manifest=self.manifest(data.get("manifest"), {f.name for f in files}),
+            delta=tombstone is not None,
         )
+        if any(f.mode == "delta" for f in files) and not spec.delta:
+            raise self.fail("files", "a file in delta mode needs the spec's 'delta' rule")
         self.check_references(spec)
         self.check_tables(spec)
         spec.load_order()
@@ -166,7 +178,36 @@ class _Reader:
             defer=bool(data.get("defer", False)),
             ignore_columns=self.strings(data.get("ignore_columns", []), f"{where}.ignore_columns"),
             sis_table=str(data.get("sis_table", "")),
+            mode=self.mode(data.get("mode", "bulk"), f"{where}.mode"),
         )
+
+    def mode(self, raw: Any, where: str) -> str:
+        if raw not in MODES:
+            raise self.fail(where, f"expected one of {', '.join(MODES)}")
+        return str(raw)
+
+    def manifest(self, raw: Any, files: set[str]) -> ManifestSpec | None:
+        if raw is None:
+            return None
+        data = self.mapping(raw, "manifest", _MANIFEST_KEYS)
+        if data.get("file") not in files or not data.get("version"):
+            raise self.fail("manifest", "name the spec 'file' holding it and its 'version'")
+        return ManifestSpec(
+            file=str(data["file"]),
+            version=str(data["version"]),
+            version_property=str(data.get("version_property", "oneroster.version")),
+            mode_prefix=str(data.get("mode_prefix", "file.")),
+            known=self.strings(data.get("known", []), "manifest.known"),
+        )
+
+    def tombstone(self, raw: Any) -> LeaveOut | None:
+        if raw is None:
+            return None
+        data = self.mapping(raw, "delta", _DELTA_KEYS)
+        if not data.get("column") or not data.get("values"):
+            raise self.fail("delta", "give the 'column' and the 'values' marking a deletion")
+        values = self.strings(data["values"], "delta.values")
+        return LeaveOut(str(data["column"]), "marked for deletion", values=values)
 
     def where(self, raw: Any, where: str, columns: set[str]) -> dict[str, tuple[str, ...]]:
         found = self.mapping(raw or {}, where, columns)
@@ -273,14 +314,18 @@ class _Reader:
     def reference(self, where: str, data: dict[str, Any]) -> Reference | None:
         target = data.get("references")
         if target is None:
-            if "where" in data:
-                raise self.fail(f"{where}.where", "only allowed with 'references'")
+            for alone in ("where", "same"):
+                if alone in data:
+                    raise self.fail(f"{where}.{alone}", "only allowed with 'references'")
             return None
         if not isinstance(target, str) or target.count(".") != 1:
             raise self.fail(f"{where}.references", "expected 'file.column'")
         file, column = target.split(".")
         cond = self.mapping(data.get("where", {}), f"{where}.where", set(data.get("where") or {}))
-        return Reference(file=file, column=column, where={k: str(v) for k, v in cond.items()})
+        same = self.value_map(data.get("same"), f"{where}.same")
+        return Reference(
+            file=file, column=column, where={k: str(v) for k, v in cond.items()}, same=same
+        )
 
     def check_references(self, spec: Spec) -> None:
         names = {f.name: f for f in spec.files}
@@ -293,7 +338,9 @@ class _Reader:
                 where = f"files.{f.name}.columns.{c.name}.references"
                 if target is None or ref.column not in target.column_names:
                     raise self.fail(where, f"{ref.file}.{ref.column} is not a column of the spec")
-                bad = [k for k in (*ref.where, c.loaded_as) if k and k not in target.column_names]
+                theirs = (*ref.where, *ref.same, c.loaded_as)
+                bad = [k for k in theirs if k and k not in target.column_names]
+                bad += [k for k in ref.same.values() if k not in f.column_names]
                 if bad:
                     raise self.fail(where, f"'where' or 'loaded_as' names no column {bad[0]!r}")
 
@@ -311,3 +358,8 @@ class _Reader:
                     )
             if f.defer and len(spec.feeders(f.table)) < 2:
                 raise self.fail(f"files.{f.name}.defer", f"no other file fills {f.table}")
+
+
+def _with_tombstone(f: FileSpec, tombstone: LeaveOut) -> FileSpec:
+    """Every file holding the spec's deletion column marks deletions by it."""
+    return replace(f, tombstone=tombstone) if tombstone.column in f.column_names else f

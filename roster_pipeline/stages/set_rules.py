@@ -228,3 +228,51 @@ def _lines() -> pl.Expr:
 
 def _where_name(index: int) -> str:
     return f"__where_{index}__"
+
+
+def disagreements(  # noqa: PLR0917 - one reference check, all its parts needed
+    frame: pl.DataFrame,
+    skip: pl.Series,
+    file: str,
+    column: ColumnSpec,
+    target: Target,
+    checked: pl.Expr,
+) -> pl.DataFrame:
+    """``reference_mismatch`` for the ``checked`` rows whose referenced row disagrees on
+    a ``same`` column (a teacher's user row enrolled with role student). Values naming
+    no row are left to ``references``."""
+    ref = column.references
+    if ref is None or not ref.same:
+        return rejects.empty()
+    name = column.name
+    theirs = [pl.col(t).cast(pl.String).str.to_lowercase().alias(f"__same_{i}__")
+              for i, t in enumerate(ref.same)]  # fmt: skip
+    found = (
+        target.valid.select(pl.col(ref.column).cast(pl.String).alias(_KEY), *theirs)
+        .drop_nulls(_KEY)
+        .unique(_KEY, keep="first")
+    )
+    rows = frame.filter(checked, pl.col(name).is_not_null(), ~pl.col(LINE).is_in(skip.implode()))
+    joined = rows.join(found, left_on=name, right_on=_KEY, how="inner")
+    differs = [
+        pl.col(f"__same_{i}__").ne_missing(pl.col(mine).str.to_lowercase())
+        for i, mine in enumerate(ref.same.values())
+    ]
+    bad = joined.filter(pl.any_horizontal(differs))
+    if bad.is_empty():
+        return rejects.empty()
+    pairs = list(ref.same.items())
+    theirs_text = pl.concat_str([pl.col(f"__same_{i}__").fill_null("(empty)")
+                                 for i in range(len(pairs))], separator=", ")  # fmt: skip
+    mine_text = pl.concat_str([pl.col(m).fill_null("(empty)") for _, m in pairs], separator=", ")
+    said = f" in {target.label}, but this row's {', '.join(m for _, m in pairs)} is "
+    advice = "; enroll the person in the role their user row gives, or correct that row"
+    head = [pl.lit(f"{name} '"), pl.col(name), pl.lit("' is a "), theirs_text]
+    return reject_rows(
+        bad,
+        file,
+        column=pl.lit(name),
+        value=pl.col(name),
+        code=pl.lit(str(Code.REFERENCE_MISMATCH)),
+        body=pl.concat_str(*head, pl.lit(said), mine_text, pl.lit(advice)),
+    )
