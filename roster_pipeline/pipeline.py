@@ -105,7 +105,10 @@ def evaluate(
         return _rejected(_file_records(unpacked, (), found), found, warnings)
     ctx = replace(ctx, spec=decision.spec)
     outcome = _evaluate_files(unpacked, ctx, warnings, progress)
-    return replace(outcome, mode=decision.mode) if outcome.plan is not None else outcome
+    if outcome.plan is None or decision.mode != "delta":
+        return outcome
+    told = f"{outcome.message} (delta: rows the delta files do not list stay as they are)"
+    return replace(outcome, mode=decision.mode, message=told)
 
 
 def _without(unpacked: Unpacked, names: Sequence[str]) -> Unpacked:

@@ -65,6 +65,7 @@ def _json(batch: BatchRecord, rejects: pl.DataFrame) -> str:
         "batch_id": batch.batch_id,
         "district": batch.district,
         "status": str(batch.status),
+        "mode": batch.mode,
         "message": batch.message,
         "warnings": list(batch.warnings),
     }

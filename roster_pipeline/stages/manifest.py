@@ -164,23 +164,28 @@ def _foreign(found: ReceivedFile, spec: Spec) -> Decision:
     return _reject(spec, found.name, Code.WRONG_CONTRACT, _wrong(found.name, version, spec), line)
 
 
-def contract_for(version: str) -> str | None:
-    """The shipped contract reading OneRoster ``version``, if any."""
+def contracts_by_version() -> dict[str, str]:
+    """OneRoster version -> the shipped contract reading it."""
+    found: dict[str, str] = {}
     for name in available_specs():
         m = load_spec(name).manifest
-        if m is not None and m.version == version:
-            return name
-    return None
+        if m is not None:
+            found.setdefault(m.version, name)
+    return found
+
+
+def _versions() -> str:
+    return " or ".join(sorted(contracts_by_version())) or "a supported"
 
 
 def _wrong(name: str, version: str, spec: Spec) -> str:
     said = f"OneRoster {version}" if version else "OneRoster without oneroster.version"
     head = f"{name}: this is a {said} set, but the district's contract is `{spec.name}`"
-    contract = contract_for(version)
+    contract = contracts_by_version().get(version)
     if contract is None:
         return (
             f"{head}, and no contract reads {said}; ask the district for a OneRoster"
-            f" 1.1 or 1.2 export. {rejects.BATCH_REJECTED}."
+            f" {_versions()} export. {rejects.BATCH_REJECTED}."
         )
     return (
         f"{head}; if the district sends {said}, move it to `{contract}` (`roster spec show"
@@ -192,8 +197,8 @@ def _no_manifest(spec: Spec) -> str:
     return (
         f"{_MANIFEST}: no manifest was sent. The `{spec.name}` contract reads OneRoster sets"
         " whose manifest.csv names the version and each file's mode; a set without one is"
-        " OneRoster 1.0, which no contract reads: ask the district for a OneRoster 1.1 or"
-        f" 1.2 export. {rejects.BATCH_REJECTED}."
+        f" OneRoster 1.0, which no contract reads: ask the district for a OneRoster"
+        f" {_versions()} export. {rejects.BATCH_REJECTED}."
     )
 
 
