@@ -27,6 +27,7 @@ from roster_pipeline.errors import TransientError
 from roster_pipeline.home import Home
 from roster_pipeline.outcome import BatchResult, Outcome, changed_rows, table_changes
 from roster_pipeline.progress import Progress, no_progress
+from roster_pipeline.redact import redact
 from roster_pipeline.render import report
 from roster_pipeline.stages import manifest
 from roster_pipeline.stages.parse import ParsedFile, parse
@@ -314,7 +315,8 @@ def process(
     """Run the whole pipeline for a district and record the batch.
 
     ``archive_raw=False``: the caller keeps the raw files itself (the service moves
-    the batch folder to ``archive/<batch>/raw`` after the commit). ``lift_holds``:
+    the batch folder to ``archive/<batch>/raw`` after the commit); ``sources`` are
+    then its own copies, whose secret columns are blanked in place. ``lift_holds``:
     an approved batch is applied whatever its change counts. ``notes``: warnings from
     before the stages (uploads superseded by a later one of the same name).
     """
@@ -332,6 +334,9 @@ def process(
     archive = home.folder("archive", batch_id)
     if archive_raw:
         _keep_raw(sources, archive / "raw")
+    # Secret columns (1.2 passwords) never reach the archive: the copy just made, or the
+    # service's own copy of the upload, which it moves there (archive_raw=False).
+    redact([archive / "raw"] if archive_raw else sources, ctx.spec)
     with tempfile.TemporaryDirectory(dir=home.folder("work"), prefix=f"{batch_id}-") as work:
         outcome = _evaluate_guarded(sources, ctx, Path(work), batch_id, progress)
     batch = outcome.record(batch_id, district.slug, received, sources, notes)

@@ -51,6 +51,17 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """Columns a file takes from another file's rows naming its key: OneRoster 1.2
+    users get their role from roles.csv (``on`` userSourcedId), primary role first."""
+
+    file: str
+    on: str  # the other file's column naming this file's key
+    columns: Mapping[str, str]  # this file's column -> the other file's column
+    prefer: Mapping[str, str] = field(default_factory=dict)  # rows matching come first
+
+
+@dataclass(frozen=True)
 class ColumnSpec:
     name: str
     required: bool = False  # the column must be present and every value non-empty
@@ -109,6 +120,9 @@ class FileSpec:
     # "delta" (listed rows upserted, rows marked by ``tombstone`` deleted, others kept).
     mode: str = "bulk"
     tombstone: LeaveOut | None = None  # rows marked for deletion (OneRoster tobedeleted)
+    lookup: Lookup | None = None  # columns filled from another file's rows
+    blank_in_bulk: tuple[str, ...] = ()  # columns a bulk file leaves empty (a warning if not)
+    secret_columns: tuple[str, ...] = ()  # blanked before the file is archived (passwords)
 
     @property
     def feeds(self) -> tuple[Feed, ...]:
@@ -247,6 +261,7 @@ def _deps(f: FileSpec, spec: Spec) -> set[str]:
     """The files checked before ``f``: those it references and their siblings (a
     reference into users resolves against every file that fills users)."""
     named = {c.references.file for c in f.columns if c.references}
+    named |= {f.lookup.file} if f.lookup else set()
     found = set(named)
     for name in named:
         found |= {s.name for s in spec.siblings(spec.file(name))}

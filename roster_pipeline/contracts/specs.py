@@ -10,16 +10,17 @@ filling one table with different keys is a SpecError naming the file and the key
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 # The model is re-exported (``as`` marks it so for mypy): modules take specs from here.
+from roster_pipeline.contracts import delivery
 from roster_pipeline.contracts.feeds import Feed as Feed  # noqa: PLC0414
 from roster_pipeline.contracts.feeds import LeaveOut as LeaveOut  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import FORMATS as FORMATS  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import ColumnSpec as ColumnSpec  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import FileSpec as FileSpec  # noqa: PLC0414
+from roster_pipeline.contracts.spec_model import Lookup as Lookup  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import ManifestSpec as ManifestSpec  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import Reference as Reference  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import Spec as Spec  # noqa: PLC0414
@@ -58,15 +59,14 @@ _SPEC_KEYS = {"name", "title", "description", "encoding", "files", "manifest", "
 _FILE_KEYS = {
     "description", "match", "required", "key", "table", "columns", "load", "load_where",
     "ordered", "fixed", "leave_out", "also", "defer", "ignore_columns", "sis_table", "mode",
+    "lookup", "secret_columns",
 }  # fmt: skip
 _COLUMN_KEYS = {
     "required", "format", "pattern", "max_length", "values", "references", "where",
     "aliases", "description", "unique", "to", "load", "load_as", "loaded_as", "separator",
     "sis_field", "same",
 }  # fmt: skip
-_MANIFEST_KEYS = {"file", "version", "version_property", "mode_prefix", "known"}
-_DELTA_KEYS = {"column", "values"}
-MODES = ("bulk", "delta")
+
 _LEAVE_OUT_KEYS = {"column", "values", "other_than", "matching", "reason"}
 _FEED_KEYS = {"table", "key", "columns", "fixed", "where"}
 
@@ -125,9 +125,9 @@ class _Reader:
                 raise self.fail("top level", f"missing key {required!r}")
         files_raw = self.mapping(data["files"], "files", set(data["files"] or {}))
         files = tuple(self.file(name, body) for name, body in files_raw.items())
-        tombstone = self.tombstone(data.get("delta"))
-        if tombstone is not None:
-            files = tuple(_with_tombstone(f, tombstone) for f in files)
+        delta = delivery.read_delta(self, data.get("delta"))
+        if delta is not None:
+            files = tuple(delta.marking(f) for f in files)
         spec = Spec(
             name=str(data["name"]),
             title=str(data.get("title", data["name"])),
@@ -135,12 +135,13 @@ class _Reader:
             encoding=str(data.get("encoding", "utf-8")),
             description=str(data.get("description", "")).strip(),
             source=self.path,
-            manifest=self.manifest(data.get("manifest"), {f.name for f in files}),
-            delta=tombstone is not None,
+            manifest=delivery.read_manifest(self, data.get("manifest"), {f.name for f in files}),
+            delta=delta is not None,
         )
         if any(f.mode == "delta" for f in files) and not spec.delta:
             raise self.fail("files", "a file in delta mode needs the spec's 'delta' rule")
         self.check_references(spec)
+        self.check_lookups(spec)
         self.check_tables(spec)
         spec.load_order()
         return spec
@@ -178,36 +179,10 @@ class _Reader:
             defer=bool(data.get("defer", False)),
             ignore_columns=self.strings(data.get("ignore_columns", []), f"{where}.ignore_columns"),
             sis_table=str(data.get("sis_table", "")),
-            mode=self.mode(data.get("mode", "bulk"), f"{where}.mode"),
+            mode=delivery.read_mode(self, data.get("mode", "bulk"), f"{where}.mode"),
+            lookup=delivery.read_lookup(self, data.get("lookup"), f"{where}.lookup", set(cols_raw)),
+            secret_columns=self.strings(data.get("secret_columns", []), f"{where}.secret_columns"),
         )
-
-    def mode(self, raw: Any, where: str) -> str:
-        if raw not in MODES:
-            raise self.fail(where, f"expected one of {', '.join(MODES)}")
-        return str(raw)
-
-    def manifest(self, raw: Any, files: set[str]) -> ManifestSpec | None:
-        if raw is None:
-            return None
-        data = self.mapping(raw, "manifest", _MANIFEST_KEYS)
-        if data.get("file") not in files or not data.get("version"):
-            raise self.fail("manifest", "name the spec 'file' holding it and its 'version'")
-        return ManifestSpec(
-            file=str(data["file"]),
-            version=str(data["version"]),
-            version_property=str(data.get("version_property", "oneroster.version")),
-            mode_prefix=str(data.get("mode_prefix", "file.")),
-            known=self.strings(data.get("known", []), "manifest.known"),
-        )
-
-    def tombstone(self, raw: Any) -> LeaveOut | None:
-        if raw is None:
-            return None
-        data = self.mapping(raw, "delta", _DELTA_KEYS)
-        if not data.get("column") or not data.get("values"):
-            raise self.fail("delta", "give the 'column' and the 'values' marking a deletion")
-        values = self.strings(data["values"], "delta.values")
-        return LeaveOut(str(data["column"]), "marked for deletion", values=values)
 
     def where(self, raw: Any, where: str, columns: set[str]) -> dict[str, tuple[str, ...]]:
         found = self.mapping(raw or {}, where, columns)
@@ -344,6 +319,18 @@ class _Reader:
                 if bad:
                     raise self.fail(where, f"'where' or 'loaded_as' names no column {bad[0]!r}")
 
+    def check_lookups(self, spec: Spec) -> None:
+        """A lookup names a file of the spec and columns of it."""
+        names = {f.name: f for f in spec.files}
+        for f in spec.files:
+            lk = f.lookup
+            if lk is None:
+                continue
+            other = names.get(lk.file)
+            wanted = [lk.on, *lk.columns.values(), *lk.prefer]
+            if other is None or any(c not in other.column_names for c in wanted):
+                raise self.fail(f"files.{f.name}.lookup", f"names no file or column of {lk.file}")
+
     def check_tables(self, spec: Spec) -> None:
         """Every feed of one table agrees on its key; ``defer`` needs another feeder."""
         keys: dict[str, tuple[str, tuple[str, ...]]] = {}
@@ -358,8 +345,3 @@ class _Reader:
                     )
             if f.defer and len(spec.feeders(f.table)) < 2:
                 raise self.fail(f"files.{f.name}.defer", f"no other file fills {f.table}")
-
-
-def _with_tombstone(f: FileSpec, tombstone: LeaveOut) -> FileSpec:
-    """Every file holding the spec's deletion column marks deletions by it."""
-    return replace(f, tombstone=tombstone) if tombstone.column in f.column_names else f

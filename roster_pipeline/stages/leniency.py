@@ -8,7 +8,8 @@ the file, line and column, and the row loads.
 
 A column counts as loaded (and stays strict) when it reaches a table, is part of
 the file's key, decides which rows load (``load_where``, a feed's ``where``, a
-leave-out rule), is a reference, or is what another file's reference reads.
+leave-out rule), is a reference, or is what another file's reference or lookup
+reads.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def lenient_columns(spec: Spec, file_spec: FileSpec) -> frozenset[str]:
     strict |= {c.name for c in file_spec.columns if c.references is not None or c.unique}
     strict |= {rule.column for rule in file_spec.leave_out}
     for f in spec.files:
+        lk = f.lookup
+        if lk is not None and lk.file == file_spec.name:
+            strict |= {lk.on, *lk.columns.values(), *lk.prefer}
         for c in f.columns:
             ref = c.references
             if ref is not None and ref.file == file_spec.name:

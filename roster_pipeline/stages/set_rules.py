@@ -35,6 +35,9 @@ class Target:
     valid: pl.DataFrame  # String columns: at least the referenced and the ``where`` columns
     rejected: pl.DataFrame  # this batch's rejected rows (same columns + LINE); empty when loaded
     left_out: pl.DataFrame = field(default_factory=pl.DataFrame)  # rows the SIS marks inactive
+    # The loaded part of a table that loads some rows only (users: teachers and
+    # students): a value missing from it proves nothing for a row that is not loaded.
+    partial: bool = False
 
 
 def reject_rows(

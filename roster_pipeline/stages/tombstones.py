@@ -38,3 +38,18 @@ def describe(name: str, file_spec: FileSpec, marked: pl.DataFrame) -> str:
         f"{name}: {marked.height:,} row(s) marked for deletion ({said}) left out: a bulk"
         " file lists the rows to keep, so they were not loaded"
     )
+
+
+def filled_in_bulk(name: str, file_spec: FileSpec, frame: pl.DataFrame) -> str | None:
+    """A warning when rows of a bulk file fill columns the binding leaves blank there
+    (OneRoster 1.2: status, dateLastModified). Many exporters do; the rows are read."""
+    blank = [c for c in file_spec.blank_in_bulk if c in frame.columns]
+    if file_spec.mode != "bulk" or not blank:
+        return None
+    filled = frame.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in blank])).height
+    if not filled:
+        return None
+    return (
+        f"{name}: {filled:,} row(s) fill {' or '.join(blank)}, which a bulk file leaves"
+        " blank; the rows were read as sent"
+    )

@@ -39,6 +39,7 @@ from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FileSpec, Reference, Spec
 from roster_pipeline.stages import tombstones
 from roster_pipeline.stages.leniency import lenient_columns, soften
+from roster_pipeline.stages.lookups import kept_from_loaded, looked_up
 from roster_pipeline.stages.parse import LINE, ParsedFile
 from roster_pipeline.stages.row_rules import row_rejects
 from roster_pipeline.stages.set_rules import Target, disagreements, duplicate_keys, references
@@ -204,12 +205,14 @@ class _Batch:
         return rejects.one(expected, Code.MISSING_FILE, message)
 
     def check(self, received: ParsedFile, file_spec: FileSpec) -> None:
-        every = _conform(received.frame, file_spec)
+        every = self.looked_up(_conform(received.frame, file_spec), file_spec)
         frame, out = leave_out(every, file_spec)
         notes = [describe_left_out(received.name, file_spec, out)] if out.height else []
         frame, marked = tombstones.split(frame, file_spec)
         if marked.height:
             notes.append(tombstones.describe(received.name, file_spec, marked))
+        filled = tombstones.filled_in_bulk(received.name, file_spec, frame)
+        notes += [filled] if filled else []
         row = row_rejects(frame, file_spec, received.name)
         if not self.strict_columns:
             row, soft = soften(row, lenient_columns(self.spec, file_spec), received.name)
@@ -231,6 +234,8 @@ class _Batch:
                 out = pl.concat([out, follows])
                 notes.append(follow_note(received.name, column, follows.height))
             skip = row.filter(pl.col("column") == column.name)["line"]
+            if target.partial:  # only rows loaded themselves must name a loaded row
+                skip = pl.concat([skip, frame.filter(~taken_mask(file_spec.feeds))[LINE]])
             found.append(references(frame, skip, received.name, column, target))
             loaded = taken_mask(file_spec.feeds)
             found.append(disagreements(frame, skip, received.name, column, target, loaded))
@@ -274,7 +279,21 @@ class _Batch:
         if rows is None:  # unknown: optional (schools) is fine, required is missing_file
             return None
         label = f"the loaded {file_spec.table} (no {ref.file} file in this batch)"
-        return Target(label, rows.cast(pl.String), pl.DataFrame())
+        partial = bool(file_spec.load_where)
+        return Target(label, rows.cast(pl.String), pl.DataFrame(), partial=partial)
+
+    def looked_up(self, frame: pl.DataFrame, file_spec: FileSpec) -> pl.DataFrame:
+        """``frame`` with its lookup's columns (a 1.2 user's role) from the checked rows of
+        the other file, else (that file not sent in full) from the loaded row."""
+        lk = file_spec.lookup
+        if lk is None:
+            return frame
+        found = self.checked.get(lk.file)
+        frame = looked_up(frame, file_spec, found.sent.valid if found else None)
+        if found is not None and found.sent.file_spec.mode == "bulk":
+            return frame  # the full list of roles: a user it does not name has none
+        loaded = self.loaded_rows(file_spec, (file_spec.key[0], *lk.columns))
+        return kept_from_loaded(frame, file_spec, loaded)
 
     def with_loaded(
         self, tonight: Target, file_spec: FileSpec, columns: Sequence[str]
@@ -295,7 +314,8 @@ class _Batch:
         kept = rows.cast(pl.String).filter(~pl.col(key).is_in(gone.cast(pl.String).implode()))
         both = pl.concat([tonight.valid.select(columns).cast(pl.String), kept.select(columns)])
         label = f"{tonight.label} and the loaded {file_spec.table}"
-        return replace(tonight, label=label, valid=both.unique(key, keep="first"))
+        valid = both.unique(key, keep="first")
+        return replace(tonight, label=label, valid=valid, partial=bool(file_spec.load_where))
 
     def loaded_rows(self, file_spec: FileSpec, columns: Sequence[str]) -> pl.DataFrame | None:
         """Loaded values of the file's ``columns``, under the spec's names; None when
