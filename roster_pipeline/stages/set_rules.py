@@ -264,18 +264,33 @@ def disagreements(  # noqa: PLR0917 - one reference check, all its parts needed
     bad = joined.filter(pl.any_horizontal(differs))
     if bad.is_empty():
         return rejects.empty()
-    pairs = list(ref.same.items())
-    theirs_text = pl.concat_str([pl.col(f"__same_{i}__").fill_null("(empty)")
-                                 for i in range(len(pairs))], separator=", ")  # fmt: skip
-    mine_text = pl.concat_str([pl.col(m).fill_null("(empty)") for _, m in pairs], separator=", ")
-    said = f" in {target.label}, but this row's {', '.join(m for _, m in pairs)} is "
-    advice = "; enroll the person in the role their user row gives, or correct that row"
-    head = [pl.lit(f"{name} '"), pl.col(name), pl.lit("' is a "), theirs_text]
     return reject_rows(
         bad,
         file,
         column=pl.lit(name),
         value=pl.col(name),
         code=pl.lit(str(Code.REFERENCE_MISMATCH)),
-        body=pl.concat_str(*head, pl.lit(said), mine_text, pl.lit(advice)),
+        body=_disagreement(name, ref, target.label),
+    )
+
+
+def _disagreement(name: str, ref: Reference, label: str) -> pl.Expr:
+    """ "userSourcedId 'u1' has role 'teacher' in users.csv, but this row has role 'student'"."""
+    theirs_text = pl.concat_str(
+        [
+            pl.when(pl.col(f"__same_{i}__").is_null())
+            .then(pl.lit(f"no {k}"))
+            .otherwise(pl.concat_str(pl.lit(f"{k} '"), pl.col(f"__same_{i}__"), pl.lit("'")))
+            for i, k in enumerate(ref.same)
+        ],
+        separator=", ",
+    )
+    mine_text = pl.concat_str(
+        [pl.concat_str(pl.lit(f"{m} '"), pl.col(m), pl.lit("'")) for m in ref.same.values()],
+        separator=", ",
+    )
+    advice = "; enroll the person in the role their user row gives, or correct that row"
+    head = [pl.lit(f"{name} '"), pl.col(name), pl.lit("' has "), theirs_text]
+    return pl.concat_str(
+        *head, pl.lit(f" in {label}, but this row has "), mine_text, pl.lit(advice)
     )
