@@ -182,6 +182,13 @@ class Settings(BaseModel):
         """The database URL in force: explicit, or SQLite inside the home."""
         return self.database_url or f"sqlite:///{(self.home / 'roster.db').resolve()}"
 
+    @property
+    def receiver_limits(self) -> Limits:
+        """The receiver's limits, with the system's simultaneous connections per district."""
+        return dataclasses.replace(
+            self.limits, max_sessions_per_account=self.system.connections_per_district
+        )
+
     def path(self, *parts: str) -> Path:
         """A path inside the home folder."""
         return self.home.joinpath(*parts)
@@ -326,10 +333,15 @@ def _fields(cls: Any) -> Iterator[tuple[str, FieldInfo | None, Any]]:
             yield item.name, None, item.type
 
 
+#: Receiver limits that a system setting decides (see ``Settings.receiver_limits``):
+#: not settings of their own, so one knob changes them.
+_SET_BY_SYSTEM = frozenset({"max_sessions_per_account"})
+
+
 def _leaves(cls: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, tuple[str, ...], Any]]:
     """(flat name, path, field) of every setting; a group's fields are flat names."""
     for name, info, kind in _fields(cls):
-        if info is not None and info.exclude:
+        if (info is not None and info.exclude) or name in _SET_BY_SYSTEM:
             continue
         key = (info.alias if info is not None else None) or name
         if isinstance(kind, type) and (

@@ -14,7 +14,8 @@ What the knobs mean:
 * ``purge_policy`` aggressive | typical | seldom: how long archives and events are
   kept (``PURGE_DAYS``); ``retention_days`` in a file, or a district's own, wins.
 * ``log_levels``: which events beyond errors are recorded (``roster events``).
-* ``connections_per_district``: SFTP sessions one district may hold at once.
+* ``connections_per_district``: logged-in SFTP connections one district may hold at once
+  (the receiver's ``max_sessions_per_account``).
 """
 
 from __future__ import annotations

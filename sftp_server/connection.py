@@ -71,6 +71,10 @@ class Host(Protocol):
         """The session of a connection that just logged in."""
         ...
 
+    def sessions_of(self, username: str) -> int:
+        """How many logged-in connections ``username`` holds right now."""
+        ...
+
 
 def _key_allowed(key: asyncssh.SSHKey, lines: tuple[str, ...], address: str) -> bool:
     try:
@@ -258,6 +262,8 @@ class ReceiverConnection(asyncssh.SSHServer):
         assert self._conn is not None
         assert self._account is not None
         conn, host = self._conn, self._host
+        if self._session_cap_reached():
+            return
         host.addresses.authenticated(self._address)
         host_key = conn.get_server_host_key()
         self.session = host.new_session(
@@ -273,6 +279,24 @@ class ReceiverConnection(asyncssh.SSHServer):
         )
         self.session.log("auth_ok", method=self._method)
         self._watchdog = asyncio.get_running_loop().create_task(self._watch_idle())
+
+    def _session_cap_reached(self) -> bool:
+        """SFTPGo's max_sessions: one account may not take every slot (a runaway
+        retry loop at a district), so its extra logins are refused, not queued."""
+        assert self._account is not None
+        cap = self._host.limits.max_sessions_per_account
+        if self._host.sessions_of(self._account.username) < cap:
+            return False
+        reason = f"too many connections for this account (at most {cap})"
+        self._host.audit.write(
+            "login_refused",
+            address=self._address,
+            username=self._account.username,
+            district=self._account.district,
+            reason=reason,
+        )
+        self.close(reason, asyncssh.DISC_TOO_MANY_CONNECTIONS)
+        return True
 
     async def _watch_idle(self) -> None:
         assert self.session is not None

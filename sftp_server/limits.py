@@ -27,6 +27,7 @@ class Limits:
     max_channels: int = 4  # SSH sessions per connection
     max_connections: int = 200
     max_connections_per_address: int = 20
+    max_sessions_per_account: int = 5  # logged-in connections one account holds at once
     max_startups: int = 60  # unauthenticated connections: all refused beyond this ...
     max_startups_begin: int = 20  # ... and refused at random (30% rising) beyond this
     max_startups_per_address: int = 10

@@ -114,6 +114,14 @@ class Receiver:
         """Forget a connection that ended."""
         self.connections.discard(conn)
 
+    def sessions_of(self, username: str) -> int:
+        """Logged-in connections of ``username`` (for ``max_sessions_per_account``)."""
+        return sum(
+            1
+            for conn in self.connections
+            if conn.session is not None and conn.session.account.username == username
+        )
+
     def score(self, address: str, kind: str) -> bool:
         """Count a failure of ``kind`` against ``address``; True when that banned it."""
         return self.bans.score(address, kind)

@@ -20,12 +20,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
 
 from roster_pipeline.cli import main
+from roster_pipeline.config import load_settings
 from roster_pipeline.errors import DatabaseUnavailableError
 from roster_pipeline.store import Store, open_store
 from roster_pipeline.store.engine import Engine
 from tests.helpers import SAMPLES, Roster
+from tests.web_helpers import Deployment, build
 
 POSTGRES_URL = os.environ.get(
     "ROSTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -121,3 +124,18 @@ def roster(bare_roster: Roster) -> Roster:
     done = bare_roster("init")
     assert done.exit_code == 0, done.output
     return bare_roster
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, store_url: str) -> Deployment:
+    """The console's home (``tests/web_helpers.build``) on each engine."""
+    return build(load_settings(home=tmp_path / "home", database_url=store_url), tmp_path)
+
+
+@pytest.fixture
+def client(deployment: Deployment) -> Iterator[TestClient]:
+    """The console in process, over ``deployment``."""
+    from roster_pipeline.web.app import create_app
+
+    with TestClient(create_app(deployment.settings)) as c:
+        yield c

@@ -77,3 +77,12 @@ def test_a_stored_district_value_out_of_range_is_refused(tmp_path: Path) -> None
     settings = load_settings(env={}, home=tmp_path)
     with pytest.raises(ConfigError, match="max_update_pct must be between 0 and 100, not inf"):
         settings.for_district({"max_update_pct": math.inf})
+
+
+def test_simultaneous_connections_is_one_knob_the_receiver_obeys() -> None:
+    settings = Settings().replaced({"connections_per_district": 3})
+    assert settings.receiver_limits.max_sessions_per_account == 3
+    # The receiver's own field is not a second setting that could disagree.
+    assert "max_sessions_per_account" not in Settings().flat()
+    with pytest.raises(KeyError):
+        Settings().replaced({"max_sessions_per_account": 9})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,29 +14,20 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from roster_pipeline import events, operations, operators
-from roster_pipeline.config import load_settings
 from roster_pipeline.contracts import rejects as rejects_mod
 from roster_pipeline.home import Home
 from roster_pipeline.store import BatchRecord, BatchStatus
 from roster_pipeline.web.app import CSP, create_app
 from sftp_server import Algorithms, AuditLog, UploadRecord
-from tests.web_helpers import FORMULA, HOSTILE, PASSWORDS, Deployment, build, csrf_of, log_in
-
-
-@pytest.fixture
-def deployment(tmp_path: Path, store_url: str) -> Deployment:
-    return build(load_settings(home=tmp_path / "home", database_url=store_url), tmp_path)
-
-
-@pytest.fixture
-def client(deployment: Deployment) -> Iterator[TestClient]:
-    with TestClient(create_app(deployment.settings)) as c:
-        yield c
-
-
-def _token(deployment: Deployment, name: str) -> dict[str, str]:
-    with Home(deployment.settings) as home:
-        return {"Authorization": f"Bearer {operators.issue_token(home, name)}"}
+from tests.web_helpers import (
+    FORMULA,
+    HOSTILE,
+    PASSWORDS,
+    Deployment,
+    bearer,
+    csrf_of,
+    log_in,
+)
 
 
 def _audit(deployment: Deployment) -> list[dict[str, object]]:
@@ -56,7 +46,7 @@ def _post_login(c: TestClient, name: str, password: str = "", csrf: str = "") ->
     return response
 
 
-def test_pages_need_a_login_and_the_api_a_token(client: TestClient) -> None:
+def test_pages_need_a_login_and_the_api_abearer(client: TestClient) -> None:
     page = client.get("/batches/x", follow_redirects=False)
     assert page.status_code == 303
     assert page.headers["location"] == "/login?next=%2Fbatches%2Fx"
@@ -229,8 +219,8 @@ def test_approve_after_confirmation_changes_the_status(
     assert action[0]["batch"] == batch
 
 
-def test_api_actions_with_a_bearer_token(client: TestClient, deployment: Deployment) -> None:
-    otto = _token(deployment, "otto")
+def test_api_actions_with_a_bearerbearer(client: TestClient, deployment: Deployment) -> None:
+    otto = bearer(deployment, "otto")
     batch = deployment.held.batch_id
     done = client.post(f"/api/batches/{batch}/discard", headers=otto)
     assert done.status_code == 200, done.text
@@ -243,7 +233,7 @@ def test_api_actions_with_a_bearer_token(client: TestClient, deployment: Deploym
     assert next(d for d in overview["districts"] if d["slug"] == "quiet")["status"] == "paused"
     forbidden = client.post("/api/districts/quiet/disable", headers=otto)
     assert forbidden.status_code == 403
-    ada = _token(deployment, "ada")
+    ada = bearer(deployment, "ada")
     assert client.post("/api/districts/quiet/disable", headers=ada).json()["status"] == "disabled"
 
 
@@ -299,7 +289,7 @@ def test_every_api_action_refuses_strangers_viewers_and_cookie_without_csrf(
 ) -> None:
     path = template.format(held=deployment.held.batch_id)
     assert client.post(path).status_code == 401
-    weaker = _token(deployment, "vera" if needed == "otto" else "otto")
+    weaker = bearer(deployment, "vera" if needed == "otto" else "otto")
     assert client.post(path, headers=weaker).status_code == 403
     log_in(client, needed)
     assert client.post(path).status_code == 403  # a cookie alone: no CSRF header
@@ -349,7 +339,7 @@ def test_security_and_system_pages(client: TestClient, deployment: Deployment) -
 
 def test_metrics_health_and_readiness(client: TestClient, deployment: Deployment) -> None:
     assert client.get("/metrics").status_code == 401
-    text = client.get("/metrics", headers=_token(deployment, "vera")).text
+    text = client.get("/metrics", headers=bearer(deployment, "vera")).text
     assert 'roster_batches{status="held"} 1.0' in text
     assert 'roster_rejects_total{code="pattern"}' in text
     assert "roster_batch_processing_seconds_bucket" in text

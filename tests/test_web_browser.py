@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from roster_pipeline.config import load_settings
 from tests.browser import ARTIFACTS
-from tests.web_helpers import HOSTILE, PASSWORDS, Deployment, build
+from tests.web_helpers import HOSTILE, PASSWORDS, Deployment
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -39,11 +38,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def deployment(tmp_path: Path, store_url: str) -> Deployment:
-    return build(load_settings(home=tmp_path / "home", database_url=store_url), tmp_path)
 
 
 @pytest.fixture

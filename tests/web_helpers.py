@@ -63,6 +63,12 @@ def build(settings: Settings, work: Path) -> Deployment:
     return Deployment(settings, held, hostile)
 
 
+def bearer(deployment: Deployment, name: str) -> dict[str, str]:
+    """An Authorization header with a fresh API token of operator ``name``."""
+    with Home(deployment.settings) as home:
+        return {"Authorization": f"Bearer {operators.issue_token(home, name)}"}
+
+
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "the page has no CSRF field"

@@ -104,7 +104,7 @@ def _shell(value: object) -> str:
 @reported
 def system_test(as_json: bool) -> None:
     """Test Connection: database, home, disk, host keys, port, webhook. Exit 5 on a failure."""
-    from roster_pipeline.service import checks
+    from roster_pipeline import checks
 
     with opened_home() as home:
         found = checks.run_all(home)

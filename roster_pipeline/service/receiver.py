@@ -28,7 +28,7 @@ def receiver_config(settings: Settings, port: int | None = None) -> ReceiverConf
             settings.home,
             host=settings.receiver.listen_host,
             port=settings.receiver.listen_port if port is None else port,
-            limits=settings.limits,
+            limits=settings.receiver_limits,
             legacy_algorithms=settings.receiver.legacy_algorithms,
             strict_algorithms=settings.receiver.strict_algorithms,
         )

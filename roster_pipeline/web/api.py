@@ -12,12 +12,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from roster_pipeline.store import RejectFilter
-from roster_pipeline.web import actions, batch_view, overview, security
+from roster_pipeline.web import actions, admin, batch_view, overview, security
 from roster_pipeline.web.auth import ApiLogin, HomeDep
 from roster_pipeline.web.models import (
     ActionResult,
     BatchView,
+    CheckView,
+    DistrictForm,
     DistrictView,
+    NewDistrict,
     Overview,
     RejectPage,
     SearchResult,
@@ -102,3 +105,21 @@ def post_district_action(
 ) -> ActionResult:
     """Pause or resume (operator role), disable or enable (admin role) a district."""
     return actions.run_district_action(home, login, action, slug)
+
+
+@router.post("/system/test")
+def post_system_test(home: HomeDep, login: ApiLogin) -> list[CheckView]:
+    """Test Connection (operator role): database, home, disk, host keys, port, webhook."""
+    return admin.test_connection(home, login)
+
+
+@router.post("/districts")
+def post_district(home: HomeDep, login: ApiLogin, form: DistrictForm) -> NewDistrict:
+    """Add a district and its SFTP account (admin role); the password is in this answer only."""
+    return admin.add_district(home, login, form.slug, form.name, form.spec)
+
+
+@router.delete("/districts/{slug}")
+def delete_district(home: HomeDep, login: ApiLogin, slug: str) -> ActionResult:
+    """Remove a district's account (admin role); its files, batches and rows are kept."""
+    return admin.remove_district(home, login, slug, confirm=slug)

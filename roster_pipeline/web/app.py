@@ -46,10 +46,11 @@ _HEADERS = {
     "Cache-Control": "no-store",
 }
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "a value is refused (an invalid slug, an unknown contract)"},
     401: {"description": "not logged in / no valid bearer token"},
     403: {"description": "the operator's role does not allow this, or CSRF failed"},
     404: {"description": "no such district, batch or file"},
-    409: {"description": "the batch or district is not in a state that allows this"},
+    409: {"description": "the batch or district is not in a state that allows this, or exists"},
 }
 
 

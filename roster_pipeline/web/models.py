@@ -224,3 +224,29 @@ class ActionResult(BaseModel):
     action: str
     status: str
     message: str
+
+
+class CheckView(BaseModel):
+    name: str
+    result: Literal["ok", "warn", "fail"]
+    detail: str
+
+
+class NewDistrict(BaseModel):
+    """A district just added: what its admin types into PowerSchool (password shown once)."""
+
+    district: str
+    name: str
+    spec: str
+    host: str
+    port: int
+    username: str
+    password: str
+    host_key_fingerprints: list[str]
+    warning: str  # why districts could not reach ``host``, when they could not
+
+
+class DistrictForm(BaseModel):
+    slug: str
+    name: str = ""
+    spec: str = "roster-csv"

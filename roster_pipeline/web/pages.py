@@ -11,9 +11,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from roster_pipeline import operators
+from roster_pipeline.contracts.specs import available_specs
 from roster_pipeline.errors import AccessError, NotFoundError
 from roster_pipeline.store import RejectFilter
-from roster_pipeline.web import actions, batch_view, overview, security
+from roster_pipeline.web import actions, admin, batch_view, overview, security
 from roster_pipeline.web.auth import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -182,7 +183,14 @@ def security_page(request: Request, home: HomeDep, login: PageLogin) -> Response
 
 @router.get("/system")
 def system_page(request: Request, home: HomeDep, login: PageLogin) -> Response:
-    return _page(request, "system.html", login, view=security.system(home), added=None)
+    return _system(request, home, login)
+
+
+def _system(request: Request, home: HomeDep, login: operators.Login, **shown: object) -> Response:
+    """The System page, with what an action just produced (shown once, never stored)."""
+    parts: dict[str, object] = {"added": None, "checks": None, "new_district": None, **shown}
+    view = security.system(home)
+    return _page(request, "system.html", login, view=view, specs=available_specs(), **parts)
 
 
 # acting
@@ -230,7 +238,7 @@ def add_operator(
     row, password = operators.add_operator(home, name, operators.Role.parse(role))
     operators.audit(home, login.operator, "operator_add", name=row.name, role=row.role)
     added = {"name": row.name, "role": row.role, "password": password}
-    return _page(request, "system.html", login, view=security.system(home), added=added)
+    return _system(request, home, login, added=added)
 
 
 @router.post("/system/operators/{name}/remove")
@@ -240,3 +248,39 @@ def remove_operator(home: HomeDep, login: PageLogin, name: str, csrf: Csrf) -> R
     operators.remove_operator(home, name)
     operators.audit(home, login.operator, "operator_remove", name=name)
     return _back("/system")
+
+
+@router.post("/system/test")
+def test_connection(request: Request, home: HomeDep, login: PageLogin, csrf: Csrf) -> Response:
+    check_csrf(login, csrf)
+    return _system(request, home, login, checks=admin.test_connection(home, login))
+
+
+@router.post("/system/districts")
+def add_district(
+    request: Request,
+    *,
+    home: HomeDep,
+    login: PageLogin,
+    csrf: Csrf,
+    slug: Annotated[str, Form()],
+    name: Annotated[str, Form()] = "",
+    spec: Annotated[str, Form()] = "roster-csv",
+) -> Response:
+    check_csrf(login, csrf)
+    added = admin.add_district(home, login, slug, name, spec)
+    return _system(request, home, login, new_district=added)
+
+
+@router.post("/system/districts/remove")
+def remove_district(
+    *,
+    home: HomeDep,
+    login: PageLogin,
+    csrf: Csrf,
+    slug: Annotated[str, Form()],
+    confirm: Annotated[str, Form()],
+) -> Response:
+    check_csrf(login, csrf)
+    admin.remove_district(home, login, slug, confirm)
+    return _back("/")

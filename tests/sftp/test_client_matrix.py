@@ -3,11 +3,13 @@
 Each runs against a real receiver on 127.0.0.1; a missing client fails
 (``require``, ``scripts/system-deps`` installs them), it never skips.
 
-Not here yet: rclone 1.60 (its last WRITE of a file over 32 KiB carries
-trailing bytes that asyncssh's SFTP server rejects before any hook of ours
-runs) and paramiko's SSHClient trying a key before the password (it sends a
-second ssh-userauth service request, which asyncssh refuses). Both need a
-change in asyncssh itself.
+Two client settings are refused by asyncssh itself, before any hook of ours
+runs, so the README tells districts the setting that works, and that is what
+runs here: rclone 1.60's concurrent writes send WRITE packets with trailing
+bytes (SSH_FX_BAD_MESSAGE; ``disable_concurrent_writes`` avoids them), and
+paramiko's SSHClient trying keys before the password sends a second
+ssh-userauth service request, which asyncssh refuses since 2.14.1 as part of
+a security fix (``look_for_keys=False, allow_agent=False`` avoids it).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncssh
+import paramiko
 import pytest
 
 from sftp_server import Account, fingerprints
@@ -129,6 +132,32 @@ def _paramiko_sftp(running: Running, files: list[Path], tmp: Path) -> None:
     client.close()
 
 
+def _paramiko_sshclient(running: Running, files: list[Path], tmp: Path) -> None:
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(_known_hosts(running, tmp / "kh")))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect("127.0.0.1", running.port, "alpha", PASSWORD,
+                   look_for_keys=False, allow_agent=False)  # fmt: skip
+    with client.open_sftp() as sftp:
+        for f in files:
+            sftp.put(str(f), f.name)
+    client.close()
+
+
+def _rclone(running: Running, files: list[Path], tmp: Path) -> None:
+    rclone = require("rclone")
+    env = {**os.environ, "RCLONE_CONFIG": str(tmp / "rclone.conf")}
+    obscured = subprocess.run([rclone, "obscure", PASSWORD], capture_output=True, text=True,
+                              check=True, env=env).stdout.strip()  # fmt: skip
+    remote = (
+        f":sftp,host=127.0.0.1,port={running.port},user=alpha,pass={obscured},"
+        f"known_hosts_file={_known_hosts(running, tmp / 'kh')},shell_type=none,"
+        "disable_concurrent_writes=true:"
+    )
+    for f in files:
+        _run([rclone, "copyto", "--retries", "1", str(f), f"{remote}{f.name}"], env)
+
+
 def _asyncssh(running: Running, files: list[Path], tmp: Path) -> None:
     async def upload() -> None:
         async with asyncssh.connect(
@@ -157,6 +186,8 @@ CLIENTS: dict[str, Callable[[Running, list[Path], Path], None]] = {
     "curl": _curl,
     "lftp-temp-files": _lftp,
     "paramiko-sftpclient": _paramiko_sftp,
+    "paramiko-sshclient": _paramiko_sshclient,
+    "rclone": _rclone,
     "asyncssh": _asyncssh,
     "jsch": _jsch,
 }

@@ -100,6 +100,24 @@ def test_connection_caps(start: StartFn, limits: dict[str, int], reason: str) ->
         client.close()
 
 
+def test_one_account_holds_at_most_its_sessions(start: StartFn) -> None:
+    running = start(max_sessions_per_account=2)
+    clients = [connect(running.port, "alpha"), connect(running.port, "alpha")]
+    with pytest.raises((paramiko.SSHException, EOFError)):
+        connect(running.port, "alpha").listdir(".")  # logged in, then cut off
+    (refused,) = running.wait_for("login_refused")
+    assert refused["reason"] == "too many connections for this account (at most 2)"
+    assert refused["district"] == "alpha"
+    other = connect(running.port, "beta")  # another district keeps its own sessions
+    assert other.listdir(".") == []
+    clients.pop().close()
+    running.wait_for("disconnect", count=2)
+    clients.append(connect(running.port, "alpha"))  # the session was given back
+    assert clients[-1].listdir(".") == []
+    for client in [*clients, other]:
+        client.close()
+
+
 def test_login_timeout(start: StartFn) -> None:
     running = start(login_timeout=0.3)
     with socket.create_connection(("127.0.0.1", running.port)) as sock:

@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from roster_pipeline.errors import RosterError
 from roster_pipeline.store import MIGRATIONS, mask_url
@@ -32,7 +32,7 @@ _TIMEOUT = 10.0
 @dataclass(frozen=True)
 class Check:
     name: str
-    result: str  # ok | warn | fail
+    result: Literal["ok", "warn", "fail"]
     detail: str
 
     def as_json(self) -> dict[str, str]:

@@ -1,0 +1,61 @@
+"""The System page's admin work: Test Connection, and adding and removing districts.
+
+Each goes through the core API (``checks``, ``districts``) as its `roster`
+command does; the console adds who may do it and the audit line. A new
+district's password is returned once, for the page that shows it once.
+"""
+
+from __future__ import annotations
+
+from roster_pipeline import checks, districts, hostkeys
+from roster_pipeline.errors import ConflictError
+from roster_pipeline.home import Home
+from roster_pipeline.operators import Login, Role, audit, require
+from roster_pipeline.web.models import ActionResult, CheckView, NewDistrict
+
+
+def test_connection(home: Home, login: Login) -> list[CheckView]:
+    """`roster system test`: each part the deployment needs, ok or why not."""
+    require(login.role, Role.OPERATOR, "testing the connection")
+    found = [CheckView(name=c.name, result=c.result, detail=c.detail) for c in checks.run_all(home)]
+    failed = [c.name for c in found if c.result == "fail"]
+    audit(home, login.operator, "system_test", failed=",".join(failed))
+    return found
+
+
+def add_district(home: Home, login: Login, slug: str, name: str, spec: str) -> NewDistrict:
+    """`roster district add`: the account and what its admin types into PowerSchool."""
+    require(login.role, Role.ADMIN, "adding a district")
+    hostkeys.ensure(home.folder("hostkeys"))
+    done = districts.add_district(home, slug.strip(), name.strip(), spec)
+    audit(home, login.operator, "district_add", district=done.district.slug, spec=spec)
+    info = districts.connection_info(home.settings, done.district, done.password)
+    return NewDistrict(
+        district=info["district"],
+        name=info["name"],
+        spec=info["spec"],
+        host=str(info["host"]),
+        port=int(info["port"]),
+        username=info["username"],
+        password=done.password or "",
+        host_key_fingerprints=[
+            f"{f['algorithm']} {f['fingerprint']}" for f in info["host_key_fingerprints"]
+        ],
+        warning=districts.unreachable_host(str(info["host"])) or "",
+    )
+
+
+def remove_district(home: Home, login: Login, slug: str, confirm: str) -> ActionResult:
+    """`roster district remove` without --purge: the account goes, its data stays.
+
+    ``confirm`` must repeat the slug, as a typed confirmation: nothing else on
+    the page says which district a stray click would remove.
+    """
+    require(login.role, Role.ADMIN, "removing a district")
+    if confirm.strip() != slug:
+        raise ConflictError(f"type the district's slug ({slug}) to confirm its removal")
+    home.store.district(slug)  # a missing district is a 404, before anything is done
+    districts.remove_district(home, slug, purge=False)
+    audit(home, login.operator, "district_remove", district=slug)
+    message = f"district {slug} removed; its files, batches and loaded rows are kept"
+    return ActionResult(target=slug, action="remove", status="removed", message=message)
