@@ -150,12 +150,14 @@ def _evaluate_files(
 
 def _must_parse(f: ReceivedFile, spec: Spec, last: Mapping[str, str]) -> bool:
     """Changed files, and files whose rows the loaded tables do not hold in full: files
-    the spec checks but never loads, and files with rows left out as not active (the
-    rows of other files naming those are left out too, not rejected)."""
+    the spec checks but never loads, and files with rows left out as not active or
+    marked for deletion (the rows of other files naming those are left out too, not
+    rejected)."""
     if not f.file_spec:
         return False
     file_spec = spec.file(f.file_spec)
-    return last.get(f.file_spec) != f.sha256 or not file_spec.load or bool(file_spec.leave_out)
+    partial = bool(file_spec.leave_out) or file_spec.tombstone is not None
+    return last.get(f.file_spec) != f.sha256 or not file_spec.load or partial
 
 
 def _parse_all(

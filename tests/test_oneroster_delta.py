@@ -64,6 +64,8 @@ def test_a_delta_night_changes_only_what_it_lists(lincoln: Roster, samples: Path
     assert night["mode"] == "delta"
     assert "users: 1 of 6 loaded rows (16.7%) would be deleted" in str(night["message"])
     assert "(delta: rows the delta files do not list stay as they are)" in str(night["message"])
+    page = Path(str(night["report"])).read_text(encoding="utf-8")
+    assert "<dt>Applied as</dt><dd>delta: the rows listed changed, the others kept</dd>" in page
     counts = night["counts"]
     assert isinstance(counts, dict)
     assert counts["users"] == {"added": 2, "updated": 1, "deleted": 1, "unchanged": 0,
@@ -134,6 +136,9 @@ def test_bulk_quirks_are_reported_not_loaded(lincoln: Roster, samples: Path) -> 
 def test_strict_columns_rejects_rows_on_unloaded_columns(lincoln: Roster, samples: Path) -> None:
     done = lincoln("district", "set", "lincoln", "--strict-columns", "--max-reject-pct", "100")
     assert done.exit_code == 0, done.output
+    shown = lincoln("district", "show", "lincoln").output
+    assert any(line.split() == ["strict_columns", "on", "(this", "district's", "own)"]
+               for line in shown.splitlines())  # fmt: skip
     report = _report(lincoln, samples / "oneroster" / "quirks")
     rejects = report["rejects"]
     assert isinstance(rejects, list)

@@ -120,9 +120,10 @@ def _facts(batch: BatchRecord) -> str:
         ("Processed", _esc(finished)),
         ("Sent as", _esc(batch.source)),
         ("Status", f"<span class='status {status}'>{status}</span>"),
-        ("Applied as", "delta (changes only)" if batch.mode == "delta" else "bulk (full lists)"),
         ("Rejects", f"{batch.rejects:,}"),
     ]
+    if batch.mode == "delta":  # bulk, the usual case, goes without saying
+        facts.insert(-1, ("Applied as", "delta: the rows listed changed, the others kept"))
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
 
 
