@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -216,3 +217,21 @@ def test_nights_load_what_the_reference_model_computes(
     rows = loaded.iter_rows(named=True)
     got = {r["sourcedId"]: (r["givenName"], r["role"].lower()) for r in rows}
     assert got == state
+
+
+def test_a_user_marked_for_deletion_in_an_unchanged_file_still_takes_their_rows_out(
+    lincoln: Roster, samples: Path, tmp_path: Path
+) -> None:
+    lincoln("district", "set", "lincoln", "--max-reject-pct", "100")
+    lincoln("process", samples / "oneroster" / "quirks", "--district", "lincoln")
+    night = tmp_path / "night"
+    shutil.copytree(samples / "oneroster" / "quirks", night)
+    with (night / "enrollments.csv").open("a", encoding="utf-8") as f:
+        f.write("enr-12,,,cls-math7-1,org-school-200,usr-000422,student,false,,\n")
+    report = _report(lincoln, night)  # users.csv is the one loaded last night
+    assert "enrollments.csv: 1 row(s) left out: their userSourcedId names a users row" in (
+        _warnings(report)
+    )
+    rejects = report["rejects"]
+    assert isinstance(rejects, list)
+    assert "usr-000422" not in {r["value"] for r in rejects}
