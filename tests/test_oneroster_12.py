@@ -111,6 +111,10 @@ def test_the_primary_role_decides_and_a_user_without_roles_is_not_loaded(
     assert users["usr-000420"] == "Student"
     assert "usr-000419" not in users
     report = as_json(roster("report", done["batch_id"], "--format", "json"))
+    assert (
+        "users.csv: 1 row(s) have no role in roles (e.g. usr-000419): they are not loaded,"
+        " and rows naming them are rejected"
+    ) in report["warnings"]
     assert {(r["line"], r["code"]) for r in report["rejects"]} == {
         (6, "reference_mismatch"), (9, "reference_mismatch"),
     }  # fmt: skip

@@ -59,3 +59,19 @@ def kept_from_loaded(
     joined = frame.join(before.unique(key, keep="first"), on=key, how="left", maintain_order="left")
     filled = [pl.coalesce(pl.col(m), pl.col(t)).alias(m) for m, t in taken.items()]
     return joined.with_columns(filled).drop(list(taken.values()))
+
+
+def unmatched(name: str, file_spec: FileSpec, frame: pl.DataFrame) -> str | None:
+    """A warning naming how many rows no lookup row filled (1.2 users without roles):
+    they are checked, and loaded only if their value came otherwise."""
+    lk = file_spec.lookup
+    if lk is None or not frame.height:
+        return None
+    empty = frame.filter(pl.all_horizontal([pl.col(c).is_null() for c in lk.columns]))
+    if not empty.height:
+        return None
+    shown = ", ".join(empty[file_spec.key[0]].drop_nulls().head(5).to_list())
+    return (
+        f"{name}: {empty.height:,} row(s) have no {' or '.join(lk.columns)} in {lk.file}"
+        f" (e.g. {shown}): they are not loaded, and rows naming them are rejected"
+    )

@@ -39,7 +39,7 @@ from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FileSpec, Reference, Spec
 from roster_pipeline.stages import tombstones
 from roster_pipeline.stages.leniency import lenient_columns, soften
-from roster_pipeline.stages.lookups import kept_from_loaded, looked_up
+from roster_pipeline.stages.lookups import kept_from_loaded, looked_up, unmatched
 from roster_pipeline.stages.parse import LINE, ParsedFile
 from roster_pipeline.stages.row_rules import row_rejects
 from roster_pipeline.stages.set_rules import Target, disagreements, duplicate_keys, references
@@ -211,8 +211,11 @@ class _Batch:
         frame, marked = tombstones.split(frame, file_spec)
         if marked.height:
             notes.append(tombstones.describe(received.name, file_spec, marked))
-        filled = tombstones.filled_in_bulk(received.name, file_spec, frame)
-        notes += [filled] if filled else []
+        found_notes = (
+            tombstones.filled_in_bulk(received.name, file_spec, frame),
+            unmatched(received.name, file_spec, frame),
+        )
+        notes += [n for n in found_notes if n]
         row = row_rejects(frame, file_spec, received.name)
         if not self.strict_columns:
             row, soft = soften(row, lenient_columns(self.spec, file_spec), received.name)
