@@ -184,3 +184,33 @@ def test_blanking_keeps_everything_else() -> None:
     kept = b"\xef\xbb\xbfsourcedId,Password,x\r\np1,,\xc3\xa9\r\np2,,\xff\r\n"
     assert blanked(sent, ["password"]) == kept
     assert blanked(b"a,b\n1,2\n", ["password"]) == b"a,b\n1,2\n"
+
+
+def test_a_1_2_delta_without_roles_keeps_each_users_loaded_role(
+    roster: Roster, samples: Path, tmp_path: Path
+) -> None:
+    roster("district", "add", "lincoln", "--spec", SPEC)
+    roster("process", samples / "oneroster" / "v1.2.zip", "--district", "lincoln")
+    night = tmp_path / "delta12"
+    night.mkdir()
+    manifest = (samples / "oneroster" / "v1.2" / "manifest.csv").read_text(encoding="utf-8")
+    # users.csv as a delta; every other file absent.
+    lines = [
+        "file.users,delta" if line.startswith("file.users,") else line.replace(",bulk", ",absent")
+        for line in manifest.splitlines()
+    ]
+    (night / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    header = ",".join(USERS_12)
+    teacher = (
+        "usr-t1001,active,2026-09-14T18:02:11.000Z,true,malvarez,,Maria,Alvarez-Reyes,,T1001,"
+        "malvarez@lincoln.k12.example,,,,,,,,,,org-school-100,"
+    )
+    (night / "users.csv").write_text(f"{header}\n{teacher}\n", encoding="utf-8")
+    done = as_json(roster("process", night, "--district", "lincoln", "--json"))
+    assert (done["status"], done["mode"]) == ("loaded", "delta")
+    assert done["counts"]["users"]["updated"] == 1
+    users = {u["sourcedId"]: u for u in csv.DictReader(
+        io.StringIO(roster("export", "lincoln", "users").stdout))}  # fmt: skip
+    assert users["usr-t1001"]["role"] == "Teacher"
+    assert users["usr-t1001"]["familyName"] == "Alvarez-Reyes"
+    assert len(users) == 6  # rows the delta does not list stay
