@@ -96,5 +96,6 @@ def _redact_zip(path: Path, spec: Spec) -> list[str]:
         with contextlib.suppress(FileNotFoundError):
             path.with_name(path.name + ".redacting").unlink()
         return []
+    shutil.copymode(path, temporary)  # as private as the file it replaces
     temporary.replace(path)
     return [f"{path.name}/{i.filename}" for i in secret]
