@@ -214,3 +214,17 @@ def test_a_1_2_delta_without_roles_keeps_each_users_loaded_role(
     assert users["usr-t1001"]["role"] == "Teacher"
     assert users["usr-t1001"]["familyName"] == "Alvarez-Reyes"
     assert len(users) == 6  # rows the delta does not list stay
+
+
+@pytest.mark.parametrize("spec", ["oneroster-1.1", SPEC])
+def test_users_passwords_are_secret_in_both_versions(tmp_path: Path, spec: str) -> None:
+    from roster_pipeline.redact import redact
+
+    users = tmp_path / "users.csv"
+    header = "sourcedId,givenName,password\n"
+    users.write_text(header + "usr-1,Ann,hunter2\n", encoding="utf-8")
+    other = tmp_path / "orgs.csv"
+    other.write_text("sourcedId,password\norg-1,kept\n", encoding="utf-8")
+    assert redact([tmp_path], load_spec(spec)) == ["users.csv"]
+    assert users.read_text(encoding="utf-8") == header + "usr-1,Ann,\n"
+    assert "kept" in other.read_text(encoding="utf-8")  # orgs has no secret column
