@@ -73,6 +73,20 @@ class RejectRow:
     message: str
 
 
+_COLUMNS = "b.district_id, b.batch_id, b.status, b.received_at, b.finished_at, b.rejects"
+_NEWEST = "WHERE x.district_id = d.slug ORDER BY x.received_at DESC, x.batch_id DESC LIMIT 1"
+# SQLite probes the index once per district for the join's subquery. PostgreSQL
+# instead hashes every batch to match the subquery's ids (180-380 ms for 100,000
+# batches); LATERAL makes it probe per district as SQLite does (37 ms).
+_LATEST = (
+    f"SELECT {_COLUMNS} FROM districts d JOIN batches b"
+    f" ON b.batch_id = (SELECT x.batch_id FROM batches x {_NEWEST})"
+)
+_LATEST_LATERAL = (
+    f"SELECT {_COLUMNS} FROM districts d CROSS JOIN LATERAL (SELECT x.* FROM batches x {_NEWEST}) b"
+)
+
+
 def _time(text: Any) -> datetime | None:
     return datetime.fromisoformat(str(text)) if text else None
 
@@ -123,11 +137,7 @@ class Console:
     # the overview
     def latest_batches(self) -> dict[str, LatestBatch]:
         """Per district, its newest batch (one index probe per district)."""
-        rows = self._rows(
-            "SELECT b.district_id, b.batch_id, b.status, b.received_at, b.finished_at, b.rejects"
-            " FROM districts d JOIN batches b ON b.batch_id = (SELECT x.batch_id FROM batches x"
-            " WHERE x.district_id = d.slug ORDER BY x.received_at DESC, x.batch_id DESC LIMIT 1)"
-        )
+        rows = self._rows(_LATEST_LATERAL if self.engine.dialect.name == "postgresql" else _LATEST)
         return {
             str(d): LatestBatch(str(b), str(s), _time(r) or datetime.min, _time(f), int(n))
             for d, b, s, r, f, n in rows

@@ -153,9 +153,10 @@ def test_dropped_connection_publishes_nothing(start: StartFn, how: str) -> None:
 
 
 def test_fifty_parallel_connections_all_arrive_intact(start: StartFn) -> None:
-    running = start(  # fifty logins at once from one address: a burst the gate would thin
-        max_connections_per_address=60, max_startups_per_address=60, max_startups_begin=60
-    )
+    running = start(  # fifty logins at once from one address: a burst the gates would thin
+        max_connections_per_address=60, max_startups_per_address=60, max_startups_begin=60,
+        max_sessions_per_account=60,
+    )  # fmt: skip
     bodies = {f"file{i:02d}.csv": os.urandom(50_000 + i * 997) for i in range(50)}
 
     def upload(item: tuple[str, bytes]) -> None:
