@@ -29,6 +29,7 @@ class Outcome:
     plan: Plan | None
     message: str
     unchanged: Mapping[str, int] = field(default_factory=dict)  # skipped duplicate files
+    mode: str = "bulk"  # "delta": some file was applied as changes (the manifest said so)
 
     def record(
         self,
@@ -52,6 +53,7 @@ class Outcome:
             hold_reasons=self.plan.hold_reasons if self.plan else (),
             warnings=(*notes, *self.warnings),
             message=self.message,
+            mode=self.mode,
         )
 
     @property

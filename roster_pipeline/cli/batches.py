@@ -62,7 +62,7 @@ def process_json(batch: BatchRecord) -> dict[str, Any]:
     from roster_pipeline.render import report
 
     data = report.summary(batch)
-    keys = ("batch_id", "district", "status", "files", "counts", "rejects", "report")
+    keys = ("batch_id", "district", "status", "mode", "files", "counts", "rejects", "report")
     return {k: data[k] for k in keys}
 
 

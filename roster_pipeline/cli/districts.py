@@ -161,7 +161,9 @@ def district_show(slug: str, as_json: bool) -> None:
     rows += [(f"source {k}", v) for k, v in info["source"].items()]
     for key, knob in info["settings"].items():
         mark = "" if knob["source"] == "deployment" else "   (this district's own)"
-        rows.append((key, f"{knob['value']:g}{mark}"))
+        value = knob["value"]
+        shown = ("on" if value else "off") if isinstance(value, bool) else f"{value:g}"
+        rows.append((key, f"{shown}{mark}"))
     for label, value in rows:
         click.echo(f"{label:<28} {value}")
 
