@@ -20,6 +20,7 @@ FULL = {
     "startup.py": [],
     "wave.py": [],
     "console.py": [],
+    "pull_bench.py": [],
 }
 QUICK = {
     "ingest.py": ["--repeat", "1"],
@@ -27,6 +28,7 @@ QUICK = {
     "startup.py": ["--repeat", "3"],
     "wave.py": ["--districts", "30", "--window", "60"],
     "console.py": ["--districts", "100", "--batches", "20", "--rejects", "50000", "--repeat", "3"],
+    "pull_bench.py": ["--users", "20000", "--classes", "2000", "--enrollments", "100000"],
 }
 
 

@@ -12,6 +12,7 @@ A backup folder::
     roster.db         SQLite only
     roster.toml       when the home has one
     hostkeys/         every key file, 0600
+    secrets.key       when the home has one: the key of the pull sources' client secrets
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 def _copy_settings_and_keys(source: Path, target: Path) -> None:
     if (source / "roster.toml").is_file():
         shutil.copy2(source / "roster.toml", target / "roster.toml")
+    if (source / "secrets.key").is_file():  # without it the stored client secrets are lost
+        shutil.copy2(source / "secrets.key", target / "secrets.key")
+        (target / "secrets.key").chmod(0o600)
     keys = target / "hostkeys"
     shutil.copytree(source / "hostkeys", keys, dirs_exist_ok=True)
     keys.chmod(0o700)

@@ -129,5 +129,24 @@ def _webhook(home: Home) -> Check:
 
 
 def _pulls(home: Home) -> Check:
-    count = len(home.store.districts())
-    return Check("district pull sources", "ok", f"none: {count} district(s) send over SFTP")
+    """Each district we pull from: its token, metadata, field access and counts."""
+    from roster_pipeline import pulls
+
+    every = home.store.districts()
+    pulled = [d.slug for d in every if pulls.source_of(d).pulls]
+    if not pulled:
+        return Check(
+            "district pull sources", "ok", f"none: {len(every)} district(s) send over SFTP"
+        )
+    failed = []
+    for slug in pulled:
+        try:
+            bad = [c for c in pulls.connection_checks(home, slug) if not c.ok]
+        except RosterError as exc:
+            failed.append(f"{slug}: {exc}")
+            continue
+        failed += [f"{slug}: {c.name}: {c.detail}" for c in bad[:1]]
+    if failed:
+        return Check("district pull sources", "fail", "; ".join(failed))
+    return Check("district pull sources", "ok", f"{len(pulled)} pulled, every one answering:"
+                 f" {', '.join(pulled)}")  # fmt: skip

@@ -36,6 +36,7 @@ DISTRICT_KEYS = (
     "max_delete_pct",
     "max_update_pct",
     "max_reject_pct",
+    "strict_columns",
     "settle_seconds",
     "expect_every_hours",
     "retention_days",
@@ -55,6 +56,8 @@ class Thresholds:
     max_delete_pct: Percent = 10.0
     max_update_pct: Percent = 75.0
     max_reject_pct: Percent = 20.0  # of the rows sent; first loads included
+    # Rules on columns the contract does not load reject their row (default: a warning).
+    strict_columns: bool = False
 
 
 @checked_dataclass(

@@ -24,6 +24,7 @@ from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.errors import ConflictError, TerminalError, UnknownDistrictError
 from roster_pipeline.home import Home
 from roster_pipeline.render.guide import GuideInput
+from roster_pipeline.sources import SourceConfig
 from roster_pipeline.store import DistrictRecord, Store, open_store, roster_table
 from sftp_server import Account, UploadRecord
 
@@ -205,7 +206,35 @@ def described(settings: Settings, record: DistrictRecord) -> dict[str, Any]:
         key: {"value": effective[key], "source": "district" if key in own else "deployment"}
         for key in DISTRICT_KEYS
     }
-    return {**connection_info(settings, record), "paused": record.paused, "settings": knobs}
+    return {
+        **connection_info(settings, record),
+        "paused": record.paused,
+        "source": source_info(record),
+        "settings": knobs,
+    }
+
+
+def source_info(record: DistrictRecord) -> dict[str, Any]:
+    """Where the district's roster comes from; of a secret, only whether it is set."""
+    config = SourceConfig.of(record.settings)
+    if not config.pulls:
+        return {"kind": "sftp"}
+    shown: dict[str, Any] = {"kind": config.kind, "url": config.url,
+                             "client_id": config.client_id,
+                             "client_secret": "set" if config.secret else "NOT SET"}  # fmt: skip
+    if config.pull_at:
+        shown["pull_at"] = f"{config.pull_at} {config.timezone}"
+    if config.pull_every_hours:
+        shown["pull_every_hours"] = config.pull_every_hours
+    if not config.scheduled:
+        shown["schedule"] = "none: pulled by `roster pull` only"
+    if config.ca_file:
+        shown["ca_file"] = config.ca_file
+    if config.min_interval_ms:
+        shown["min_interval_ms"] = config.min_interval_ms
+    if config.plugin_version:
+        shown["plugin_version"] = config.plugin_version
+    return shown
 
 
 def public_address(settings: Settings) -> tuple[str, int]:
@@ -248,7 +277,9 @@ def onboarding(home: Home, slug: str, new_password: str | None = None) -> GuideI
         raise ConflictError(f"district {slug} logs in with a key only; it has no password")
     dialect = CsvDialect.from_settings(record.settings)
     spec = dialect.apply(load_spec(record.spec))
-    return GuideInput(connection_info(home.settings, record, new_password), spec, dialect)
+    return GuideInput(
+        connection_info(home.settings, record, new_password), spec, dialect, source_info(record)
+    )
 
 
 def new_password() -> str:

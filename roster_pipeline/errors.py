@@ -17,7 +17,8 @@
     │   └── InputError             a file a district sent cannot be used at all
     └── TransientError             the world failed us; the same call may succeed later
         ├── DatabaseUnavailableError   the database is unreachable or its driver missing
-        └── StorageError               the home folder cannot be written
+        ├── StorageError               the home folder cannot be written
+        └── SourceError                a district's pull source (its SIS's API) failed us
 
 Rows that fail a rule are data (rejects), never exceptions. Messages name the
 district, batch, file and line where there is one, and say what happens next.
@@ -95,3 +96,15 @@ class DatabaseUnavailableError(TransientError):
 
 class StorageError(TransientError):
     """The home folder could not be read or written."""
+
+
+class SourceError(TransientError):
+    """A district's pull source failed: refused credentials, missing field access, a
+    throttle that never let up, a server that stopped answering. ``code`` is one word
+    (auth_failed, access_denied, query_missing, throttled, server_error, timeout,
+    source_changed_during_pull, bad_response); the message names the request and what
+    to check, never a secret."""
+
+    def __init__(self, message: str, code: str = "server_error") -> None:
+        super().__init__(message)
+        self.code = code

@@ -31,6 +31,7 @@ class Outcome:
     plan: Plan | None
     message: str
     unchanged: Mapping[str, int] = field(default_factory=dict)  # skipped duplicate files
+    mode: str = "bulk"  # "delta": some file was applied as changes (the manifest said so)
 
     def record(
         self,
@@ -54,6 +55,7 @@ class Outcome:
             hold_reasons=self.plan.hold_reasons if self.plan else (),
             warnings=(*notes, *self.warnings),
             message=self.message,
+            mode=self.mode,
         )
 
     @property

@@ -25,15 +25,12 @@ from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.errors import TransientError
 from roster_pipeline.home import Home
-from roster_pipeline.outcome import (
-    BatchResult,
-    Outcome,
-    changed_rows,
-    keyed_rejects,
-    table_changes,
-)
+from roster_pipeline.outcome import BatchResult, Outcome, changed_rows, keyed_rejects, table_changes
 from roster_pipeline.progress import Progress, no_progress
+from roster_pipeline.redact import redact
 from roster_pipeline.render import report
+from roster_pipeline.stages import manifest
+from roster_pipeline.stages.cascade import with_link_files
 from roster_pipeline.stages.parse import ParsedFile, parse
 from roster_pipeline.stages.plan import plan
 from roster_pipeline.stages.recognise import other_contract
@@ -100,23 +97,49 @@ def evaluate(
     """Run the stages on ``sources``; ``work`` receives extracted files."""
     progress("unpack", None)
     unpacked = unpack(sources, ctx.spec, work, ctx.limits)
-    warnings = _unpack_warnings(unpacked)
     if rejects.has_fatal(unpacked.rejects):
         files = _file_records(unpacked, (), unpacked.rejects)
+        warnings = _unpack_warnings(unpacked)
         return _rejected(files, unpacked.rejects, warnings, _resemblance(unpacked, ctx))
+    decision = manifest.decide(unpacked.files, ctx.spec)
+    unpacked = _without(unpacked, decision.ignored)
+    warnings = (*_unpack_warnings(unpacked), *decision.warnings)
+    if decision.rejects.height:
+        found = rejects.concat([unpacked.rejects, decision.rejects])
+        return _rejected(_file_records(unpacked, (), found), found, warnings)
+    ctx = replace(ctx, spec=decision.spec)
+    outcome = _evaluate_files(unpacked, ctx, warnings, progress)
+    if outcome.plan is None or decision.mode != "delta":
+        return outcome
+    told = f"{outcome.message} (delta: rows the delta files do not list stay as they are)"
+    return replace(outcome, mode=decision.mode, message=told)
+
+
+def _without(unpacked: Unpacked, names: Sequence[str]) -> Unpacked:
+    """``unpacked`` with the files ``names`` matched to no spec file (not read)."""
+    if not names:
+        return unpacked
+    files = tuple(replace(f, file_spec=None) if f.name in names else f for f in unpacked.files)
+    return replace(unpacked, files=files)
+
+
+def _evaluate_files(
+    unpacked: Unpacked, ctx: Context, warnings: tuple[str, ...], progress: Progress
+) -> Outcome:
+    """The stages after unpack, for files read as ``ctx.spec`` says."""
     last = ctx.last_hashes()
     if _is_duplicate(unpacked, last):
         files = _file_records(unpacked, (), unpacked.rejects)
         message = "every file is identical to the last loaded one; nothing to do"
         return Outcome(BatchStatus.DUPLICATE, files, unpacked.rejects, warnings, None, message)
-    fresh = _with_links(
+    fresh = with_link_files(
         tuple(f for f in unpacked.matched if _must_parse(f, ctx.spec, last)), unpacked, ctx.spec
     )
     warnings += _duplicate_warnings(unpacked, fresh)
     parsed = tuple(_parse_all(fresh, ctx, progress))
     warnings += tuple(w for p in parsed for w in p.warnings)
     progress("validate", sum(p.rows for p in parsed))
-    validated = validate(parsed, ctx.spec, ctx)
+    validated = validate(parsed, ctx.spec, ctx, strict_columns=ctx.thresholds.strict_columns)
     warnings += validated.warnings
     all_rejects = keyed_rejects(rejects.concat([unpacked.rejects, validated.rejects]), validated)
     files = _file_records(unpacked, parsed, all_rejects)
@@ -132,28 +155,14 @@ def evaluate(
 
 def _must_parse(f: ReceivedFile, spec: Spec, last: Mapping[str, str]) -> bool:
     """Changed files, and files whose rows the loaded tables do not hold in full: files
-    the spec checks but never loads, and files with rows left out as not active (the
-    rows of other files naming those are left out too, not rejected)."""
+    the spec checks but never loads, and files with rows left out as not active or
+    marked for deletion (the rows of other files naming those are left out too, not
+    rejected)."""
     if not f.file_spec:
         return False
     file_spec = spec.file(f.file_spec)
-    return last.get(f.file_spec) != f.sha256 or not file_spec.load or bool(file_spec.leave_out)
-
-
-def _with_links(
-    fresh: tuple[ReceivedFile, ...], unpacked: Unpacked, spec: Spec
-) -> tuple[ReceivedFile, ...]:
-    """With changed users or classes, the files that fill only link tables too (the
-    enrollments), identical or not: a deleted user's enrollments go with it
-    (stages/cascade), and come back with it only if that file is read again."""
-    tables = {d.table for f in fresh if f.file_spec for d in spec.file(f.file_spec).feeds}
-    if not tables & {"users", "classes"}:
-        return fresh
-    links = {"enrollments", "class_teachers"}
-    return tuple(
-        f for f in unpacked.matched
-        if f in fresh or (f.file_spec and {d.table for d in spec.file(f.file_spec).feeds} <= links)
-    )  # fmt: skip
+    partial = bool(file_spec.leave_out) or file_spec.tombstone is not None
+    return last.get(f.file_spec) != f.sha256 or not file_spec.load or partial
 
 
 def _parse_all(
@@ -317,7 +326,8 @@ def process(
     """Run the whole pipeline for a district and record the batch.
 
     ``archive_raw=False``: the caller keeps the raw files itself (the service moves
-    the batch folder to ``archive/<batch>/raw`` after the commit). ``lift_holds``:
+    the batch folder to ``archive/<batch>/raw`` after the commit); ``sources`` are
+    then its own copies, whose secret columns are blanked in place. ``lift_holds``:
     an approved batch is applied whatever its change counts. ``notes``: warnings from
     before the stages (uploads superseded by a later one of the same name).
     """
@@ -328,12 +338,18 @@ def process(
     ctx = context_for(home.settings, district, store)
     if lift_holds:
         # 100%: no table can lose, change or reject more than all of its rows.
-        ctx = replace(ctx, thresholds=Thresholds(100.0, 100.0, 100.0), lifted=True)
+        lifted = replace(
+            ctx.thresholds, max_delete_pct=100.0, max_update_pct=100.0, max_reject_pct=100.0
+        )
+        ctx = replace(ctx, thresholds=lifted, lifted=True)
     else:
         ctx = replace(ctx, review=rollback.review_reason(home, district.slug))
     archive = home.folder("archive", batch_id)
     if archive_raw:
         _keep_raw(sources, archive / "raw")
+    # Secret columns (1.2 passwords) never reach the archive: the copy just made, or the
+    # service's own copy of the upload, which it moves there (archive_raw=False).
+    redact([archive / "raw"] if archive_raw else sources, ctx.spec)
     with tempfile.TemporaryDirectory(dir=home.folder("work"), prefix=f"{batch_id}-") as work:
         outcome = _evaluate_guarded(sources, ctx, Path(work), batch_id, progress)
     batch = outcome.record(batch_id, district.slug, received, sources, notes)

@@ -127,7 +127,8 @@ def test_files_of_another_contract_are_named_in_the_batch_message(
     oneroster = process_json(roster, samples / "oneroster" / "good.zip", code=1)
     message = as_json(roster("batches", "--json"))[0]["message"]
     assert oneroster["status"] == "rejected"
-    assert "look like the `oneroster-1.1` contract" in message
+    assert "this is a OneRoster 1.1 set, but the district's contract is `roster-csv`" in message
+    assert "move it to `oneroster-1.1`" in message
     roster("district", "add", "maple", "--spec", "clever")
     result = roster("process", samples / "powerschool-tables", "--district", "maple", "--json")
     assert as_json(result)["status"] == "rejected"

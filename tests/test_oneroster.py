@@ -181,7 +181,9 @@ def test_good_zip_loads_the_roster_tables(roster: Roster, samples: Path) -> None
     assert done["status"] == "loaded"
     assert done["rejects"] == 0
     added = {t: c["added"] for t, c in done["counts"].items()}
-    assert added == {"schools": 2, "users": 6, "classes": 3, "enrollments": 5}
+    assert added == {
+        "schools": 2, "users": 6, "classes": 3, "enrollments": 5, "class_teachers": 3,
+    }  # fmt: skip
     users = {u["sourcedId"]: u for u in _exported(roster, "users")}
     assert set(users) == {
         "usr-t1001",
@@ -223,7 +225,7 @@ def test_loose_files_equal_the_zip_and_the_next_night_deletes(
     assert done["counts"]["users"]["deleted"] == 1
     assert done["counts"]["enrollments"]["deleted"] == 1
     assert done["counts"]["schools"]["unchanged"] == 2  # orgs.csv was identical: skipped
-    assert set(done["counts"]) == {"schools", "users", "classes", "enrollments"}
+    assert set(done["counts"]) == {"schools", "users", "classes", "enrollments", "class_teachers"}
 
 
 def test_check_and_guide_work_from_the_spec(roster: Roster, samples: Path) -> None:
@@ -232,7 +234,7 @@ def test_check_and_guide_work_from_the_spec(roster: Roster, samples: Path) -> No
     assert as_json(checked)["rejects"] == []
     roster("district", "add", "lincoln", "--spec", SPEC)
     guide = roster("district", "guide", "lincoln").stdout
-    assert "## 5. The file specification: OneRoster 1.1 CSV (bulk)" in guide
+    assert "## 5. The file specification: OneRoster 1.1 CSV (bulk and delta)" in guide
     assert "Loaded into the users table (rows whose role is teacher or student)" in guide
     assert "The columns must come in the order listed." in guide
     shown = roster("spec", "show", SPEC).stdout

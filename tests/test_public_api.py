@@ -1,7 +1,8 @@
 """The public API: ``__all__`` marks the face of a package, and means it.
 
 Faces: ``roster_pipeline`` (the core API), ``roster_pipeline.store`` (the Store
-protocol and its records), ``roster_pipeline.cli`` (the entry point) and
+protocol and its records), ``roster_pipeline.sources`` (pull sources: the seam a
+SIS's API plugs into), ``roster_pipeline.cli`` (the entry point) and
 ``sftp_server`` (the receiver library). Checked both ways, as httpx does:
 everything exported exists, and every public name a face holds is exported;
 what code outside a package imports from it is on its face. Internal modules
@@ -21,7 +22,13 @@ import pytest
 import roster_pipeline
 import sftp_server
 
-FACES = ("roster_pipeline", "roster_pipeline.store", "roster_pipeline.cli", "sftp_server")
+FACES = (
+    "roster_pipeline",
+    "roster_pipeline.store",
+    "roster_pipeline.sources",
+    "roster_pipeline.cli",
+    "sftp_server",
+)
 SOURCE = Path(roster_pipeline.__file__).resolve().parent.parent
 
 
@@ -71,7 +78,9 @@ def _imports_from(package: str, outside: Path) -> set[tuple[str, str]]:
     return found
 
 
-@pytest.mark.parametrize("package", ["roster_pipeline.store", "sftp_server"])
+@pytest.mark.parametrize(
+    "package", ["roster_pipeline.store", "roster_pipeline.sources", "sftp_server"]
+)
 def test_what_the_rest_of_the_code_uses_of_a_package_is_on_its_face(package: str) -> None:
     _, exported = _face(package)
     folder = SOURCE.joinpath(*package.split("."))

@@ -24,6 +24,9 @@ CASES = {
     "truncated-zip": "broken/truncated.zip",
     "escaping-zip": "broken/escaping.zip",
     "oneroster-bad": "oneroster/bad",
+    "oneroster-quirks": "oneroster/quirks",
+    "oneroster-1.0": "oneroster/v1.0",
+    "oneroster-zip-to-roster-csv": "oneroster/good.zip",
     "powerschool-tables": "powerschool-tables",
     "powerschool-tables-bad": "powerschool-tables-bad",
     "clever": "clever/good",
@@ -32,6 +35,8 @@ CASES = {
 #: The contract a case's district is on, when it is not the default.
 SPECS = {
     "oneroster-bad": "oneroster-1.1",
+    "oneroster-quirks": "oneroster-1.1",
+    "oneroster-1.0": "oneroster-1.1",
     "powerschool-tables": "powerschool",
     "powerschool-tables-bad": "powerschool",
     "clever": "clever",

@@ -27,6 +27,7 @@ from roster_pipeline.cli import (
     operators,
     receiver,
     service,
+    sources,
     system,
     web,
 )
@@ -92,6 +93,7 @@ for _command in (
     *districts.COMMANDS,
     *receiver.COMMANDS,
     *service.COMMANDS,
+    *sources.COMMANDS,
     *operators.COMMANDS,
     *web.COMMANDS,
     *system.COMMANDS,

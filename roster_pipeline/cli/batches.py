@@ -52,21 +52,21 @@ def process(path: Path, slug: str, as_json: bool) -> None:
         result = pipeline.process(home, slug, [path], progress=progress)
     batch = result.batch
     if as_json:
-        echo_json(_process_json(batch))
+        echo_json(process_json(batch))
     else:
-        _print_batch(batch)
+        print_batch(batch)
     exit_for(batch.status)
 
 
-def _process_json(batch: BatchRecord) -> dict[str, Any]:
+def process_json(batch: BatchRecord) -> dict[str, Any]:
     from roster_pipeline.render import report
 
     data = report.summary(batch)
-    keys = ("batch_id", "district", "status", "files", "counts", "rejects", "report")
+    keys = ("batch_id", "district", "status", "mode", "files", "counts", "rejects", "report")
     return {k: data[k] for k in keys}
 
 
-def _print_batch(batch: BatchRecord) -> None:
+def print_batch(batch: BatchRecord) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -202,7 +202,7 @@ def batch_approve(batch_id: str) -> None:
     with opened_home() as home, stage_display(shows_progress(False)) as progress:
         system.require_enabled(home, "approving a batch")
         approved = operations.approve(home, home.store.batch(batch_id).batch_id, progress)
-    _print_batch(approved)
+    print_batch(approved)
 
 
 @batch_group.command("discard")
@@ -227,7 +227,7 @@ def batch_reprocess(batch_id: str) -> None:
     with opened_home() as home:
         system.require_enabled(home, "reprocessing")
         batch = operations.reprocess(home, home.store.batch(batch_id).batch_id)
-    _print_batch(batch)
+    print_batch(batch)
     exit_for(batch.status)
 
 

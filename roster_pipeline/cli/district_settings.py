@@ -56,6 +56,11 @@ def changed_dialect(record: DistrictRecord, given: dict[str, Any]) -> dialects.C
 @click.option("--max-delete-pct", type=float, help="Hold a batch deleting more of a table.")
 @click.option("--max-update-pct", type=float, help="Hold a batch updating more of a table.")
 @click.option("--max-reject-pct", type=float, help="Hold a batch rejecting more of a table.")
+@click.option(
+    "--strict-columns/--lenient-columns",
+    default=None,
+    help="Reject rows breaking a rule on a column the contract does not load.",
+)
 @click.option("--settle", type=float, help="Seconds of quiet before loose files form a batch.")
 @click.option("--expect-every", type=float, help="Hours without upload before STALE.")
 @click.option("--retention-days", type=float, help="Days archived files and reports are kept.")

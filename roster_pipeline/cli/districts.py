@@ -20,6 +20,7 @@ from roster_pipeline.cli.common import (
 )
 from roster_pipeline.cli.display import print_table, status_markup
 from roster_pipeline.cli.district_settings import district_set
+from roster_pipeline.cli.sources import DISTRICT_COMMANDS
 from roster_pipeline.contracts import specs
 
 if TYPE_CHECKING:
@@ -157,9 +158,12 @@ def district_show(slug: str, as_json: bool) -> None:
         return
     rows = _info_rows(info)
     rows.append(("processing", "PAUSED (uploads kept)" if info["paused"] else "active"))
+    rows += [(f"source {k}", v) for k, v in info["source"].items()]
     for key, knob in info["settings"].items():
         mark = "" if knob["source"] == "deployment" else "   (this district's own)"
-        rows.append((key, f"{knob['value']:g}{mark}"))
+        value = knob["value"]
+        shown = ("on" if value else "off") if isinstance(value, bool) else f"{value:g}"
+        rows.append((key, f"{shown}{mark}"))
     for label, value in rows:
         click.echo(f"{label:<28} {value}")
 
@@ -300,7 +304,8 @@ def district_guide(
         text = guide.onboarding_guide(data)
         if fmt == "html":
             text = guide.guide_html(text, f"Roster onboarding: {data.connection['name']}")
-        _warn_unreachable(data.connection)
+        if data.source.get("kind") == "sftp":
+            _warn_unreachable(data.connection)  # a district we pull from is told no address
         write_or_echo(text, output)
         if password is not None:
             districts.rotate_password(home, slug, password)
@@ -310,3 +315,5 @@ def district_guide(
 COMMANDS = (district,)
 
 district.add_command(district_set)
+for _command in DISTRICT_COMMANDS:
+    district.add_command(_command)

@@ -117,3 +117,20 @@ def feed_rows(feed: Feed, frame: pl.DataFrame, line: str) -> pl.DataFrame:
     columns = [pl.col(s).alias(t) for t, s in singles.items()]
     fixed = [pl.lit(v, pl.String).alias(c) for c, v in feed.fixed.items()]
     return frame.select(*columns, *fixed, line).select(*feed.targets, line)
+
+
+def taken_mask(feeds: tuple[Feed, ...]) -> pl.Expr:
+    """True for the rows some of ``feeds`` take (their ``where``); False without feeds."""
+    import polars as pl
+
+    wheres = [feed.where for feed in feeds]
+    if not wheres:
+        return pl.lit(value=False)
+    takes = [
+        pl.all_horizontal(
+            [pl.col(c).str.to_lowercase().is_in([v.lower() for v in vs]) for c, vs in w.items()]
+            or [pl.lit(value=True)]
+        )
+        for w in wheres
+    ]
+    return pl.any_horizontal(takes).fill_null(value=False)

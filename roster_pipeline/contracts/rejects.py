@@ -30,6 +30,8 @@ class Code(StrEnum):
     MISSING_COLUMN = "missing_column"
     DUPLICATE_COLUMN = "duplicate_column"
     INTERNAL = "internal_error"  # a bug of ours; the batch is kept for reprocessing
+    WRONG_CONTRACT = "wrong_contract"  # another format or version than the district's
+    BAD_MANIFEST = "bad_manifest"  # a manifest that cannot be read
     # Row-level: the row is rejected; the others load.
     FIELD_COUNT = "field_count"
     REQUIRED = "required"
@@ -59,6 +61,8 @@ _FATAL = frozenset(
         Code.MISSING_COLUMN,
         Code.DUPLICATE_COLUMN,
         Code.INTERNAL,
+        Code.WRONG_CONTRACT,
+        Code.BAD_MANIFEST,
     }
 )
 

@@ -8,6 +8,7 @@ in one vectorised pass and map each failure back to a reject ``Code``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pandera.polars as pa
 import polars as pl
@@ -18,6 +19,9 @@ from roster_pipeline.contracts.specs import ColumnSpec, FileSpec
 #: How a spreadsheet writes a number it has taken an ID for: ``9.00001E+08``, or
 #: ``805703.0`` (leading zeros gone, a decimal point added).
 SPREADSHEET_NUMBER = r"^(?:[0-9]+(\.[0-9]+)?[Ee]\+[0-9]+|[0-9]+\.0+)$"
+
+#: Formats that hold IDs (the roster's own, OneRoster's sourcedIds and their lists).
+_ID_FORMATS = ("id", "ref", "ref_list")
 
 
 def compile_schema(file_spec: FileSpec) -> pa.DataFrameSchema:
@@ -39,13 +43,15 @@ def _column_schema(column: ColumnSpec) -> pa.Column:
 
 def _checks(column: ColumnSpec) -> list[pa.Check]:
     checks: list[pa.Check] = []
-    is_id = column.format == "id"
     regex = column.regex
-    if is_id:
+    if column.format in _ID_FORMATS:
+        # An ID list ("as-1,as-2") is checked item by item: one mangled ID is enough.
+        items = column.separator or ("," if column.format == "ref_list" else "")
+        mangled = replace(column, separator=items)
         checks.append(
             _check(
                 Code.SPREADSHEET_NUMBER,
-                lambda v: ~v.str.contains(SPREADSHEET_NUMBER),
+                _each(mangled, lambda v: ~v.str.contains(SPREADSHEET_NUMBER)),
                 "an ID, not a number rewritten by a spreadsheet",
             )
         )

@@ -45,6 +45,20 @@ class Reference:
     file: str
     column: str
     where: Mapping[str, str] = field(default_factory=dict)
+    # The referenced row's column (key) must equal this row's column (value), any case:
+    # an enrollment's role agrees with its user's role.
+    same: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Columns a file takes from another file's rows naming its key: OneRoster 1.2
+    users get their role from roles.csv (``on`` userSourcedId), primary role first."""
+
+    file: str
+    on: str  # the other file's column naming this file's key
+    columns: Mapping[str, str]  # this file's column -> the other file's column
+    prefer: Mapping[str, str] = field(default_factory=dict)  # rows matching come first
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,13 @@ class FileSpec:
     defer: bool = False
     ignore_columns: tuple[str, ...] = ()  # header globs dropped silently (Clever's ext.*)
     sis_table: str = ""  # the PowerSchool table one AutoSend exports this file from
+    # How tonight's file applies: "bulk" (the full list: rows not sent are deleted) or
+    # "delta" (listed rows upserted, rows marked by ``tombstone`` deleted, others kept).
+    mode: str = "bulk"
+    tombstone: LeaveOut | None = None  # rows marked for deletion (OneRoster tobedeleted)
+    lookup: Lookup | None = None  # columns filled from another file's rows
+    blank_in_bulk: tuple[str, ...] = ()  # columns a bulk file leaves empty (a warning if not)
+    secret_columns: tuple[str, ...] = ()  # blanked before the file is archived (passwords)
 
     @property
     def feeds(self) -> tuple[Feed, ...]:
@@ -161,6 +182,18 @@ class FileSpec:
 
 
 @dataclass(frozen=True)
+class ManifestSpec:
+    """A contract whose batches carry a manifest (OneRoster's manifest.csv): the file
+    that names the format version and, per file, its mode (bulk, delta or absent)."""
+
+    file: str  # the spec file holding propertyName,value rows
+    version: str  # the version this contract reads ("1.1")
+    version_property: str = "oneroster.version"
+    mode_prefix: str = "file."  # file.<name>,<mode>
+    known: tuple[str, ...] = ()  # further properties a manifest may hold
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     title: str
@@ -168,6 +201,8 @@ class Spec:
     encoding: str = "utf-8"
     description: str = ""
     source: Path | None = None
+    manifest: ManifestSpec | None = None
+    delta: bool = False  # files may come in delta mode (their tombstone marks deletes)
 
     def feeders(self, table: str) -> tuple[FileSpec, ...]:
         """The files that fill ``table``, in the spec's order."""
@@ -226,6 +261,7 @@ def _deps(f: FileSpec, spec: Spec) -> set[str]:
     """The files checked before ``f``: those it references and their siblings (a
     reference into users resolves against every file that fills users)."""
     named = {c.references.file for c in f.columns if c.references}
+    named |= {f.lookup.file} if f.lookup else set()
     found = set(named)
     for name in named:
         found |= {s.name for s in spec.siblings(spec.file(name))}

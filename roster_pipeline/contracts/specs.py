@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 # The model is re-exported (``as`` marks it so for mypy): modules take specs from here.
+from roster_pipeline.contracts import delivery
 from roster_pipeline.contracts.feeds import Feed as Feed  # noqa: PLC0414
 from roster_pipeline.contracts.feeds import LeaveOut as LeaveOut  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import FORMATS as FORMATS  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import ColumnSpec as ColumnSpec  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import FileSpec as FileSpec  # noqa: PLC0414
+from roster_pipeline.contracts.spec_model import Lookup as Lookup  # noqa: PLC0414
+from roster_pipeline.contracts.spec_model import ManifestSpec as ManifestSpec  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import Reference as Reference  # noqa: PLC0414
 from roster_pipeline.contracts.spec_model import Spec as Spec  # noqa: PLC0414
 from roster_pipeline.errors import SpecError
@@ -52,16 +55,18 @@ def load_spec(name: str = DEFAULT_SPEC, directory: Path | None = None) -> Spec:
     return _read(path)
 
 
-_SPEC_KEYS = {"name", "title", "description", "encoding", "files"}
+_SPEC_KEYS = {"name", "title", "description", "encoding", "files", "manifest", "delta"}
 _FILE_KEYS = {
     "description", "match", "required", "key", "table", "columns", "load", "load_where",
-    "ordered", "fixed", "leave_out", "also", "defer", "ignore_columns", "sis_table",
+    "ordered", "fixed", "leave_out", "also", "defer", "ignore_columns", "sis_table", "mode",
+    "lookup", "secret_columns",
 }  # fmt: skip
 _COLUMN_KEYS = {
     "required", "format", "pattern", "max_length", "values", "references", "where",
     "aliases", "description", "unique", "to", "load", "load_as", "loaded_as", "separator",
-    "sis_field",
+    "sis_field", "same",
 }  # fmt: skip
+
 _LEAVE_OUT_KEYS = {"column", "values", "other_than", "matching", "reason"}
 _FEED_KEYS = {"table", "key", "columns", "fixed", "where"}
 
@@ -120,6 +125,9 @@ class _Reader:
                 raise self.fail("top level", f"missing key {required!r}")
         files_raw = self.mapping(data["files"], "files", set(data["files"] or {}))
         files = tuple(self.file(name, body) for name, body in files_raw.items())
+        delta = delivery.read_delta(self, data.get("delta"))
+        if delta is not None:
+            files = tuple(delta.marking(f) for f in files)
         spec = Spec(
             name=str(data["name"]),
             title=str(data.get("title", data["name"])),
@@ -127,8 +135,13 @@ class _Reader:
             encoding=str(data.get("encoding", "utf-8")),
             description=str(data.get("description", "")).strip(),
             source=self.path,
+            manifest=delivery.read_manifest(self, data.get("manifest"), {f.name for f in files}),
+            delta=delta is not None,
         )
+        if any(f.mode == "delta" for f in files) and not spec.delta:
+            raise self.fail("files", "a file in delta mode needs the spec's 'delta' rule")
         self.check_references(spec)
+        self.check_lookups(spec)
         self.check_tables(spec)
         spec.load_order()
         return spec
@@ -166,6 +179,9 @@ class _Reader:
             defer=bool(data.get("defer", False)),
             ignore_columns=self.strings(data.get("ignore_columns", []), f"{where}.ignore_columns"),
             sis_table=str(data.get("sis_table", "")),
+            mode=delivery.read_mode(self, data.get("mode", "bulk"), f"{where}.mode"),
+            lookup=delivery.read_lookup(self, data.get("lookup"), f"{where}.lookup", set(cols_raw)),
+            secret_columns=self.strings(data.get("secret_columns", []), f"{where}.secret_columns"),
         )
 
     def where(self, raw: Any, where: str, columns: set[str]) -> dict[str, tuple[str, ...]]:
@@ -273,14 +289,18 @@ class _Reader:
     def reference(self, where: str, data: dict[str, Any]) -> Reference | None:
         target = data.get("references")
         if target is None:
-            if "where" in data:
-                raise self.fail(f"{where}.where", "only allowed with 'references'")
+            for alone in ("where", "same"):
+                if alone in data:
+                    raise self.fail(f"{where}.{alone}", "only allowed with 'references'")
             return None
         if not isinstance(target, str) or target.count(".") != 1:
             raise self.fail(f"{where}.references", "expected 'file.column'")
         file, column = target.split(".")
         cond = self.mapping(data.get("where", {}), f"{where}.where", set(data.get("where") or {}))
-        return Reference(file=file, column=column, where={k: str(v) for k, v in cond.items()})
+        same = self.value_map(data.get("same"), f"{where}.same")
+        return Reference(
+            file=file, column=column, where={k: str(v) for k, v in cond.items()}, same=same
+        )
 
     def check_references(self, spec: Spec) -> None:
         names = {f.name: f for f in spec.files}
@@ -293,9 +313,23 @@ class _Reader:
                 where = f"files.{f.name}.columns.{c.name}.references"
                 if target is None or ref.column not in target.column_names:
                     raise self.fail(where, f"{ref.file}.{ref.column} is not a column of the spec")
-                bad = [k for k in (*ref.where, c.loaded_as) if k and k not in target.column_names]
+                theirs = (*ref.where, *ref.same, c.loaded_as)
+                bad = [k for k in theirs if k and k not in target.column_names]
+                bad += [k for k in ref.same.values() if k not in f.column_names]
                 if bad:
                     raise self.fail(where, f"'where' or 'loaded_as' names no column {bad[0]!r}")
+
+    def check_lookups(self, spec: Spec) -> None:
+        """A lookup names a file of the spec and columns of it."""
+        names = {f.name: f for f in spec.files}
+        for f in spec.files:
+            lk = f.lookup
+            if lk is None:
+                continue
+            other = names.get(lk.file)
+            wanted = [lk.on, *lk.columns.values(), *lk.prefer]
+            if other is None or any(c not in other.column_names for c in wanted):
+                raise self.fail(f"files.{f.name}.lookup", f"names no file or column of {lk.file}")
 
     def check_tables(self, spec: Spec) -> None:
         """Every feed of one table agrees on its key; ``defer`` needs another feeder."""

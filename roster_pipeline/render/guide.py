@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from roster_pipeline.contracts.dialects import CsvDialect
@@ -18,6 +18,7 @@ from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FORMATS, ColumnSpec, FileSpec, Spec
 from roster_pipeline.render.markdown import code, md, para
 from roster_pipeline.render.page import page
+from roster_pipeline.render.pull_guide import api_sections
 from roster_pipeline.render.report_html import CODE_ADVICE
 
 
@@ -100,11 +101,14 @@ class GuideInput:
     connection: Mapping[str, Any]  # districts.connection_info()
     spec: Spec  # the district's effective spec (its dialect applied)
     dialect: CsvDialect
+    source: Mapping[str, Any] = field(default_factory=dict)  # districts.source_info()
 
 
 def onboarding_guide(data: GuideInput) -> str:
     """The document a district admin follows to set up PowerSchool (Markdown)."""
     c = data.connection
+    if data.source.get("kind") == "powerschool-api":
+        return _pulled_guide(data)
     parts = [
         f"# Sending your roster to us: {md(c['name'])}",
         "",
@@ -116,6 +120,24 @@ def onboarding_guide(data: GuideInput) -> str:
         *_remote_connection(c),
         *_exports(data),
         *_testing(c),
+        *_file_specification(data),
+        *_problems(),
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _pulled_guide(data: GuideInput) -> str:
+    """A district we pull from: the plugin instead of a connection and exports."""
+    c = data.connection
+    parts = [
+        f"# Sharing your roster with us: {md(c['name'])}",
+        "",
+        "This guide lets us read your roster from PowerSchool every night through its API,"
+        " with a plugin you install and approve; nothing is exported or sent by you. It"
+        " takes about 15 minutes. What we read is checked against the file specification"
+        " in section 5, exactly as an export would be.",
+        "",
+        *api_sections(c, data.source),
         *_file_specification(data),
         *_problems(),
     ]

@@ -28,6 +28,7 @@ def summary(batch: BatchRecord) -> dict[str, Any]:
         "batch_id": batch.batch_id,
         "district": batch.district,
         "status": str(batch.status),
+        "mode": batch.mode,
         "message": batch.message,
         "received_at": batch.received_at.isoformat(),
         "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
@@ -64,6 +65,7 @@ def _json(batch: BatchRecord, rejects: pl.DataFrame) -> str:
         "batch_id": batch.batch_id,
         "district": batch.district,
         "status": str(batch.status),
+        "mode": batch.mode,
         "message": batch.message,
         "warnings": list(batch.warnings),
     }
@@ -90,7 +92,10 @@ def _csv(batch: BatchRecord, rejects: pl.DataFrame) -> str:
 
 
 def _text(batch: BatchRecord, rejects: pl.DataFrame) -> str:
-    lines = [f"batch {batch.batch_id}  district {batch.district}  status {batch.status}"]
+    lines = [
+        f"batch {batch.batch_id}  district {batch.district}  status {batch.status}"
+        f"  mode {batch.mode}"
+    ]
     lines.append(f"received {batch.received_at:%Y-%m-%d %H:%M:%S} UTC from {batch.source}")
     lines += [
         f"  {f.name}: {f.rows:,} rows, {f.rejected:,} rejected ({f.file_spec or 'no match'})"

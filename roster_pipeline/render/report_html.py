@@ -36,6 +36,8 @@ CODE_ADVICE: Mapping[str, str] = {
     Code.MISSING_COLUMN: "A required column is missing from the header row.",
     Code.DUPLICATE_COLUMN: "Two header columns mean the same field. Keep one of them.",
     Code.INTERNAL: "Our pipeline failed on this batch. Ops will fix it and reprocess it.",
+    Code.WRONG_CONTRACT: "The files are another format or version than the district's contract.",
+    Code.BAD_MANIFEST: "The manifest cannot be read. Send it as propertyName,value rows.",
     Code.FIELD_COUNT: "The row has more or fewer fields than the header (often a stray quote).",
     Code.REQUIRED: "A required value is empty.",
     Code.PATTERN: "The value does not have the required format.",
@@ -120,6 +122,8 @@ def _facts(batch: BatchRecord) -> str:
         ("Status", f"<span class='status {status}'>{status}</span>"),
         ("Rejects", f"{batch.rejects:,}"),
     ]
+    if batch.mode == "delta":  # bulk, the usual case, goes without saying
+        facts.insert(-1, ("Applied as", "delta: the rows listed changed, the others kept"))
     return "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
 
 

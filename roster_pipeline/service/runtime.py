@@ -34,6 +34,7 @@ from roster_pipeline.errors import ConfigError, RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.service import batches, retention, status
 from roster_pipeline.service.alerts import Alerts
+from roster_pipeline.service.pulls import PullScheduler
 from roster_pipeline.service.watch import InboxWatcher
 from roster_pipeline.service.worker import queue_for, worker_main
 from roster_pipeline.store import worker_name
@@ -116,6 +117,9 @@ class Service:
         self._start_watcher()
         housekeeping = threading.Thread(target=self._housekeep, name="housekeeping", daemon=True)
         housekeeping.start()
+        pulling = threading.Thread(target=self._pull_scheduled, name="pulls", daemon=True)
+        if self.options.receives:
+            pulling.start()
         if ready:
             ready(self._describe(address))
         try:
@@ -124,7 +128,7 @@ class Service:
                     await asyncio.wait_for(stop.wait(), 1.0)
                 self._supervise()
         finally:
-            await self._shutdown(receiver, housekeeping)
+            await self._shutdown(receiver, housekeeping, pulling)
 
     def request_stop(self) -> None:
         """Ask the running service to stop (thread-safe, signal-safe)."""
@@ -145,7 +149,9 @@ class Service:
             parts.append(f"{len(self._workers)} worker(s)")
         return "; ".join(parts)
 
-    async def _shutdown(self, receiver: Receiver | None, housekeeping: threading.Thread) -> None:
+    async def _shutdown(
+        self, receiver: Receiver | None, housekeeping: threading.Thread, pulling: threading.Thread
+    ) -> None:
         log.info("stopping: receiver, watcher, then workers")
         self._stopping.set()
         if receiver is not None:
@@ -156,6 +162,8 @@ class Service:
             stop_line.close()
         await asyncio.to_thread(self._join_workers)
         await asyncio.to_thread(housekeeping.join, 10.0)
+        if pulling.is_alive():
+            await asyncio.to_thread(pulling.join)  # a pull in hand finishes: nothing half-done
         if self._assembly_home is not None:
             self._assembly_home.close()
         self._alerts.close()
@@ -245,6 +253,20 @@ class Service:
                         last_purge = now
                 except RosterError as exc:
                     log.warning("housekeeping: %s; trying again later", exc)
+
+    def _pull_scheduled(self) -> None:
+        """The districts we pull from, on their schedules (service/pulls.py)."""
+        scheduler = PullScheduler(self.settings, self._alerts)
+        with Home(self.settings) as home:
+            wait = 0.0  # the first look at once: a missed night is caught up at start
+            while not self._stopping.wait(wait):
+                wait = min(self.options.rescan_seconds, 30.0)
+                try:
+                    home.settings = system.effective(self.settings, home.store)
+                    scheduler.tick(home)
+                except RosterError as exc:
+                    log.warning("pull schedule: %s; looking again later", exc)
+        scheduler.close()
 
     def _alert_stale(self, home: Home, alerted: set[str]) -> None:
         for found in status.overview(home):

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from roster_pipeline.contracts.specs import Spec
+from roster_pipeline.stages.unpack import ReceivedFile, Unpacked
+
 #: The link tables and their keys.
 LINK_KEYS: Mapping[str, tuple[str, ...]] = {
     "enrollments": ("class_id", "student_id"),
@@ -100,3 +103,19 @@ def _orphaned_classes(
         f"classes: {classes.height:,} class(es) ({shown}) would keep a primary teacher this"
         " batch deletes; send the classes with their new teachers, or approve to keep them",
     )
+
+
+def with_link_files(
+    fresh: tuple[ReceivedFile, ...], unpacked: Unpacked, spec: Spec
+) -> tuple[ReceivedFile, ...]:
+    """With changed users or classes, the files that fill only link tables too (the
+    enrollments), identical to the last ones or not: a deleted user's enrollments
+    go with it, and come back with it only if that file is read again."""
+    tables = {d.table for f in fresh if f.file_spec for d in spec.file(f.file_spec).feeds}
+    if not tables & set(LINKS):
+        return fresh
+    return tuple(
+        f for f in unpacked.matched
+        if f in fresh
+        or (f.file_spec and {d.table for d in spec.file(f.file_spec).feeds} <= set(LINK_KEYS))
+    )  # fmt: skip

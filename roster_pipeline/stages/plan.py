@@ -9,7 +9,10 @@ applies the spec's loading rules: ``load_where``, ``to``, ``load_as``, ``fixed``
 spread columns): added, updated (any non-key column differs, nulls equal),
 deleted (loaded keys absent from the files, within the scope of the feeds sent,
 except keys whose row was rejected in this batch: yesterday's row stays),
-unchanged. A full students file replaces the loaded students, not the teachers.
+unchanged. A file in delta mode deletes only the keys it marks for deletion
+(OneRoster ``tobedeleted``): rows it does not list stay, and the holds count
+those explicit deletions against the loaded rows. A full students file
+replaces the loaded students, not the teachers.
 Tables no file of the batch fills are not in the plan. Hold reasons when more
 than ``max_reject_pct`` percent of a table's rows sent were rejected (first
 loads included), or a table that had loaded rows would lose more than
@@ -148,11 +151,8 @@ def diff_table(
         or [pl.lit(value=False)]
     )
     updated = both.filter(differs).select(columns)
-    scope = pl.any_horizontal([feed.in_scope() for feed, _, _ in feeding])
-    in_scope = loaded.filter(scope)
-    gone = in_scope.join(sent, on=key, how="anti").select(key)
-    for kept in _rejected_keys(feeding):
-        gone = gone.join(kept, on=list(kept.columns), how="anti")
+    in_scope = loaded.filter(pl.any_horizontal([feed.in_scope() for feed, _, _ in feeding]))
+    gone = _deleted(key, columns, feeding, loaded, sent)
     return TablePlan(
         table=table,
         key=key,
@@ -166,6 +166,36 @@ def diff_table(
         left_out=sum(v.left_out for _, f, v in own),
         sent=sum(v.rows for _, f, v in own),
     )
+
+
+def _deleted(
+    key: tuple[str, ...],
+    columns: tuple[str, ...],
+    feeding: Sequence[tuple[Feed, FileSpec, ValidFile]],
+    loaded: pl.DataFrame,
+    sent: pl.DataFrame,
+) -> pl.DataFrame:
+    """Keys to delete. A bulk file deletes the loaded rows of its scope it no longer
+    lists (except rows rejected tonight: yesterday's row stays); a delta file deletes
+    exactly the rows it marks for deletion and keeps the others."""
+    bulk = [(feed, f, v) for feed, f, v in feeding if f.mode != "delta"]
+    parts = []
+    if bulk:
+        scope = pl.any_horizontal([feed.in_scope() for feed, _, _ in bulk])
+        gone = loaded.filter(scope).join(sent, on=key, how="anti").select(key)
+        for kept in _rejected_keys(bulk):
+            gone = gone.join(kept, on=list(kept.columns), how="anti")
+        parts.append(gone)
+    marked = [
+        _as_text(to_table(f, v.deletes, feed), columns).select(key)
+        for feed, f, v in feeding
+        if f.mode == "delta" and v.deletes.height
+    ]
+    if marked:
+        parts.append(loaded.join(pl.concat(marked), on=key, how="semi").select(key))
+    if not parts:
+        return loaded.clear().select(key)
+    return pl.concat(parts).unique(key, maintain_order=True)
 
 
 def hold_reasons(table: TablePlan, thresholds: Thresholds) -> list[str]:

@@ -35,6 +35,9 @@ class Target:
     valid: pl.DataFrame  # String columns: at least the referenced and the ``where`` columns
     rejected: pl.DataFrame  # this batch's rejected rows (same columns + LINE); empty when loaded
     left_out: pl.DataFrame = field(default_factory=pl.DataFrame)  # rows the SIS marks inactive
+    # The loaded part of a table that loads some rows only (users: teachers and
+    # students): a value missing from it proves nothing for a row that is not loaded.
+    partial: bool = False
 
 
 def reject_rows(
@@ -228,3 +231,66 @@ def _lines() -> pl.Expr:
 
 def _where_name(index: int) -> str:
     return f"__where_{index}__"
+
+
+def disagreements(  # noqa: PLR0917 - one reference check, all its parts needed
+    frame: pl.DataFrame,
+    skip: pl.Series,
+    file: str,
+    column: ColumnSpec,
+    target: Target,
+    checked: pl.Expr,
+) -> pl.DataFrame:
+    """``reference_mismatch`` for the ``checked`` rows whose referenced row disagrees on
+    a ``same`` column (a teacher's user row enrolled with role student). Values naming
+    no row are left to ``references``."""
+    ref = column.references
+    if ref is None or not ref.same:
+        return rejects.empty()
+    name = column.name
+    theirs = [pl.col(t).cast(pl.String).str.to_lowercase().alias(f"__same_{i}__")
+              for i, t in enumerate(ref.same)]  # fmt: skip
+    found = (
+        target.valid.select(pl.col(ref.column).cast(pl.String).alias(_KEY), *theirs)
+        .drop_nulls(_KEY)
+        .unique(_KEY, keep="first")
+    )
+    rows = frame.filter(checked, pl.col(name).is_not_null(), ~pl.col(LINE).is_in(skip.implode()))
+    joined = rows.join(found, left_on=name, right_on=_KEY, how="inner")
+    differs = [
+        pl.col(f"__same_{i}__").ne_missing(pl.col(mine).str.to_lowercase())
+        for i, mine in enumerate(ref.same.values())
+    ]
+    bad = joined.filter(pl.any_horizontal(differs))
+    if bad.is_empty():
+        return rejects.empty()
+    return reject_rows(
+        bad,
+        file,
+        column=pl.lit(name),
+        value=pl.col(name),
+        code=pl.lit(str(Code.REFERENCE_MISMATCH)),
+        body=_disagreement(name, ref, target.label),
+    )
+
+
+def _disagreement(name: str, ref: Reference, label: str) -> pl.Expr:
+    """ "userSourcedId 'u1' has role 'teacher' in users.csv, but this row has role 'student'"."""
+    theirs_text = pl.concat_str(
+        [
+            pl.when(pl.col(f"__same_{i}__").is_null())
+            .then(pl.lit(f"no {k}"))
+            .otherwise(pl.concat_str(pl.lit(f"{k} '"), pl.col(f"__same_{i}__"), pl.lit("'")))
+            for i, k in enumerate(ref.same)
+        ],
+        separator=", ",
+    )
+    mine_text = pl.concat_str(
+        [pl.concat_str(pl.lit(f"{m} '"), pl.col(m), pl.lit("'")) for m in ref.same.values()],
+        separator=", ",
+    )
+    advice = "; enroll the person in the role their user row gives, or correct that row"
+    head = [pl.lit(f"{name} '"), pl.col(name), pl.lit("' has "), theirs_text]
+    return pl.concat_str(
+        *head, pl.lit(f" in {label}, but this row has "), mine_text, pl.lit(advice)
+    )

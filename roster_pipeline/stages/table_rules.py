@@ -131,6 +131,31 @@ def _loaded_outside(
     return rows
 
 
+def follow_left_out(
+    frame: pl.DataFrame, column: ColumnSpec, target: Target
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rows naming only a row the SIS marks not active are left out with it (an
+    enrollment of a student who left), not rejected."""
+    ref = column.references
+    if ref is None or not target.left_out.height or ref.column not in target.left_out.columns:
+        return frame, frame.clear()
+    inactive = target.left_out[ref.column].drop_nulls()
+    active = target.valid[ref.column].drop_nulls()
+    follows = pl.col(column.name).is_in(inactive.implode()) & ~pl.col(column.name).is_in(
+        active.implode()
+    )
+    return frame.filter(~follows), frame.filter(follows)
+
+
+def follow_note(name: str, column: ColumnSpec, count: int) -> str:
+    ref = column.references
+    target = ref.file if ref else "another file"
+    return (
+        f"{name}: {count:,} row(s) left out: their {column.name} names a {target} row"
+        " left out as not active"
+    )
+
+
 def translate(frame: pl.DataFrame, column: ColumnSpec, target: Target) -> pl.DataFrame:
     """``column``'s values replaced by the referenced rows' ``loaded_as`` column; values
     that name no row become null (their rows are rejected by the reference check)."""

@@ -28,21 +28,27 @@ returning None or an empty frame both mean "nothing loaded".
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import polars as pl
 
 from roster_pipeline.contracts import rejects
+from roster_pipeline.contracts.feeds import taken_mask
 from roster_pipeline.contracts.rejects import Code
-from roster_pipeline.contracts.specs import ColumnSpec, FileSpec, Reference, Spec
+from roster_pipeline.contracts.specs import FileSpec, Reference, Spec
+from roster_pipeline.stages import tombstones
+from roster_pipeline.stages.leniency import lenient_columns, soften
+from roster_pipeline.stages.lookups import kept_from_loaded, looked_up, unmatched
 from roster_pipeline.stages.parse import LINE, ParsedFile
 from roster_pipeline.stages.row_rules import row_rejects
-from roster_pipeline.stages.set_rules import Target, duplicate_keys, references
+from roster_pipeline.stages.set_rules import Target, disagreements, duplicate_keys, references
 from roster_pipeline.stages.table_rules import (
     Sent,
     Shared,
     describe_left_out,
+    follow_left_out,
+    follow_note,
     leave_out,
     shared_keys,
     table_target,
@@ -68,6 +74,8 @@ class ValidFile:
     rows: int
     rejected: int
     left_out: int = 0  # rows the SIS marks not active: not checked, not loaded
+    # A delta file's rows marked for deletion (file columns + LINE): their keys are deleted.
+    deletes: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -81,10 +89,15 @@ class Validated:
         return rejects.has_fatal(self.rejects)
 
 
-def validate(parsed: Sequence[ParsedFile], spec: Spec, loaded: Loaded) -> Validated:
-    """Row rules then set rules for every file of the batch, in the spec's load order."""
+def validate(
+    parsed: Sequence[ParsedFile], spec: Spec, loaded: Loaded, *, strict_columns: bool = False
+) -> Validated:
+    """Row rules then set rules for every file of the batch, in the spec's load order.
+
+    Rules on columns the spec does not load only warn, unless ``strict_columns``.
+    """
     sent = _by_spec_file(parsed)
-    batch = _Batch(spec, sent, _Memo(loaded))
+    batch = _Batch(spec, sent, _Memo(loaded), strict_columns=strict_columns)
     found: list[pl.DataFrame] = [p.rejects for p in parsed]
     for file_spec in spec.load_order():
         received = sent.get(file_spec.name)
@@ -165,8 +178,11 @@ class _Checked:
 class _Batch:
     """The files validated so far, as targets for the references of the next ones."""
 
-    def __init__(self, spec: Spec, sent: Mapping[str, ParsedFile], loaded: _Memo) -> None:
+    def __init__(
+        self, spec: Spec, sent: Mapping[str, ParsedFile], loaded: _Memo, *, strict_columns: bool
+    ) -> None:
         self.spec = spec
+        self.strict_columns = strict_columns
         self.sent = sent
         self.loaded = loaded
         self.checked: dict[str, _Checked] = {}
@@ -182,17 +198,31 @@ class _Batch:
         expected = file_spec.match[0].replace("*", "")
         others = [f.match[0].replace("*", "") for f in siblings]
         instead = f" (or {' and '.join(others)})" if others else ""
+        sent = f"{expected}: no file matching {' or '.join(file_spec.match)}{instead} was sent"
         message = (
-            f"{expected}: no file matching {' or '.join(file_spec.match)}{instead} was sent and"
-            f" no {file_spec.table} are loaded yet. {rejects.BATCH_REJECTED}."
+            f"{sent} and no {file_spec.table} are loaded yet. {rejects.BATCH_REJECTED}."
+            if file_spec.load
+            else f"{sent}; this contract checks {file_spec.name} in every batch and never loads"
+            f" them, so an earlier batch cannot stand in. {rejects.BATCH_REJECTED}."
         )
         return rejects.one(expected, Code.MISSING_FILE, message)
 
     def check(self, received: ParsedFile, file_spec: FileSpec) -> None:
-        every = _conform(received.frame, file_spec)
+        every = self.looked_up(_conform(received.frame, file_spec), file_spec)
         frame, out = leave_out(every, file_spec)
         notes = [describe_left_out(received.name, file_spec, out)] if out.height else []
+        frame, marked = tombstones.split(frame, file_spec)
+        if marked.height:
+            notes.append(tombstones.describe(received.name, file_spec, marked))
+        found_notes = (
+            tombstones.filled_in_bulk(received.name, file_spec, frame),
+            unmatched(received.name, file_spec, frame),
+        )
+        notes += [n for n in found_notes if n]
         row = row_rejects(frame, file_spec, received.name)
+        if not self.strict_columns:
+            row, soft = soften(row, lenient_columns(self.spec, file_spec), received.name)
+            notes += soft
         frame = _canonical(frame, file_spec)
         # A key that failed a row rule is not compared, nor trusted to name a loaded row.
         malformed = row.filter(pl.col("column").is_in(list(file_spec.key)))["line"]
@@ -205,15 +235,19 @@ class _Batch:
             target = self.target(column.references, column.loaded_as)
             if target is None:
                 continue
-            frame, follows = _follow_left_out(frame, column, target)
+            frame, follows = follow_left_out(frame, column, target)
             if follows.height:
                 out = pl.concat([out, follows])
-                notes.append(_follow_note(received.name, column, follows.height))
+                notes.append(follow_note(received.name, column, follows.height))
             skip = row.filter(pl.col("column") == column.name)["line"]
+            if target.partial:  # only rows loaded themselves must name a loaded row
+                skip = pl.concat([skip, frame.filter(~taken_mask(file_spec.feeds))[LINE]])
             found.append(references(frame, skip, received.name, column, target))
+            loaded = taken_mask(file_spec.feeds)
+            found.append(disagreements(frame, skip, received.name, column, target, loaded))
             frame = translate(frame, column, target)
         checked = _assemble(received, file_spec, frame, rejects.concat(found), malformed, out)
-        self.checked[file_spec.name] = replace(checked, notes=tuple(notes))
+        self.checked[file_spec.name] = _marked(replace(checked, notes=tuple(notes)), marked)
 
     def settle(self, table: str) -> None:
         """Rules across the files of ``table`` in this batch (once, before any reference
@@ -238,18 +272,56 @@ class _Batch:
         family = (file_spec, *self.spec.siblings(file_spec))
         if any(f.name in self.sent and f.name not in self.checked for f in family):
             return None  # sent but fatally rejected: the batch is rejected anyway
-        columns = tuple(dict.fromkeys(c for c in (ref.column, *ref.where, loaded_as) if c))
+        columns = tuple(
+            dict.fromkeys(c for c in (ref.column, *ref.where, *ref.same, loaded_as) if c)
+        )
         if len(family) > 1:
             self.settle(file_spec.table)
             sent = {f.name: self.checked[f.name].sent for f in family if f.name in self.checked}
             return table_target(self.spec, file_spec, columns, sent, self.loaded.rows)
         if ref.file in self.checked:
-            return self.checked[ref.file].target
+            return self.with_loaded(self.checked[ref.file].target, file_spec, columns)
         rows = self.loaded_rows(file_spec, columns)
         if rows is None:  # unknown: optional (schools) is fine, required is missing_file
             return None
         label = f"the loaded {file_spec.table} (no {ref.file} file in this batch)"
-        return Target(label, rows.cast(pl.String), pl.DataFrame())
+        partial = bool(file_spec.load_where)
+        return Target(label, rows.cast(pl.String), pl.DataFrame(), partial=partial)
+
+    def looked_up(self, frame: pl.DataFrame, file_spec: FileSpec) -> pl.DataFrame:
+        """``frame`` with its lookup's columns (a 1.2 user's role) from the checked rows of
+        the other file, else (that file not sent in full) from the loaded row."""
+        lk = file_spec.lookup
+        if lk is None:
+            return frame
+        found = self.checked.get(lk.file)
+        frame = looked_up(frame, file_spec, found.sent.valid if found else None)
+        if found is not None and found.sent.file_spec.mode == "bulk":
+            return frame  # the full list of roles: a user it does not name has none
+        loaded = self.loaded_rows(file_spec, (file_spec.key[0], *lk.columns))
+        return kept_from_loaded(frame, file_spec, loaded)
+
+    def with_loaded(
+        self, tonight: Target, file_spec: FileSpec, columns: Sequence[str]
+    ) -> Target | None:
+        """A bulk file's rows as they are; a delta file lists changes only: references
+        into it resolve against its rows and the loaded ones it does not mark for
+        deletion. None when its table is not loaded (a delta of courses does not say
+        which courses exist)."""
+        if file_spec.mode != "delta":
+            return tonight
+        if not file_spec.load:
+            return None
+        rows = self.loaded_rows(file_spec, columns)
+        if rows is None:
+            return tonight
+        key = columns[0]
+        gone = tonight.left_out[key] if key in tonight.left_out.columns else pl.Series([])
+        kept = rows.cast(pl.String).filter(~pl.col(key).is_in(gone.cast(pl.String).implode()))
+        both = pl.concat([tonight.valid.select(columns).cast(pl.String), kept.select(columns)])
+        label = f"{tonight.label} and the loaded {file_spec.table}"
+        valid = both.unique(key, keep="first")
+        return replace(tonight, label=label, valid=valid, partial=bool(file_spec.load_where))
 
     def loaded_rows(self, file_spec: FileSpec, columns: Sequence[str]) -> pl.DataFrame | None:
         """Loaded values of the file's ``columns``, under the spec's names; None when
@@ -263,29 +335,16 @@ class _Batch:
         return rows.rename({loaded[c]: c for c in columns if loaded[c] != c})
 
 
-def _follow_left_out(
-    frame: pl.DataFrame, column: ColumnSpec, target: Target
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Rows naming only a row the SIS marks not active are left out with it (an
-    enrollment of a student who left), not rejected."""
-    ref = column.references
-    if ref is None or not target.left_out.height or ref.column not in target.left_out.columns:
-        return frame, frame.clear()
-    inactive = target.left_out[ref.column].drop_nulls()
-    active = target.valid[ref.column].drop_nulls()
-    follows = pl.col(column.name).is_in(inactive.implode()) & ~pl.col(column.name).is_in(
-        active.implode()
-    )
-    return frame.filter(~follows), frame.filter(follows)
-
-
-def _follow_note(name: str, column: ColumnSpec, count: int) -> str:
-    ref = column.references
-    target = ref.file if ref else "another file"
-    return (
-        f"{name}: {count:,} row(s) left out: their {column.name} names a {target} row"
-        " left out as not active"
-    )
+def _marked(checked: _Checked, marked: pl.DataFrame) -> _Checked:
+    """Rows marked for deletion: a delta file's deletions, a bulk file's left-out rows;
+    either way references naming only them follow them (left out, not rejected)."""
+    if not marked.height:
+        return checked
+    sent = replace(checked.sent, left_out=pl.concat([checked.sent.left_out, marked]))
+    v = checked.valid_file
+    if checked.sent.file_spec.mode == "delta":
+        return replace(checked, sent=sent, valid_file=replace(v, deletes=marked))
+    return replace(checked, sent=sent, valid_file=replace(v, left_out=v.left_out + marked.height))
 
 
 def _conform(frame: pl.DataFrame, file_spec: FileSpec) -> pl.DataFrame:

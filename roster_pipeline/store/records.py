@@ -145,6 +145,7 @@ class BatchRecord:
     hold_reasons: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # extra columns, files that matched no spec file, ...
     message: str = ""  # one line for people: why rejected/held, what happens next
+    mode: str = "bulk"  # how the files applied: bulk (full lists) or delta (changes)
 
 
 @dataclass(frozen=True)

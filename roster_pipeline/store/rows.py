@@ -29,7 +29,7 @@ DISTRICT_COLUMNS = (
 )  # fmt: skip
 BATCH_COLUMNS = (
     "batch_id", "district_id", "status", "received_at", "finished_at", "source", "counts",
-    "rejects", "report_path", "hold_reasons", "warnings", "message",
+    "rejects", "report_path", "hold_reasons", "warnings", "message", "mode",
 )  # fmt: skip
 FILE_SCHEMA: dict[str, pl.DataType] = {
     "batch_id": pl.String(),
@@ -82,7 +82,7 @@ def batch_to_row(b: BatchRecord) -> tuple[Any, ...]:
     return (
         b.batch_id, b.district, str(b.status), _time(b.received_at), _time(b.finished_at),
         b.source, json.dumps(counts), b.rejects, b.report_path,
-        json.dumps(list(b.hold_reasons)), json.dumps(list(b.warnings)), b.message,
+        json.dumps(list(b.hold_reasons)), json.dumps(list(b.warnings)), b.message, b.mode,
     )  # fmt: skip
 
 
@@ -105,6 +105,7 @@ def batch_from_row(row: Sequence[Any], files: Sequence[FileRecord]) -> BatchReco
         hold_reasons=tuple(json.loads(v["hold_reasons"])),
         warnings=tuple(json.loads(v["warnings"])),
         message=v["message"],
+        mode=v["mode"],
     )
 
 

@@ -209,6 +209,11 @@ def _class_teachers(d: SqlDialect) -> list[str]:
     ]
 
 
+def _batch_mode(_d: SqlDialect) -> list[str]:
+    """How a batch's files applied: bulk (full lists) or delta (changes only)."""
+    return ["ALTER TABLE batches ADD COLUMN mode TEXT NOT NULL DEFAULT 'bulk'"]
+
+
 def _sftp_bans(_d: SqlDialect) -> list[str]:
     """Receiver bans (store.bans): shared by every receiver, kept across restarts."""
     return [
@@ -255,6 +260,7 @@ MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
     5: _console,
     6: _class_teachers,
     7: _sftp_bans,
+    8: _batch_mode,
     9: _history,
 }
 
