@@ -69,8 +69,7 @@ class ValidFile:
     name: str
     file_spec: str
     frame: pl.DataFrame  # valid rows: every spec column (String, null when absent) + LINE
-    # key columns (and LINE) of rejected rows: those loaded rows stay as they are
-    rejected_keys: pl.DataFrame
+    rejected_keys: pl.DataFrame  # LINE and key columns of rejected rows: those loaded rows stay
     rows: int
     rejected: int
     left_out: int = 0  # rows the SIS marks not active: not checked, not loaded
@@ -159,9 +158,7 @@ class _Checked:
         valid_file = replace(
             v,
             frame=v.frame.filter(~pl.col(LINE).is_in(lines)),
-            rejected_keys=pl.concat(
-                [v.rejected_keys, rejected.select(LINE, *key)], how="diagonal_relaxed"
-            ),
+            rejected_keys=pl.concat([v.rejected_keys, rejected.select(LINE, *key)], how="diagonal"),
             rejected=v.rejected + rejected.height,
             left_out=v.left_out + out.height,
         )
