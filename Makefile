@@ -29,8 +29,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two workers: the suite is mostly waiting on real servers and subprocesses, and
+# every test has its own home, schema and free ports, so they run side by side.
+TEST_WORKERS ?= 2
+
 pytest: $(STAMP) system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 test: lint typecheck pytest
 

@@ -75,6 +75,10 @@ class Host(Protocol):
         """How many logged-in connections ``username`` holds right now."""
         ...
 
+    def short_of_descriptors(self) -> bool:
+        """True while too few file descriptors are free to take another client."""
+        ...
+
 
 def _key_allowed(key: asyncssh.SSHKey, lines: tuple[str, ...], address: str) -> bool:
     try:
@@ -109,6 +113,8 @@ class ReceiverConnection(asyncssh.SSHServer):
         self._address = str(conn.get_extra_info("peername", ("?", 0))[0])
         host = self._host
         refusal = "server shutting down" if host.closing else None
+        if refusal is None and host.short_of_descriptors():
+            refusal = "server busy; try again later"
         refusal = refusal or host.addresses.admit(self._address)
         if refusal:
             host.audit.write_limited(

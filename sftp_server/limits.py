@@ -23,6 +23,7 @@ class Limits:
     district_quota: int = 10 * GiB  # bytes waiting in one district's inbox, uploads included
     max_files: int = 10_000  # files waiting in one district's inbox, uploads included
     min_free_disk: int = 1 * GiB  # uploads stop before the disk gets this full
+    fd_reserve: int = 128  # free descriptors kept: beyond, new connections and uploads wait
     max_open_handles: int = 32  # open files per account, across its connections
     max_channels: int = 4  # SSH sessions per connection
     max_connections: int = 200

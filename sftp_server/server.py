@@ -26,6 +26,7 @@ from sftp_server.algorithms import algorithm_set
 from sftp_server.audit import AuditLog
 from sftp_server.bans import BanKeeper, BanStore, MemoryBans
 from sftp_server.connection import ReceiverConnection
+from sftp_server.descriptors import Descriptors, Handler, quiet_accept_failures
 from sftp_server.hostkeys import HostKeyError, load_host_keys
 from sftp_server.inbox import Inbox
 from sftp_server.ledger import Ledger
@@ -91,6 +92,8 @@ class Receiver:
         self.closing = False
         self.port = 0
         self.open_files = OpenFiles()
+        self.descriptors = Descriptors(config.limits.fd_reserve)
+        self._previous_handler: Handler | None = None
         self._ledgers: dict[str, Ledger] = {}
         self._acceptor: asyncssh.SSHAcceptor | None = None
 
@@ -113,6 +116,10 @@ class Receiver:
     def left(self, conn: ReceiverConnection) -> None:
         """Forget a connection that ended."""
         self.connections.discard(conn)
+
+    def short_of_descriptors(self) -> bool:
+        """True while the process keeps too few descriptors free to take more."""
+        return self.descriptors.short()
 
     def sessions_of(self, username: str) -> int:
         """Logged-in connections of ``username`` (for ``max_sessions_per_account``)."""
@@ -148,6 +155,7 @@ class Receiver:
             client_version=client_version,
             algorithms=algorithms,
             open_files=self.open_files,
+            descriptors=self.descriptors,
         )
 
     @staticmethod
@@ -176,6 +184,8 @@ class Receiver:
         swept, size = sweep_orphans(config.staging_root)
         if swept:
             self.audit.write("staging_swept", files=swept, bytes=size)
+        self.descriptors.start()
+        self._previous_handler = quiet_accept_failures(asyncio.get_running_loop(), self.audit)
         self._acceptor = await asyncssh.create_server(
             lambda: ReceiverConnection(self),
             config.host,
@@ -220,6 +230,7 @@ class Receiver:
             await asyncio.sleep(0.05)
         await self._acceptor.wait_closed()
         self._acceptor = None
+        asyncio.get_running_loop().set_exception_handler(self._previous_handler)
         self.bans.stop()
         self.audit.write("stopped")
         self.audit.close()

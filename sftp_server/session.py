@@ -8,6 +8,7 @@ import time
 
 from sftp_server.accounts import Account, Accounts, Algorithms
 from sftp_server.audit import AuditLog
+from sftp_server.descriptors import Descriptors
 from sftp_server.inbox import Inbox
 from sftp_server.ledger import Ledger
 from sftp_server.limits import Limits
@@ -53,6 +54,7 @@ class Session:
     client_version: str
     algorithms: Algorithms
     open_files: OpenFiles  # shared by every session of the receiver
+    descriptors: Descriptors  # the process's, shared by every session
     last_activity: float = dataclasses.field(default_factory=time.monotonic)
 
     def touch(self) -> None:

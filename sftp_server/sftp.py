@@ -197,6 +197,11 @@ class DistrictSFTPServer(UploadOnly):
             raise asyncssh.SFTPFailure(_TOO_MANY_CHANNELS)
         if self._session.open_files.of(self._session.account.username) >= limits.max_open_handles:
             self._refuse_at_open(name, f"too many open files (at most {limits.max_open_handles})")
+        if self._session.descriptors.short():  # every client at once: one line a while
+            self._session.audit.write_limited(
+                "upload_refused", "descriptors", name=name, reason="too few file descriptors free"
+            )
+            raise asyncssh.SFTPFailure("the server is busy; try again later")
         if self._free_disk() < limits.min_free_disk:
             self._refuse_at_open(name, "the server is short of disk space; try again later")
 
