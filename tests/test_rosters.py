@@ -160,3 +160,35 @@ def test_a_first_load_with_too_many_rejected_rows_is_held_with_that_reason(
     roster("district", "set", "lincoln", "--max-reject-pct", "50")
     again = process_json(roster, sent)
     assert again["status"] == "loaded_with_rejects"
+
+
+def test_a_classes_file_alone_keeps_its_own_teacher_links_and_the_co_teachers(
+    roster: Roster, samples: Path, tmp_path: Path
+) -> None:
+    """classes.csv made the primary links it sends again: they are not another
+    file's rows clashing with tonight's (every class was rejected that way)."""
+    roster("district", "add", "lincoln")
+    # One lead teacher replaced is 1 of 5 links deleted: over the default threshold.
+    roster("district", "set", "lincoln", "--max-delete-pct", "100")
+    first = tmp_path / "first"
+    shutil.copytree(samples / "good", first)
+    (first / "class_teachers.csv").write_text("class_id,teacher_id\nS200-MATH7,T1003\n")
+    assert process_json(roster, first)["status"] == "loaded"
+    tonight = tmp_path / "classes-only"
+    tonight.mkdir()
+    lines = (samples / "good" / "classes.csv").read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace("Grade 3 Homeroom", "Grade 3 Homeroom (Room 12)")
+    lines[2] = lines[2].replace("T1001", "T1002")  # S100-4A has a new lead teacher
+    (tonight / "classes.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    night = process_json(roster, tonight)
+    assert night["status"] == "loaded", night
+    assert night["counts"]["classes"]["updated"] == 2  # type: ignore[index]
+    assert night["counts"]["classes"]["rejected"] == 0  # type: ignore[index]
+    links = {
+        (r["class_id"], r["user_id"]): r["is_primary"] for r in _export(roster, "class_teachers")
+    }
+    assert links == {
+        ("S100-3A", "T1001"): "true", ("S100-4A", "T1002"): "true",
+        ("S200-MATH7", "T1002"): "true", ("S200-MATH7", "T1003"): "false",
+        ("S200-SCI8", "T1003"): "true",
+    }  # fmt: skip

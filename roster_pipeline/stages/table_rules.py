@@ -87,7 +87,9 @@ def table_target(
             valid.append(_shaped(f.rows_for(own, s.valid, LINE), wanted))
             rejected.append(_shaped(f.rows_for(own, s.rejected, LINE), [*wanted, LINE]))
             out.append(_shaped(f.rows_for(own, s.left_out, LINE), [*wanted, LINE]))
-    outside = _loaded_outside(ref_file.table, wanted, [f for f in family if f.name in sent])
+    outside = _loaded_outside(
+        ref_file.table, wanted, [f.feeds[0] for f in family if f.name in sent]
+    )
     rows = outside(loaded)
     if rows is not None:
         valid.append(rows)
@@ -112,10 +114,9 @@ def _shaped(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
 
 
 def _loaded_outside(
-    table: str, wanted: Sequence[str], sent: Sequence[FileSpec]
+    table: str, wanted: Sequence[str], scopes: Sequence[Feed]
 ) -> Callable[[LoadedRows], pl.DataFrame | None]:
-    """The loaded rows of ``table`` no file sent tonight stands for (outside their scope)."""
-    scopes = [f.feeds[0] for f in sent]
+    """The loaded rows of ``table`` no feed sent tonight stands for (outside their scope)."""
     needed = list(dict.fromkeys([*wanted, *(k for s in scopes for k in s.fixed)]))
 
     def rows(loaded: LoadedRows) -> pl.DataFrame | None:
@@ -199,8 +200,10 @@ def shared_keys(
         return {}
     key = list(feeding[0][1].key)
     files = list(dict.fromkeys(f.name for f, _, _ in feeding))  # one source per file
-    own_sent = [f for f, feed, _ in feeding if feed.table == f.table]
-    outside = _loaded_outside(table, key, own_sent)(loaded)
+    # Each feed sent tonight stands for its part of the loaded table (classes.csv for
+    # the primary teacher links it made, class_teachers.csv for the others): only
+    # the rest can clash with tonight's rows.
+    outside = _loaded_outside(table, key, [feed for _, feed, _ in feeding])(loaded)
     kept = outside is not None and outside.height > 0
     if len(files) + kept < 2:  # one source cannot clash with itself
         return {}  # the usual night: keys were already compared within the file
