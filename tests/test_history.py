@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from roster_pipeline.config import load_settings
 from roster_pipeline.contracts import rejects
 from roster_pipeline.errors import ConflictError
 from roster_pipeline.home import Home
+from roster_pipeline.service import retention
 from roster_pipeline.store import BatchRecord, BatchStatus, Store, worker_name
 from tests.helpers import SAMPLES, Roster, as_json, process_json, write_night
 from tests.service_helpers import ROSTER, wait_for
@@ -369,3 +370,21 @@ def test_a_user_back_the_next_night_gets_its_enrollments_back(
         lincoln, write_night(tmp_path / "three", [*TEACHERS, *students], classes, enrolled)
     )
     assert "C1,S20" in export(lincoln, "enrollments")
+
+
+def test_row_versions_go_with_the_archive_after_the_retention(
+    lincoln: Roster, tmp_path: Path, store_url: str
+) -> None:
+    first, second = two_nights(lincoln)
+    now = tables(lincoln)
+    assert tables(lincoln, "--as-of", first) != now  # the images are there
+    settings = load_settings(home=tmp_path / "home", database_url=store_url)
+    with Home(settings) as home:  # a purge run a day after the 30 days archives are kept
+        retention.purge(home, datetime.now(UTC) + timedelta(days=31))
+    refused = lincoln("batch", "rollback", second)
+    assert refused.exit_code == 2
+    assert f"batch {second} is older than the district's retention" in refused.output
+    assert tables(lincoln) == now  # nothing changed
+    as_of = lincoln("export", "lincoln", "users", "--as-of", first)
+    assert as_of.exit_code == 2
+    assert "before-images were purged" in as_of.output

@@ -179,6 +179,26 @@ class Versions:
         )
         return str(rows[0][0]) if rows else None
 
+    def purge(self, district: str, before: datetime) -> int:
+        """Drop the before-images of the district's spans older than ``before`` (its
+        retention): they become ``purged``, and neither a rollback nor ``--as-of`` goes
+        back past them. How many spans lost their images."""
+        old = "district_id = ? AND at < ? AND kind IN ('apply', 'rollback')"
+        params = (district, before.astimezone(UTC).isoformat())
+        spans = self.engine.rows(
+            f"SELECT first_change, last_change, batch_no FROM change_spans WHERE {old}", params
+        )
+        if spans:
+            with self.engine.transaction():
+                for first, last, batch_no in spans:
+                    self.engine.execute(
+                        'UPDATE changes SET "before" = NULL'
+                        " WHERE change_id BETWEEN ? AND ? AND batch_no = ?",
+                        (first, last, batch_no),
+                    )
+                self.engine.execute(f"UPDATE change_spans SET kind = 'purged' WHERE {old}", params)
+        return len(spans)
+
     def rollback(self, district: str, spans: Sequence[ChangeSpan], message: str) -> None:
         """Undo the apply ``spans`` newest first and mark their batches rolled back, all
         in one transaction; ConflictError (nothing changed) when a batch is no longer
@@ -190,7 +210,7 @@ class Versions:
 
     def _undo(self, district: str, span: ChangeSpan, message: str) -> None:
         if span.kind != "apply":
-            raise ConflictError(_LEGACY.format(span.batch_id))
+            raise ConflictError(_NO_IMAGES.get(span.kind, _LEGACY).format(span.batch_id))
         status = self.engine.rows("SELECT status FROM batches WHERE batch_no = ?", (span.batch_no,))
         if not status or str(status[0][0]) not in APPLIED:
             now = status[0][0] if status else "gone"
@@ -210,8 +230,8 @@ class Versions:
         """The district's ``table`` as it stood before the ``later`` spans."""
         frame = self.rows(district, table)
         for span in sorted(later, key=lambda s: s.span_id, reverse=True):
-            if span.kind == "legacy":
-                raise ConflictError(_LEGACY.format(span.batch_id))
+            if span.kind in _NO_IMAGES:
+                raise ConflictError(_NO_IMAGES[span.kind].format(span.batch_id))
             inverse = inverse_changes(self.changes(span, table), table)
             if inverse is None:
                 continue
@@ -228,6 +248,11 @@ _LEGACY = (
     "batch {} was applied before row versions were kept: its changes have no"
     " before-images, so the district cannot be taken back past it"
 )
+_NO_IMAGES = {
+    "legacy": _LEGACY,
+    "purged": "batch {} is older than the district's retention: its before-images were"
+    " purged with its archive, so the district cannot be taken back past it",
+}
 
 
 def _typed(frame: pl.DataFrame) -> pl.DataFrame:
