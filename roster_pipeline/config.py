@@ -216,6 +216,8 @@ class Settings(BaseModel):
 
 #: The settings `roster system set` may change: General Setup's, and what districts are told.
 SYSTEM_KEYS = (*System.model_fields, "public_host", "public_port", "webhook_url")
+#: Settings shown as set or not, never as their value: they may carry a password or token.
+SECRET_KEYS = ("database_url", "webhook_url")
 
 #: Days kept, by purge policy: raw archives and reports, and events.
 PURGE_DAYS: Mapping[str, Mapping[str, float]] = {

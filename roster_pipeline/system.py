@@ -26,7 +26,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from roster_pipeline.config import SYSTEM_KEYS, Settings, fixed_names, with_system_values
+from roster_pipeline.config import (
+    SECRET_KEYS,
+    SYSTEM_KEYS,
+    Settings,
+    fixed_names,
+    with_system_values,
+)
 from roster_pipeline.errors import ConflictError, NotFoundError, SystemDisabledError
 from roster_pipeline.store import Store
 
@@ -120,7 +126,8 @@ def set_value(home: Home, key: str, raw: object, by: str | None = None) -> objec
     value = home.settings.replaced({key: raw}, "roster system set").flat()[key]
     by = by or operator()
     home.store.put_system_setting(key, value, by)
-    _audit(home, "info", "system_setting_changed", f"{key} set to {value!r} by {by}", key=key)
+    shown = ("(set)" if value else "(not set)") if key in SECRET_KEYS else repr(value)
+    _audit(home, "info", "system_setting_changed", f"{key} set to {shown} by {by}", key=key)
     return value
 
 

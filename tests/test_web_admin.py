@@ -128,3 +128,55 @@ def test_removing_a_district_needs_its_slug_typed_and_keeps_its_data(
     )
     api = client.delete("/api/districts/quiet", headers=bearer(deployment, "ada"))
     assert api.json()["status"] == "removed"
+
+
+def test_an_admin_sets_a_system_setting_for_every_machine(
+    client: TestClient, deployment: Deployment
+) -> None:
+    csrf = log_in(client, "ada")
+    form = {"csrf": csrf, "key": "purge_policy", "value": "aggressive"}
+    done = client.post("/system/settings", data=form, follow_redirects=False)
+    assert done.status_code == 303
+    with Home(deployment.settings) as home:
+        stored = home.store.system_settings()["purge_policy"]
+        assert (stored.value, stored.updated_by) == ("aggressive", "ada")
+    assert "<dt>purge_policy</dt><dd><code>aggressive</code>" in client.get("/system").text
+    api = client.put("/api/system/settings/webhook_url", headers=bearer(deployment, "ada"),
+                     json={"value": "https://hooks.example/T0KEN"})  # fmt: skip
+    assert api.json()["message"] == "webhook_url = (set)"  # never the URL, which holds a token
+    assert "T0KEN" not in client.get("/system").text
+    assert "T0KEN" not in (deployment.settings.home / "logs" / "audit.log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "answer"),
+    [
+        ("purge_policy", "sometimes", (400, "purge_policy")),
+        ("connections_per_district", "0", (400, "connections_per_district")),
+        ("no_such_setting", "1", (404, "not a system setting")),
+        ("database_url", "sqlite:///x.db", (404, "not a system setting")),
+    ],
+)
+def test_a_bad_setting_is_refused_and_nothing_is_stored(
+    client: TestClient, deployment: Deployment, key: str, value: str, answer: tuple[int, str]
+) -> None:
+    status, says = answer
+    csrf = log_in(client, "ada")
+    refused = client.post("/system/settings", data={"csrf": csrf, "key": key, "value": value})
+    assert refused.status_code == status
+    assert says in refused.text
+    with Home(deployment.settings) as home:
+        assert key not in home.store.system_settings()
+
+
+def test_only_an_admin_changes_system_settings(client: TestClient, deployment: Deployment) -> None:
+    csrf = log_in(client, "otto")
+    refused = client.post("/system/settings", data={"csrf": csrf, "key": "job_frequency",
+                                                    "value": "high"})  # fmt: skip
+    assert refused.status_code == 403
+    assert 'action="/system/settings"' not in client.get("/system").text
+    api = client.put("/api/system/settings/job_frequency", headers=bearer(deployment, "otto"),
+                     json={"value": "high"})  # fmt: skip
+    assert api.status_code == 403
+    with Home(deployment.settings) as home:
+        assert "job_frequency" not in home.store.system_settings()

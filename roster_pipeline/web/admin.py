@@ -1,4 +1,5 @@
-"""The System page's admin work: Test Connection, and adding and removing districts.
+"""The System page's admin work: Test Connection, the system settings, and adding and
+removing districts.
 
 Each goes through the core API (``checks``, ``districts``) as its `roster`
 command does; the console adds who may do it and the audit line. A new
@@ -7,7 +8,8 @@ district's password is returned once, for the page that shows it once.
 
 from __future__ import annotations
 
-from roster_pipeline import checks, districts, hostkeys
+from roster_pipeline import checks, districts, hostkeys, system
+from roster_pipeline.config import SECRET_KEYS, SYSTEM_KEYS
 from roster_pipeline.errors import ConflictError
 from roster_pipeline.home import Home
 from roster_pipeline.operators import Login, Role, audit, require
@@ -59,3 +61,17 @@ def remove_district(home: Home, login: Login, slug: str, confirm: str) -> Action
     audit(home, login.operator, "district_remove", district=slug)
     message = f"district {slug} removed; its files, batches and loaded rows are kept"
     return ActionResult(target=slug, action="remove", status="removed", message=message)
+
+
+def set_system_value(home: Home, login: Login, key: str, value: str) -> ActionResult:
+    """`roster system set KEY VALUE`: stored for every machine, recorded with who did it."""
+    require(login.role, Role.ADMIN, "changing a system setting")
+    stored = system.set_value(home, key.strip(), value.strip(), by=login.operator)
+    audit(home, login.operator, "system_set", key=key)
+    shown = ("(set)" if stored else "(not set)") if key in SECRET_KEYS else repr(stored)
+    return ActionResult(target=key, action="set", status="set", message=f"{key} = {shown}")
+
+
+def settable() -> list[str]:
+    """The settings the System page may change, as `roster system set` may."""
+    return list(SYSTEM_KEYS)

@@ -25,6 +25,7 @@ from roster_pipeline.web.models import (
     RejectPage,
     SearchResult,
     Security,
+    SettingForm,
     System,
 )
 
@@ -123,3 +124,9 @@ def post_district(home: HomeDep, login: ApiLogin, form: DistrictForm) -> NewDist
 def delete_district(home: HomeDep, login: ApiLogin, slug: str) -> ActionResult:
     """Remove a district's account (admin role); its files, batches and rows are kept."""
     return admin.remove_district(home, login, slug, confirm=slug)
+
+
+@router.put("/system/settings/{key}")
+def put_system_value(home: HomeDep, login: ApiLogin, key: str, form: SettingForm) -> ActionResult:
+    """Set a system setting for every machine (admin role), as `roster system set` does."""
+    return admin.set_system_value(home, login, key, form.value)

@@ -250,3 +250,7 @@ class DistrictForm(BaseModel):
     slug: str
     name: str = ""
     spec: str = "roster-csv"
+
+
+class SettingForm(BaseModel):
+    value: str

@@ -202,7 +202,8 @@ def _system(request: Request, home: HomeDep, login: operators.Login, **shown: ob
     """The System page, with what an action just produced (shown once, never stored)."""
     parts: dict[str, object] = {"added": None, "checks": None, "new_district": None, **shown}
     view = security.system(home)
-    return _page(request, "system.html", login, view=view, specs=available_specs(), **parts)
+    return _page(request, "system.html", login, view=view, specs=available_specs(),
+                 settable=admin.settable(), **parts)  # fmt: skip
 
 
 # acting
@@ -296,3 +297,17 @@ def remove_district(
     check_csrf(login, csrf)
     admin.remove_district(home, login, slug, confirm)
     return _back("/")
+
+
+@router.post("/system/settings")
+def set_system_value(
+    *,
+    home: HomeDep,
+    login: PageLogin,
+    csrf: Csrf,
+    key: Annotated[str, Form()],
+    value: Annotated[str, Form()],
+) -> Response:
+    check_csrf(login, csrf)
+    admin.set_system_value(home, login, key, value)
+    return _back("/system")

@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from roster_pipeline.config import SECRET_KEYS
 from roster_pipeline.home import Home
 from roster_pipeline.operators import operators
 from roster_pipeline.system import effective
@@ -25,7 +26,6 @@ from roster_pipeline.web.models import (
 
 _TAIL = 2 * 1024 * 1024
 _ACCOUNT_EVENTS = {"auth_ok", "auth_fail", "disconnect"}
-_SECRET_SETTINGS = ("database_url", "webhook_url")
 _SHOWN = {"ts", "event", "action", "username", "operator", "district", "address"}
 
 
@@ -116,9 +116,7 @@ def security(home: Home, limit: int = 100) -> Security:
 def system(home: Home, now: datetime | None = None) -> System:
     now = now or datetime.now(UTC)
     values = effective(home.settings, home.store).flat()
-    shown = {
-        k: ("(set)" if v else "") if k in _SECRET_SETTINGS else str(v) for k, v in values.items()
-    }
+    shown = {k: ("(set)" if v else "") if k in SECRET_KEYS else str(v) for k, v in values.items()}
     return System(
         schema_version=home.store.schema_version(),
         database=home.store.console().display_url,
