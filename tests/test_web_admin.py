@@ -4,11 +4,13 @@ adding and removing districts, each by role, with CSRF and an audit line."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from roster_pipeline.home import Home
+from roster_pipeline.service import retention
 from tests.web_helpers import HOSTILE, Deployment, bearer, csrf_of, log_in
 
 
@@ -180,3 +182,26 @@ def test_only_an_admin_changes_system_settings(client: TestClient, deployment: D
     assert api.status_code == 403
     with Home(deployment.settings) as home:
         assert "job_frequency" not in home.store.system_settings()
+
+
+def _rejects_total(client: TestClient, deployment: Deployment) -> str:
+    text: str = client.get("/metrics", headers=bearer(deployment, "vera")).text
+    return next(line for line in text.splitlines() if line.startswith("roster_rejects_total{"))
+
+
+def test_reject_rows_go_with_the_retention_and_their_counts_stay(
+    client: TestClient, deployment: Deployment
+) -> None:
+    hostile, held = deployment.hostile.batch_id, deployment.held.batch_id
+    log_in(client, "vera")
+    groups = client.get(f"/api/batches/{hostile}").json()["groups"]
+    total = _rejects_total(client, deployment)
+    with Home(deployment.settings) as home:  # the purge, a day after 30 days of retention
+        retention.purge(home, datetime.now(UTC) + timedelta(days=31))
+        assert home.store.rejects(hostile).is_empty()
+        assert not home.store.rejects(held).is_empty()  # a held batch waits for ops
+    assert client.get(f"/api/batches/{hostile}").json()["groups"] == groups
+    page = client.get(f"/batches/{hostile}/rejects").text
+    assert "purged with the batch's archive" in page
+    assert client.get(f"/api/batches/{hostile}/rejects").json()["purged"] is True
+    assert _rejects_total(client, deployment) == total  # a counter never goes down

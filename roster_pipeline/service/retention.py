@@ -1,8 +1,8 @@
 """Retention: archived raw files and reports older than a district's retention are purged.
 
 Folders go (``archive/<batch>/``, ``failed/<batch>/``), and with them the row
-versions (before-images) of the same batches; batch records, rejects and the
-change log itself stay in the database. A batch's age is counted from
+versions (before-images) and reject rows of the same batches; batch records,
+the rejects' counts and the change log itself stay in the database. A batch's age is counted from
 when it finished (or was received, if it never finished).
 """
 
@@ -49,19 +49,22 @@ def purge(home: Home, now: datetime | None = None) -> list[Purged]:
     for item in gone:
         log.info("purged %s/%s (%.1f days old)", item.folder, item.batch_id, item.age_days)
     _purge_events(home, now)
-    _purge_versions(home, now, retention)
+    _purge_rows(home, now, retention)
     return gone
 
 
-def _purge_versions(home: Home, now: datetime, retention: dict[str, float]) -> None:
-    """Row versions go with the archive: a batch older than the district's retention
-    can no longer be rolled back (its files could not be reprocessed either)."""
+def _purge_rows(home: Home, now: datetime, retention: dict[str, float]) -> None:
+    """Row versions and reject rows go with the archive: a batch older than the
+    district's retention can no longer be rolled back (its files could not be
+    reprocessed either), and its rejects keep their counts, not their rows."""
     versions = home.store.versions()
     for district in home.store.districts():
-        days = _retention_days(home, district.slug, retention)
-        spans = versions.purge(district.slug, now - timedelta(days=days))
-        if spans:
-            log.info("purged the row versions of %d batch(es) of %s", spans, district.slug)
+        cutoff = now - timedelta(days=_retention_days(home, district.slug, retention))
+        spans = versions.purge(district.slug, cutoff)
+        rejects = home.store.purge_rejects(district.slug, cutoff)
+        if spans or rejects:
+            log.info("purged the row versions of %d batch(es) and %d reject row(s) of %s",
+                     spans, rejects, district.slug)  # fmt: skip
 
 
 def _purge_events(home: Home, now: datetime) -> None:

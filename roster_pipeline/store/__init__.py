@@ -199,6 +199,10 @@ class Store(Protocol):
 
     def purge_events(self, before: datetime) -> int: ...
 
+    def purge_rejects(self, district: str, before: datetime) -> int:
+        """Reject rows of the district's batches finished before ``before``; counts stay."""
+        ...
+
 
 def open_store(url: str, connect_timeout: float = 10.0) -> Store:
     """Open (not migrate) the store for a database URL.

@@ -186,18 +186,20 @@ class Console:
     def reject_groups(self, batch_id: str) -> list[RejectGroup]:
         """The batch's rejects counted by file, code and column, largest first."""
         top = self._rows("SELECT MAX(reject_id) FROM rejects WHERE batch_id = ?", (batch_id,))[0][0]
-        if top is None:
-            return []
+        if top is None:  # none, or their rows were purged (retention): the counts stay
+            cached = self._summary(batch_id, None)
+            return sorted(cached, key=lambda g: (-g.count, g.code, g.file or "", g.column or ""))
         cached = self._summary(batch_id, int(top))
         if not cached:
             cached = self._count_rejects(batch_id, int(top))
         return sorted(cached, key=lambda g: (-g.count, g.code, g.file or "", g.column or ""))
 
-    def _summary(self, batch_id: str, top: int) -> list[RejectGroup]:
+    def _summary(self, batch_id: str, top: int | None) -> list[RejectGroup]:
+        """The cached counts; ``top`` None: whatever is cached (the rows are gone)."""
+        current = "" if top is None else " AND last_reject = ?"
         rows = self._rows(
-            'SELECT file, code, "column", n FROM reject_summary'
-            " WHERE batch_id = ? AND last_reject = ?",
-            (batch_id, top),
+            f'SELECT file, code, "column", n FROM reject_summary WHERE batch_id = ?{current}',
+            (batch_id,) if top is None else (batch_id, top),
         )
         return [RejectGroup(f, str(c), k, int(n)) for f, c, k, n in rows]
 
@@ -269,7 +271,9 @@ class Console:
         return {str(s): int(n) for s, n in rows}
 
     def rejects_by_code(self) -> dict[str, int]:
-        rows = self._rows("SELECT code, COUNT(*) FROM rejects GROUP BY code")
+        """Counted from the summaries, which outlive the rows (retention): a total
+        that never goes down, as a Prometheus counter must not."""
+        rows = self._rows("SELECT code, SUM(n) FROM reject_summary GROUP BY code")
         return {str(c): int(n) for c, n in rows}
 
     def rows_applied(self) -> int:

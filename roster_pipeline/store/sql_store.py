@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -86,6 +86,21 @@ class SqlStore(SystemRows):
 
     def console(self) -> Console:
         return Console(self.engine)
+
+    def purge_rejects(self, district: str, before: datetime) -> int:
+        """Delete the reject rows of the district's batches finished before ``before``
+        (its retention); their counts by file, code and column stay. Rows deleted."""
+        batches = self.engine.rows(
+            "SELECT b.batch_id FROM batches b WHERE b.district_id = ?"
+            " AND COALESCE(b.finished_at, b.received_at) < ? AND b.status <> 'held'"
+            " AND EXISTS (SELECT 1 FROM rejects r WHERE r.batch_id = b.batch_id)",
+            (district, before.astimezone(UTC).isoformat()),
+        )
+        gone = 0
+        for (batch_id,) in batches:
+            gone += sum(g.count for g in self.console().reject_groups(str(batch_id)))  # kept
+            self.engine.execute("DELETE FROM rejects WHERE batch_id = ?", (batch_id,))
+        return gone
 
     def accounts(self) -> Accounts:
         return Accounts(self.engine)

@@ -96,8 +96,10 @@ def reject_page(
     home: Home, batch_id: str, where: RejectFilter, after: int = 0, limit: int = PAGE_SIZE
 ) -> RejectPage:
     """One page of the batch's rejects after ``after`` (a reject id), filtered."""
-    home.store.batch(batch_id)  # a 404 for an unknown batch, not an empty page
-    rows = home.store.console().reject_page(batch_id, where, after, limit + 1)
+    batch = home.store.batch(batch_id)  # a 404 for an unknown batch, not an empty page
+    console = home.store.console()
+    rows = console.reject_page(batch_id, where, after, limit + 1)
+    purged = batch.rejects > 0 and not console.reject_page(batch_id, RejectFilter(), 0, 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return RejectPage(
@@ -107,6 +109,7 @@ def reject_page(
         column=where.column,
         rows=[RejectRowView(**vars(r)) for r in rows],
         next_after=rows[-1].reject_id if more else None,
+        purged=purged,
     )
 
 

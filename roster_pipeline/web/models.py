@@ -171,6 +171,7 @@ class RejectPage(BaseModel):
     column: str | None
     rows: list[RejectRowView]
     next_after: int | None
+    purged: bool = False  # the batch had rejects whose rows went with its retention
 
 
 class SearchHit(BaseModel):
