@@ -126,9 +126,16 @@ def set_value(home: Home, key: str, raw: object, by: str | None = None) -> objec
     value = home.settings.replaced({key: raw}, "roster system set").flat()[key]
     by = by or operator()
     home.store.put_system_setting(key, value, by)
-    shown = ("(set)" if value else "(not set)") if key in SECRET_KEYS else repr(value)
-    _audit(home, "info", "system_setting_changed", f"{key} set to {shown} by {by}", key=key)
+    _audit(home, "info", "system_setting_changed",
+           f"{key} set to {shown_value(key, value)} by {by}", key=key)  # fmt: skip
     return value
+
+
+def shown_value(key: str, value: object) -> str:
+    """How a setting's value is written where people read it: a secret's as set or not."""
+    if key in SECRET_KEYS:
+        return "(set)" if value else "(not set)"
+    return repr(value)
 
 
 def disable(home: Home, reason: str = "", by: str | None = None) -> None:

@@ -186,11 +186,9 @@ class Console:
     def reject_groups(self, batch_id: str) -> list[RejectGroup]:
         """The batch's rejects counted by file, code and column, largest first."""
         top = self._rows("SELECT MAX(reject_id) FROM rejects WHERE batch_id = ?", (batch_id,))[0][0]
-        if top is None:  # none, or their rows were purged (retention): the counts stay
-            cached = self._summary(batch_id, None)
-            return sorted(cached, key=lambda g: (-g.count, g.code, g.file or "", g.column or ""))
-        cached = self._summary(batch_id, int(top))
-        if not cached:
+        # No rows: none, or they were purged (retention) and only their counts stay.
+        cached = self._summary(batch_id, None if top is None else int(top))
+        if not cached and top is not None:
             cached = self._count_rejects(batch_id, int(top))
         return sorted(cached, key=lambda g: (-g.count, g.code, g.file or "", g.column or ""))
 

@@ -1,5 +1,5 @@
 """The System page's admin work: Test Connection, the system settings, and adding and
-removing districts.
+removing districts and operators.
 
 Each goes through the core API (``checks``, ``districts``) as its `roster`
 command does; the console adds who may do it and the audit line. A new
@@ -8,8 +8,7 @@ district's password is returned once, for the page that shows it once.
 
 from __future__ import annotations
 
-from roster_pipeline import checks, districts, hostkeys, system
-from roster_pipeline.config import SECRET_KEYS, SYSTEM_KEYS
+from roster_pipeline import checks, districts, hostkeys, operators, system
 from roster_pipeline.errors import ConflictError
 from roster_pipeline.home import Home
 from roster_pipeline.operators import Login, Role, audit, require
@@ -68,10 +67,20 @@ def set_system_value(home: Home, login: Login, key: str, value: str) -> ActionRe
     require(login.role, Role.ADMIN, "changing a system setting")
     stored = system.set_value(home, key.strip(), value.strip(), by=login.operator)
     audit(home, login.operator, "system_set", key=key)
-    shown = ("(set)" if stored else "(not set)") if key in SECRET_KEYS else repr(stored)
+    shown = system.shown_value(key, stored)
     return ActionResult(target=key, action="set", status="set", message=f"{key} = {shown}")
 
 
-def settable() -> list[str]:
-    """The settings the System page may change, as `roster system set` may."""
-    return list(SYSTEM_KEYS)
+def add_operator(home: Home, login: Login, name: str, role: str) -> dict[str, str]:
+    """`roster operator add`: the new account, with its password shown once."""
+    require(login.role, Role.ADMIN, "adding an operator")
+    row, password = operators.add_operator(home, name, Role.parse(role))
+    audit(home, login.operator, "operator_add", name=row.name, role=row.role)
+    return {"name": row.name, "role": row.role, "password": password}
+
+
+def remove_operator(home: Home, login: Login, name: str) -> None:
+    """`roster operator remove`."""
+    require(login.role, Role.ADMIN, "removing an operator")
+    operators.remove_operator(home, name)
+    audit(home, login.operator, "operator_remove", name=name)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from roster_pipeline import operators
+from roster_pipeline.config import SYSTEM_KEYS
 from roster_pipeline.contracts.specs import available_specs
 from roster_pipeline.errors import AccessError, NotFoundError
 from roster_pipeline.store import RejectFilter
@@ -203,7 +204,7 @@ def _system(request: Request, home: HomeDep, login: operators.Login, **shown: ob
     parts: dict[str, object] = {"added": None, "checks": None, "new_district": None, **shown}
     view = security.system(home)
     return _page(request, "system.html", login, view=view, specs=available_specs(),
-                 settable=admin.settable(), **parts)  # fmt: skip
+                 settable=SYSTEM_KEYS, **parts)  # fmt: skip
 
 
 # acting
@@ -247,19 +248,13 @@ def add_operator(
     role: Annotated[str, Form()],
 ) -> Response:
     check_csrf(login, csrf)
-    operators.require(login.role, operators.Role.ADMIN, "adding an operator")
-    row, password = operators.add_operator(home, name, operators.Role.parse(role))
-    operators.audit(home, login.operator, "operator_add", name=row.name, role=row.role)
-    added = {"name": row.name, "role": row.role, "password": password}
-    return _system(request, home, login, added=added)
+    return _system(request, home, login, added=admin.add_operator(home, login, name, role))
 
 
 @router.post("/system/operators/{name}/remove")
 def remove_operator(home: HomeDep, login: PageLogin, name: str, csrf: Csrf) -> Response:
     check_csrf(login, csrf)
-    operators.require(login.role, operators.Role.ADMIN, "removing an operator")
-    operators.remove_operator(home, name)
-    operators.audit(home, login.operator, "operator_remove", name=name)
+    admin.remove_operator(home, login, name)
     return _back("/system")
 
 
