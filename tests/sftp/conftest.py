@@ -8,6 +8,8 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -195,3 +197,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def serve_script(home: Path, script: str, *args: str) -> subprocess.Popen[bytes]:
+    """``script`` (``sftp_server.run`` in a process of its own, ``home`` its first
+    argument), once its audit log says it listens; stderr is piped for the test."""
+    ensure_host_keys(home / "hostkeys")
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script), str(home), *args], stderr=subprocess.PIPE
+    )
+    audit = home / "logs" / "audit.log"
+    deadline = time.monotonic() + 30
+    while not (audit.exists() and "listening" in audit.read_text()):
+        assert time.monotonic() < deadline
+        assert process.poll() is None, process.communicate()[1].decode()
+        time.sleep(0.05)
+    return process

@@ -6,15 +6,10 @@ import ast
 import inspect
 import json
 import signal
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import sftp_server
-from sftp_server import ensure_host_keys
-from tests.sftp.conftest import free_port
+from tests.sftp.conftest import free_port, serve_script
 
 
 def test_all_is_complete_and_importable() -> None:
@@ -43,18 +38,8 @@ run(ReceiverConfig.under(Path(sys.argv[1]), port=int(sys.argv[2])), NoAccounts()
 
 
 def test_run_serves_until_sigterm_then_stops_gracefully(tmp_path: Path) -> None:
-    ensure_host_keys(tmp_path / "hostkeys")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(SERVE), str(tmp_path), str(port)],
-        stderr=subprocess.PIPE,
-    )
+    process = serve_script(tmp_path, SERVE, str(free_port()))
     audit = tmp_path / "logs" / "audit.log"
-    deadline = time.monotonic() + 30
-    while not (audit.exists() and "listening" in audit.read_text()):
-        assert time.monotonic() < deadline
-        assert process.poll() is None
-        time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err.decode()

@@ -12,17 +12,13 @@ import io
 import json
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import paramiko
 import pytest
 
-from sftp_server import ensure_host_keys
-from tests.sftp.conftest import PASSWORD, connect, free_port
+from tests.sftp.conftest import PASSWORD, connect, free_port, serve_script
 
 SERVE = """
 import resource, sys
@@ -68,18 +64,9 @@ def _grab(port: int, clients: list[paramiko.SFTPClient], files: list[object]) ->
 
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts descriptors in /proc")
 def test_out_of_descriptors_refuses_quietly_and_recovers(tmp_path: Path) -> None:
-    ensure_host_keys(tmp_path / "hostkeys")
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(SERVE), str(tmp_path), str(port), PASSWORD],
-        stderr=subprocess.PIPE,
-    )
+    server = serve_script(tmp_path, SERVE, str(port), PASSWORD)
     audit = tmp_path / "logs" / "audit.log"
-    deadline = time.monotonic() + 30
-    while not (audit.exists() and "listening" in audit.read_text()):
-        assert time.monotonic() < deadline
-        assert server.poll() is None
-        time.sleep(0.05)
     clients: list[paramiko.SFTPClient] = []
     files: list[object] = []
     try:
