@@ -199,7 +199,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_script(home: Path, script: str, *args: str) -> subprocess.Popen[bytes]:
+ServeFn = Callable[..., "subprocess.Popen[bytes]"]
+
+
+@pytest.fixture
+def serve_script() -> Iterator[ServeFn]:
+    """Start receiver processes (``_serve_script``); any still running when the test
+    ends, passed or failed, is killed."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(home: Path, script: str, *args: str) -> subprocess.Popen[bytes]:
+        started.append(_serve_script(home, script, *args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _serve_script(home: Path, script: str, *args: str) -> subprocess.Popen[bytes]:
     """``script`` (``sftp_server.run`` in a process of its own, ``home`` its first
     argument), once its audit log says it listens; stderr is piped for the test."""
     ensure_host_keys(home / "hostkeys")

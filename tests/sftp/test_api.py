@@ -9,7 +9,7 @@ import signal
 from pathlib import Path
 
 import sftp_server
-from tests.sftp.conftest import free_port, serve_script
+from tests.sftp.conftest import ServeFn, free_port
 
 
 def test_all_is_complete_and_importable() -> None:
@@ -37,7 +37,9 @@ run(ReceiverConfig.under(Path(sys.argv[1]), port=int(sys.argv[2])), NoAccounts()
 """
 
 
-def test_run_serves_until_sigterm_then_stops_gracefully(tmp_path: Path) -> None:
+def test_run_serves_until_sigterm_then_stops_gracefully(
+    tmp_path: Path, serve_script: ServeFn
+) -> None:
     process = serve_script(tmp_path, SERVE, str(free_port()))
     audit = tmp_path / "logs" / "audit.log"
     process.send_signal(signal.SIGTERM)

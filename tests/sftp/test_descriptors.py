@@ -18,7 +18,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from tests.sftp.conftest import PASSWORD, connect, free_port, serve_script
+from tests.sftp.conftest import PASSWORD, ServeFn, connect, free_port
 
 SERVE = """
 import resource, sys
@@ -63,7 +63,9 @@ def _grab(port: int, clients: list[paramiko.SFTPClient], files: list[object]) ->
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="counts descriptors in /proc")
-def test_out_of_descriptors_refuses_quietly_and_recovers(tmp_path: Path) -> None:
+def test_out_of_descriptors_refuses_quietly_and_recovers(
+    tmp_path: Path, serve_script: ServeFn
+) -> None:
     port = free_port()
     server = serve_script(tmp_path, SERVE, str(port), PASSWORD)
     audit = tmp_path / "logs" / "audit.log"
