@@ -139,7 +139,13 @@ def diff_table(
     if len(feeding) > 1 or any(feed.spread for feed, _, _ in feeding):
         # A teacher named twice for one class (Teacher_id and Teacher_3_id): the first stands.
         sent = sent.unique(key, keep="first", maintain_order=True)
-    own = [(feed, f, v) for feed, f, v in feeding if feed.table == f.table]  # counted here
+    counts = _counts(feeding)
+    if not loaded.height:
+        # Nothing loaded yet: every row is added, and the join would only cost time
+        # (2M enrollments: 0.15 s of the first load).
+        none = sent.clear()
+        return TablePlan(table, key, columns, sent, none, none.select(key), unchanged=0,
+                         loaded_before=0, **counts)  # fmt: skip
     new = sent.with_columns(pl.lit(value=True).alias(_IN_NEW))
     old = loaded.with_columns(pl.lit(value=True).alias(_IN_LOADED))
     joined = new.join(old, on=key, how="full", coalesce=True, suffix=_OLD)
@@ -161,11 +167,19 @@ def diff_table(
         updated=updated,
         deleted=gone,
         unchanged=both.height - updated.height,
-        rejected=sum(v.rejected for _, f, v in own),
         loaded_before=in_scope.height,
-        left_out=sum(v.left_out for _, f, v in own),
-        sent=sum(v.rows for _, f, v in own),
+        **counts,
     )
+
+
+def _counts(feeding: Sequence[tuple[Feed, FileSpec, ValidFile]]) -> dict[str, int]:
+    """Rows rejected, left out and sent, of the files whose own table this is."""
+    own = [v for feed, f, v in feeding if feed.table == f.table]
+    return {
+        "rejected": sum(v.rejected for v in own),
+        "left_out": sum(v.left_out for v in own),
+        "sent": sum(v.rows for v in own),
+    }
 
 
 def _deleted(
