@@ -255,7 +255,7 @@ def _loaded_rows(ctx: Context, names: set[str]) -> dict[str, int]:
     tables = {ctx.spec.file(n).table or n for n in names}  # counts are per table
     if ctx.store is None:
         return dict.fromkeys(tables, 0)
-    loaded = ctx.store.table_counts(ctx.district)
+    loaded = ctx.store.table_counts(ctx.district, tables)
     return {t: loaded.get(t, 0) for t in tables}
 
 

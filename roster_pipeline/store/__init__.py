@@ -12,7 +12,7 @@ engine's bulk path (ADBC ingest: COPY on PostgreSQL), never row by row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
@@ -145,8 +145,8 @@ class Store(Protocol):
         """Loaded rows of the district's table, ``columns`` as String; empty when none."""
         ...
 
-    def table_counts(self, district: str) -> dict[str, int]:
-        """Loaded rows per roster table of the district."""
+    def table_counts(self, district: str, tables: Collection[str] | None = None) -> dict[str, int]:
+        """Loaded rows per roster table of the district, or of those of ``tables``."""
         ...
 
     def last_hashes(self, district: str) -> dict[str, str]:
