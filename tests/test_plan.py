@@ -209,3 +209,5 @@ def test_applying_the_plan_to_the_snapshot_gives_tonights_rows(
     expected = pl.concat([new, loaded.filter(pl.col("district_user_id").is_in(sorted(rejected)))])
     assert after.sort("district_user_id").rows() == expected.sort("district_user_id").rows()
     assert table.added.height + table.updated.height + table.unchanged == new.height
+    # An updated row differs from its loaded row in some column (nulls equal).
+    assert table.updated.join(loaded, on=list(USER_COLS), how="semi", nulls_equal=True).is_empty()
