@@ -44,10 +44,15 @@ ROLE_VOCABULARY = {
 def test_spec_follows_the_1_2_binding() -> None:
     spec = load_spec(SPEC)
     users = spec.file("users")
-    # role is not a users.csv column in 1.2: it is looked up in roles.csv, after the rest.
-    assert list(users.column_names) == [*USERS_12, "role"]
+    # role and school are not users.csv columns in 1.2: they are looked up in roles.csv
+    # (one row gives both), after the rest.
+    assert list(users.column_names) == [*USERS_12, "role", "school"]
     assert users.lookup is not None
     assert (users.lookup.file, users.lookup.on) == ("roles", "userSourcedId")
+    assert dict(users.lookup.columns) == {"role": "role", "school": "orgSourcedId"}
+    assert dict(users.lookup.prefer) == {"roleType": "primary"}
+    assert dict(users.lookup.match) == {"orgSourcedId": "primaryOrgSourcedId"}
+    assert users.column("school").target == "school_id"
     assert {c.name for c in users.columns if c.required} == {
         "sourcedId", "enabledUser", "username", "givenName", "familyName",
     }  # fmt: skip
@@ -85,6 +90,17 @@ def test_a_1_2_set_loads_what_its_1_1_twin_loads(roster: Roster, samples: Path) 
     assert one["counts"] == two["counts"]
     for table in ("orgs", "users", "classes", "enrollments", "class_teachers"):
         assert _loaded(roster, "eleven", table) == _loaded(roster, "twelve", table), table
+    # Schools too: 1.1's first school of orgSourcedIds is 1.2's primary role's org.
+    schools = {
+        name: {
+            u["sourcedId"]: u["school"]
+            for u in csv.DictReader(io.StringIO(roster("export", name, "users").stdout))
+        }
+        for name in ("eleven", "twelve")
+    }
+    assert schools["eleven"] == schools["twelve"]
+    assert schools["twelve"]["usr-t1002"] == "org-school-200"
+    assert all(schools["twelve"].values())
 
 
 def _set_12(samples: Path, tmp_path: Path) -> Path:
@@ -112,8 +128,8 @@ def test_the_primary_role_decides_and_a_user_without_roles_is_not_loaded(
     assert "usr-000419" not in users
     report = as_json(roster("report", done["batch_id"], "--format", "json"))
     assert (
-        "users.csv: 1 row(s) have no role in roles (e.g. usr-000419): they are not loaded,"
-        " and rows naming them are rejected"
+        "users.csv: 1 row(s) have no row in roles to give their role and school"
+        " (e.g. usr-000419): they are not loaded, and rows naming them are rejected"
     ) in report["warnings"]
     assert {(r["line"], r["code"]) for r in report["rejects"]} == {
         (6, "reference_mismatch"), (9, "reference_mismatch"),

@@ -19,7 +19,7 @@ from roster_pipeline.errors import SpecError
 MODES = ("bulk", "delta")
 _MANIFEST_KEYS = {"file", "version", "version_property", "mode_prefix", "known"}
 _DELTA_KEYS = {"column", "values", "blank_in_bulk"}
-_LOOKUP_KEYS = {"file", "by", "columns", "prefer"}
+_LOOKUP_KEYS = {"file", "by", "columns", "prefer", "match"}
 
 
 class Reader(Protocol):
@@ -99,4 +99,5 @@ def read_lookup(reader: Reader, raw: Any, where: str, columns: set[str]) -> Look
         on=str(data["by"]),
         columns=taken,
         prefer=reader.value_map(data.get("prefer"), f"{where}.prefer"),
+        match=reader.value_map(data.get("match"), f"{where}.match"),
     )

@@ -59,6 +59,10 @@ class Lookup:
     on: str  # the other file's column naming this file's key
     columns: Mapping[str, str]  # this file's column -> the other file's column
     prefer: Mapping[str, str] = field(default_factory=dict)  # rows matching come first
+    # The other file's column -> this file's column: among the preferred rows, the one
+    # agreeing comes first (the primary role at primaryOrgSourcedId), and a filled
+    # value no row naming the key agrees with is a row reject.
+    match: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ class ColumnSpec:
     # loaded instead of the one sent (PowerSchool CC.StudentID -> Student_Number).
     loaded_as: str = ""
     separator: str = ""  # a cell may hold several values, each checked ("09,10")
+    # Not sent: the first item of this list column that the reference accepts
+    # (OneRoster 1.1: the first of a user's orgSourcedIds that is a school).
+    first_of: str = ""
     sis_field: str = ""  # what to pick in PowerSchool (default: the file's sis_table.name)
 
     @property

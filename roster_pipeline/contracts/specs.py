@@ -64,7 +64,7 @@ _FILE_KEYS = {
 _COLUMN_KEYS = {
     "required", "format", "pattern", "max_length", "values", "references", "where",
     "aliases", "description", "unique", "to", "load", "load_as", "loaded_as", "separator",
-    "sis_field", "same",
+    "sis_field", "same", "first_of",
 }  # fmt: skip
 
 _LEAVE_OUT_KEYS = {"column", "values", "other_than", "matching", "reason"}
@@ -274,6 +274,7 @@ class _Reader:
             loaded_as=self.loaded_as(where, data),
             separator=str(data.get("separator", "")),
             sis_field=str(data.get("sis_field", "")),
+            first_of=str(data.get("first_of", "")),
         )
 
     def loaded_as(self, where: str, data: dict[str, Any]) -> str:
@@ -318,6 +319,12 @@ class _Reader:
                 bad += [k for k in ref.same.values() if k not in f.column_names]
                 if bad:
                     raise self.fail(where, f"'where' or 'loaded_as' names no column {bad[0]!r}")
+            for c in f.columns:
+                if c.first_of and (c.references is None or c.first_of not in f.column_names):
+                    raise self.fail(
+                        f"files.{f.name}.columns.{c.name}.first_of",
+                        "name a column of the file, with the 'references' its items must meet",
+                    )
 
     def check_lookups(self, spec: Spec) -> None:
         """A lookup names a file of the spec and columns of it."""
@@ -327,9 +334,11 @@ class _Reader:
             if lk is None:
                 continue
             other = names.get(lk.file)
-            wanted = [lk.on, *lk.columns.values(), *lk.prefer]
+            wanted = [lk.on, *lk.columns.values(), *lk.prefer, *lk.match]
             if other is None or any(c not in other.column_names for c in wanted):
                 raise self.fail(f"files.{f.name}.lookup", f"names no file or column of {lk.file}")
+            if any(c not in f.column_names for c in lk.match.values()):
+                raise self.fail(f"files.{f.name}.lookup.match", "names no column of the file")
 
     def check_tables(self, spec: Spec) -> None:
         """Every feed of one table agrees on its key; ``defer`` needs another feeder."""

@@ -8,7 +8,8 @@ the file, line and column, and the row loads.
 
 A column counts as loaded (and stays strict) when it reaches a table, is part of
 the file's key, decides which rows load (``load_where``, a feed's ``where``, a
-leave-out rule), is a reference, or is what another file's reference or lookup
+leave-out rule), is a reference, is what a column is picked from (``first_of``)
+or a lookup matches (``match``), or is what another file's reference or lookup
 reads.
 """
 
@@ -28,6 +29,8 @@ def lenient_columns(spec: Spec, file_spec: FileSpec) -> frozenset[str]:
         strict |= set(feed.where) | {s for sources in feed.columns.values() for s in sources}
     strict |= {c.name for c in file_spec.columns if c.references is not None or c.unique}
     strict |= {rule.column for rule in file_spec.leave_out}
+    strict |= {c.first_of for c in file_spec.columns if c.first_of}
+    strict |= set(file_spec.lookup.match.values()) if file_spec.lookup else set()
     for f in spec.files:
         lk = f.lookup
         if lk is not None and lk.file == file_spec.name:

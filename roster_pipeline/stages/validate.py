@@ -37,9 +37,8 @@ from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.feeds import taken_mask
 from roster_pipeline.contracts.rejects import Code
 from roster_pipeline.contracts.specs import FileSpec, Reference, Spec
-from roster_pipeline.stages import tombstones
+from roster_pipeline.stages import lookups, tombstones
 from roster_pipeline.stages.leniency import lenient_columns, soften
-from roster_pipeline.stages.lookups import kept_from_loaded, looked_up, unmatched
 from roster_pipeline.stages.parse import LINE, ParsedFile
 from roster_pipeline.stages.row_rules import row_rejects
 from roster_pipeline.stages.set_rules import Target, disagreements, duplicate_keys, references
@@ -205,7 +204,9 @@ class _Batch:
         return rejects.one(expected, Code.MISSING_FILE, message)
 
     def check(self, received: ParsedFile, file_spec: FileSpec) -> None:
-        every = self.looked_up(_conform(received.frame, file_spec), file_spec)
+        every, mismatched = self.looked_up(
+            _conform(received.frame, file_spec), file_spec, received.name
+        )
         frame, out = leave_out(every, file_spec)
         notes = [describe_left_out(received.name, file_spec, out)] if out.height else []
         frame, marked = tombstones.split(frame, file_spec)
@@ -213,7 +214,7 @@ class _Batch:
             notes.append(tombstones.describe(received.name, file_spec, marked))
         found_notes = (
             tombstones.filled_in_bulk(received.name, file_spec, frame),
-            unmatched(received.name, file_spec, frame),
+            lookups.unmatched(received.name, file_spec, frame),
         )
         notes += [n for n in found_notes if n]
         row = row_rejects(frame, file_spec, received.name)
@@ -223,7 +224,7 @@ class _Batch:
         frame = _canonical(frame, file_spec)
         # A key that failed a row rule is not compared, nor trusted to name a loaded row.
         malformed = row.filter(pl.col("column").is_in(list(file_spec.key)))["line"]
-        found = [row, duplicate_keys(frame, file_spec.key, received.name, malformed)]
+        found = [row, mismatched, duplicate_keys(frame, file_spec.key, received.name, malformed)]
         for column in file_spec.columns:
             if column.unique and (column.name,) != file_spec.key:
                 bad = row.filter(pl.col("column") == column.name)["line"]
@@ -285,18 +286,18 @@ class _Batch:
         partial = bool(file_spec.load_where)
         return Target(label, rows.cast(pl.String), pl.DataFrame(), partial=partial)
 
-    def looked_up(self, frame: pl.DataFrame, file_spec: FileSpec) -> pl.DataFrame:
-        """``frame`` with its lookup's columns (a 1.2 user's role) from the checked rows of
-        the other file, else (that file not sent in full) from the loaded row."""
-        lk = file_spec.lookup
-        if lk is None:
-            return frame
-        found = self.checked.get(lk.file)
-        frame = looked_up(frame, file_spec, found.sent.valid if found else None)
-        if found is not None and found.sent.file_spec.mode == "bulk":
-            return frame  # the full list of roles: a user it does not name has none
-        loaded = self.loaded_rows(file_spec, (file_spec.key[0], *lk.columns))
-        return kept_from_loaded(frame, file_spec, loaded)
+    def looked_up(self, frame: pl.DataFrame, f: FileSpec, name: str) -> tuple[pl.DataFrame, ...]:
+        """(``frame`` with the columns it takes from other files' checked rows, a user's role
+        and school, else (not sent in full) from its loaded row; the rows they contradict)."""
+        lk = f.lookup
+        found = self.checked.get(lk.file) if lk else None
+        source = found.sent.valid if found else None
+        bad = lookups.outside(name, f, frame, source)
+        frame = lookups.looked_up(frame, f, source)
+        if lk and (found is None or found.sent.file_spec.mode != "bulk"):
+            # Not the full list of roles (a user it does not name has none): the loaded row's.
+            frame = lookups.kept_from_loaded(frame, f, self.loaded_rows(f, (f.key[0], *lk.columns)))
+        return lookups.first_named(frame, f, self.target), bad
 
     def with_loaded(
         self, tonight: Target, file_spec: FileSpec, columns: Sequence[str]
