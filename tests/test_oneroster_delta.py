@@ -92,6 +92,38 @@ def test_a_delta_night_changes_only_what_it_lists(lincoln: Roster, samples: Path
     assert len(_rows(lincoln, "orgs")) == 2  # absent files change nothing
 
 
+def test_a_delta_deleting_what_was_never_loaded_is_a_warning(
+    lincoln: Roster, samples: Path, tmp_path: Path
+) -> None:
+    lincoln("process", samples / "oneroster" / "good", "--district", "lincoln")
+    night = tmp_path / "delta"
+    shutil.copytree(samples / "oneroster" / "delta", night)
+    stamp = "2026-09-14T18:02:11.000Z"
+    with (night / "users.csv").open("a", encoding="utf-8") as users:
+        for n in (1, 2, 3):
+            users.write(f"usr-99900{n},tobedeleted,{stamp},true,org-school-200,student,"
+                        f"99900{n},,Gone,Pupil,,99900{n},,,,,07,\n")  # fmt: skip
+    with (night / "enrollments.csv").open("a", encoding="utf-8") as enrollments:
+        enrollments.write(f"enr-99,tobedeleted,{stamp},cls-math7-1,org-school-200,"
+                          "usr-999001,student,false,,\n")  # fmt: skip
+    report = _report(lincoln, night)
+    assert report["rejects"] == []
+    counts = report["counts"]
+    assert isinstance(counts, dict)
+    assert counts["users"]["deleted"] == 1  # usr-000420, the one loaded
+    warnings = _warnings(report)
+    assert (
+        "users.csv (delta): 3 tobedeleted row(s) name users never loaded"
+        " (e.g. usr-999001, usr-999002, usr-999003): nothing to delete"
+    ) in warnings
+    assert (
+        "enrollments.csv (delta): 1 tobedeleted row(s) name enrollments never loaded"
+        " (e.g. cls-math7-1/usr-999001): nothing to delete"
+    ) in warnings
+    # The delta as sent (one loaded user marked) names nothing never loaded.
+    assert "never loaded" not in _warnings(_report(lincoln, samples / "oneroster" / "delta"))
+
+
 def test_a_delta_on_a_first_load_adds_and_holds_nothing(lincoln: Roster, samples: Path) -> None:
     night = _report(lincoln, samples / "oneroster" / "delta")
     # Enrollments name classes nobody loaded: rejected, the users load.

@@ -11,7 +11,8 @@ deleted (loaded keys absent from the files, within the scope of the feeds sent,
 except keys whose row was rejected in this batch: yesterday's row stays),
 unchanged. A file in delta mode deletes only the keys it marks for deletion
 (OneRoster ``tobedeleted``): rows it does not list stay, and the holds count
-those explicit deletions against the loaded rows. A full students file
+those explicit deletions against the loaded rows; marked keys never loaded are
+a warning (``Plan.notes``), nothing to delete. A full students file
 replaces the loaded students, not the teachers.
 Tables no file of the batch fills are not in the plan. Hold reasons when more
 than ``max_reject_pct`` percent of a table's rows sent were rejected (first
@@ -50,6 +51,7 @@ class TablePlan:
     loaded_before: int  # loaded rows in the scope of the files sent
     left_out: int = 0  # rows the SIS marks not active
     sent: int = 0  # data rows of the files whose own table this is, rejected ones included
+    notes: tuple[str, ...] = ()  # a delta's deletions that name nothing loaded
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def plan(
     )
     tables = _with_cascade(tables, cascaded)
     reasons = tuple(r for t in tables.values() for r in hold_reasons(t, thresholds))
-    return Plan(tables, (*reasons, *cascaded.hold_reasons), cascaded.notes)
+    notes = tuple(n for t in tables.values() for n in t.notes)
+    return Plan(tables, (*reasons, *cascaded.hold_reasons), (*notes, *cascaded.notes))
 
 
 def _with_cascade(tables: dict[str, TablePlan], cascaded: Cascaded) -> dict[str, TablePlan]:
@@ -144,8 +147,9 @@ def diff_table(
         # Nothing loaded yet: every row is added, and the join would only cost time
         # (2M enrollments: 0.15 s of the first load).
         none = sent.clear()
+        notes = _never_loaded(table, key, columns, feeding, loaded)
         return TablePlan(table, key, columns, sent, none, none.select(key), unchanged=0,
-                         loaded_before=0, **counts)  # fmt: skip
+                         loaded_before=0, notes=notes, **counts)  # fmt: skip
     new, old = _differing(sent, loaded, columns)
     joined = new.with_columns(pl.lit(value=True).alias(_IN_NEW)).join(
         old.with_columns(pl.lit(value=True).alias(_IN_LOADED)),
@@ -168,6 +172,7 @@ def diff_table(
         deleted=_deleted(key, columns, feeding, loaded, (new, old)),
         unchanged=sent.height - added.height - updated.height,
         loaded_before=in_scope.height,
+        notes=_never_loaded(table, key, columns, feeding, loaded),
         **counts,
     )
 
@@ -229,6 +234,34 @@ def _deleted(
     if not parts:
         return loaded.clear().select(key)
     return pl.concat(parts).unique(key, maintain_order=True)
+
+
+def _never_loaded(
+    table: str,
+    key: tuple[str, ...],
+    columns: tuple[str, ...],
+    feeding: Sequence[tuple[Feed, FileSpec, ValidFile]],
+    loaded: pl.DataFrame,
+) -> tuple[str, ...]:
+    """A warning per delta file marking for deletion rows this table never loaded: not
+    a reject (the district wants them gone, and they are), but a sign the nights were
+    sent out of order or the SIS deletes what it never sent."""
+    notes = []
+    for feed, f, v in feeding:
+        if f.mode != "delta" or not v.deletes.height or f.tombstone is None:
+            continue
+        marked = _as_text(to_table(f, v.deletes, feed), columns).select(key)
+        absent = marked.unique(maintain_order=True).join(
+            loaded.select(key), on=key, how="anti", maintain_order="left"
+        )
+        if not absent.height:
+            continue
+        shown = ", ".join(absent.head(5).select(pl.concat_str(key, separator="/")).to_series())
+        notes.append(
+            f"{v.name} (delta): {absent.height:,} {' or '.join(f.tombstone.values)} row(s)"
+            f" name {table} never loaded (e.g. {shown}): nothing to delete"
+        )
+    return tuple(notes)
 
 
 def hold_reasons(table: TablePlan, thresholds: Thresholds) -> list[str]:
