@@ -4,7 +4,8 @@
 thresholds lifted, and applies it under the same batch id (held → approved →
 loaded). ``discard`` marks a held batch discarded; nothing is applied.
 ``reprocess`` runs a finished batch's archived raw files again as a new batch.
-``rollback`` undoes an applied batch (``rollback.py``).
+``rollback`` undoes an applied batch (``rollback.py``). ``change_contract`` moves a
+district to another contract (spec) from its next batch on.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from roster_pipeline import pipeline
+from roster_pipeline import events, pipeline
 from roster_pipeline import rollback as rollback_mod
 from roster_pipeline.contracts.dialects import SETTING_KEYS, CsvDialect
-from roster_pipeline.contracts.specs import load_spec
-from roster_pipeline.errors import ConflictError
+from roster_pipeline.contracts.specs import available_specs, load_spec
+from roster_pipeline.errors import ConflictError, TerminalError
 from roster_pipeline.home import Home
 from roster_pipeline.progress import Progress, no_progress
+from roster_pipeline.pulls import PULL_SPEC
+from roster_pipeline.sources import SourceConfig
 from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 
 
@@ -125,3 +128,44 @@ def configure(
         if inbox.is_dir():
             os.utime(inbox)
     return changed
+
+
+def change_contract(home: Home, slug: str, contract: str) -> tuple[DistrictRecord, str]:
+    """(the district on ``contract``, the contract it leaves). Refused for an unknown
+    contract, while a batch of the district is held (approving it would read its files
+    with the new contract), when the district's file settings or pull source do not fit
+    the new contract. The loaded rows stay; the next batch is read with ``contract``."""
+    record = home.store.district(slug)
+    known = available_specs()
+    if contract not in known:
+        raise TerminalError(
+            f"district {slug}: there is no contract {contract!r} (known: {', '.join(known)});"
+            f" the district stays on {record.spec}"
+        )
+    if contract == record.spec:
+        return record, record.spec
+    held = [b.batch_id for b in home.store.batches(slug, 10_000) if b.status == BatchStatus.HELD]
+    if held:
+        raise ConflictError(
+            f"district {slug} has a held batch ({', '.join(held)}), read with {record.spec}:"
+            f" approve or discard it first (roster batch approve|discard ID); the district"
+            f" stays on {record.spec}"
+        )
+    if SourceConfig.of(record.settings).pulls and contract != PULL_SPEC:
+        raise ConflictError(
+            f"district {slug} pulls from its SIS, which writes {PULL_SPEC} files: set its"
+            f" source to sftp first; the district stays on {record.spec}"
+        )
+    try:
+        CsvDialect.from_settings(record.settings).check(load_spec(contract))
+    except TerminalError as exc:
+        raise ConflictError(
+            f"district {slug}: its file settings do not fit {contract} ({exc}): change them"
+            f" with roster district set {slug} first; the district stays on {record.spec}"
+        ) from None
+    changed = replace(record, spec=contract)
+    home.store.put_district(changed)
+    events.record(home, "info", "district_contract_changed",
+                  f"district {slug}: contract {record.spec} -> {contract}", district=slug,
+                  always=True, details={"before": record.spec, "after": contract})  # fmt: skip
+    return changed, record.spec

@@ -1,4 +1,5 @@
-"""``roster district set``: a district's thresholds, timing, pause and file dialect."""
+"""``roster district set``: a district's thresholds, timing, pause and file dialect;
+``roster district contract``: the contract (spec) its batches are read with."""
 
 from __future__ import annotations
 
@@ -85,3 +86,29 @@ def district_set(slug: str, pause: bool | None, **given: Any) -> None:
     shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(knobs.items()))
     state = "paused" if record.paused else "active"
     click.echo(f"district {record.slug}: {state}" + (f"; {shown}" if shown else ""))
+
+
+@click.command("contract")
+@click.argument("slug")
+@click.argument("contract")
+@reported
+def district_contract(slug: str, contract: str) -> None:
+    """Read district SLUG's batches with CONTRACT (a spec name) from its next batch on.
+
+    Refused while a batch of the district is held: approve or discard it first.
+    The rows loaded stay; the district's onboarding guide describes CONTRACT.
+    """
+    from roster_pipeline import operations
+
+    with opened_home() as home:
+        record, before = operations.change_contract(home, slug, contract)
+    if before == record.spec:
+        click.echo(f"district {slug} already uses {before}; nothing changed")
+        return
+    click.echo(
+        f"district {slug}: contract {before} -> {record.spec}. The next batch is read with"
+        f" {record.spec}; the rows loaded so far stay, and the next batch is compared with"
+        f" them (other IDs than before would be deletions, held past the district's limits)."
+        f" The onboarding guide now describes {record.spec}: send the district the new one"
+        f" (roster district guide {slug})."
+    )

@@ -19,7 +19,7 @@ from roster_pipeline.cli.common import (
     write_or_echo,
 )
 from roster_pipeline.cli.display import print_table, status_markup
-from roster_pipeline.cli.district_settings import district_set
+from roster_pipeline.cli.district_settings import district_contract, district_set
 from roster_pipeline.cli.sources import DISTRICT_COMMANDS
 from roster_pipeline.contracts import specs
 
@@ -315,5 +315,6 @@ def district_guide(
 COMMANDS = (district,)
 
 district.add_command(district_set)
+district.add_command(district_contract)
 for _command in DISTRICT_COMMANDS:
     district.add_command(_command)
