@@ -78,3 +78,26 @@ def test_the_next_batch_and_the_guide_follow_the_new_contract(
     again = roster("district", "contract", "lincoln", "oneroster-1.2")
     assert again.exit_code == 0
     assert again.output.strip() == "district lincoln already uses oneroster-1.2; nothing changed"
+
+
+def test_a_pulled_district_or_unfitting_file_settings_are_refused(roster: Roster) -> None:
+    roster("district", "add", "lincoln")
+    alias = roster("district", "set", "lincoln", "--alias", "users.district_user_id=Student_ID")
+    assert alias.exit_code == 0, alias.output
+    refused = roster("district", "contract", "lincoln", "oneroster-1.1")
+    assert refused.exit_code == ExitCode.USAGE
+    assert "district lincoln: its file settings do not fit oneroster-1.1 (" in refused.output
+    assert "the district stays on roster-csv" in refused.output
+    roster("district", "set", "lincoln", "--clear-aliases")
+    # No SIS is contacted to store a source: the pull writes roster-csv files.
+    source = roster("district", "source", "lincoln", "powerschool-api", "--url",
+                    "https://sis.lincoln.example", "--client-id", "id",
+                    "--client-secret-stdin", input="secret\n")  # fmt: skip
+    assert source.exit_code == 0, source.output
+    pulled = roster("district", "contract", "lincoln", "oneroster-1.1")
+    assert pulled.exit_code == ExitCode.USAGE
+    assert (
+        "district lincoln pulls from its SIS, which writes roster-csv files: set its source"
+        " to sftp first; the district stays on roster-csv"
+    ) in pulled.output
+    assert _spec(roster) == "roster-csv"
