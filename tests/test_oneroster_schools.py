@@ -139,3 +139,25 @@ def test_1_2_a_primary_role_at_the_district_gives_no_school(
     schools = _schools(roster, "lincoln")
     assert schools["usr-t1001"] == ""  # the primary role decides; its org is no school
     assert schools["usr-000417"] == "org-school-100"
+
+
+def test_1_1_delta_without_orgs_picks_among_the_loaded_schools(
+    roster: Roster, samples: Path, tmp_path: Path
+) -> None:
+    roster("district", "add", "lincoln", "--spec", "oneroster-1.1")
+    roster("district", "set", "lincoln", "--max-delete-pct", "100")
+    roster("process", samples / "oneroster" / "good", "--district", "lincoln")
+    night = _copy(samples, tmp_path, "delta")  # orgs absent: the loaded schools decide
+    _edit(
+        night / "users.csv",
+        {"usr-000418": {"orgSourcedIds": "org-district-1,org-school-200"},
+         "usr-000421": {"orgSourcedIds": "org-district-1"}},
+        [],
+    )  # fmt: skip
+    done = as_json(roster("process", night, "--district", "lincoln", "--json"))
+    assert (done["status"], done["rejects"]) == ("loaded", 0)
+    schools = _schools(roster, "lincoln")
+    assert schools["usr-000418"] == "org-school-200"  # the district is no loaded school
+    assert schools["usr-000421"] == ""
+    assert schools["usr-t1003"] == "org-school-200"
+    assert schools["usr-000417"] == "org-school-100"  # not listed tonight: kept

@@ -15,13 +15,13 @@ a looked-up school is kept the same way, only when it is a school.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
 from roster_pipeline.contracts import rejects
 from roster_pipeline.contracts.rejects import Code
-from roster_pipeline.contracts.specs import FileSpec, Reference
+from roster_pipeline.contracts.specs import FileSpec, Reference, Spec
 from roster_pipeline.stages.set_rules import Target, reject_rows
 
 _PREFERRED = "__lookup_preferred__"
@@ -113,12 +113,16 @@ def outside(
 
 
 def first_named(
-    frame: pl.DataFrame, file_spec: FileSpec, target_of: Callable[[Reference], Target | None]
+    frame: pl.DataFrame,
+    file_spec: FileSpec,
+    spec: Spec,
+    target_of: Callable[[Reference], Target | None],
+    loaded_of: Callable[[FileSpec, Sequence[str]], pl.DataFrame | None],
 ) -> pl.DataFrame:
     """Columns not sent but taken (``first_of`` a list column, or from a lookup) keep only
     what their reference accepts: the first item of the list it accepts, a looked-up
-    value only if accepted (a role at the district org gives no school). When the
-    referenced file is unknown (a delta without orgs) the first item is taken."""
+    value only if accepted (a role at the district org gives no school). When nothing
+    of the referenced file is known the first item is taken."""
     taken = file_spec.lookup.columns if file_spec.lookup else {}
     for column in file_spec.columns:
         ref = column.references
@@ -126,15 +130,42 @@ def first_named(
             continue
         sent = pl.col(column.first_of or column.name)
         items = sent.str.split(",").list.eval(pl.element().str.strip_chars())
-        target = target_of(ref)
-        if target is None:
-            frame = frame.with_columns(items.list.first().alias(column.name))
-            continue
-        holds = [pl.col(c).str.to_lowercase() == v.lower() for c, v in ref.where.items()]
-        accepted = target.valid.filter(*holds)[ref.column].cast(pl.String).to_list()
-        chosen = items.list.eval(pl.element().filter(pl.element().is_in(accepted))).list.first()
+        accepted = _accepted(ref, spec.file(ref.file), target_of(ref), loaded_of)
+        if accepted is None:
+            chosen = items.list.first()
+        else:
+            chosen = items.list.eval(pl.element().filter(pl.element().is_in(accepted))).list.first()
         frame = frame.with_columns(chosen.alias(column.name))
     return frame
+
+
+def _accepted(
+    ref: Reference,
+    referenced: FileSpec,
+    target: Target | None,
+    loaded_of: Callable[[FileSpec, Sequence[str]], pl.DataFrame | None],
+) -> list[str] | None:
+    """The values ``ref`` accepts: tonight's rows meeting its ``where``, and, unless
+    tonight's file is the full list, the loaded rows when the file loads only rows
+    meeting it (every loaded org is a school) and tonight does not delete them. None:
+    nothing known."""
+    found: list[str] | None = None
+    if target is not None:
+        holds = [pl.col(c).str.to_lowercase() == v.lower() for c, v in ref.where.items()]
+        found = target.valid.filter(*holds)[ref.column].cast(pl.String).to_list()
+    narrowed = all(
+        [x.lower() for x in referenced.load_where.get(c, ())] == [v.lower()]
+        for c, v in ref.where.items()
+    )
+    if narrowed and (target is None or referenced.mode == "delta"):
+        loaded = loaded_of(referenced, (ref.column,))
+        if loaded is not None:
+            gone = set()
+            if target is not None and ref.column in target.left_out.columns:
+                gone = set(target.left_out[ref.column].cast(pl.String).to_list())
+            kept = [v for v in loaded[ref.column].cast(pl.String).to_list() if v not in gone]
+            found = [*(found or []), *kept]
+    return found
 
 
 def kept_from_loaded(

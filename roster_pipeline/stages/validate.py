@@ -294,10 +294,10 @@ class _Batch:
         source = found.sent.valid if found else None
         bad = lookups.outside(name, f, frame, source)
         frame = lookups.looked_up(frame, f, source)
-        if lk and (found is None or found.sent.file_spec.mode != "bulk"):
-            # Not the full list of roles (a user it does not name has none): the loaded row's.
+        if lk and (found is None or found.sent.file_spec.mode != "bulk"):  # not the full list
             frame = lookups.kept_from_loaded(frame, f, self.loaded_rows(f, (f.key[0], *lk.columns)))
-        return lookups.first_named(frame, f, self.target), bad
+        picked = lookups.first_named(frame, f, self.spec, self.target, self.loaded_rows)
+        return picked, bad
 
     def with_loaded(
         self, tonight: Target, file_spec: FileSpec, columns: Sequence[str]
