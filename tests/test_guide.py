@@ -55,6 +55,7 @@ def test_every_file_and_column_of_the_spec_is_in_the_guide(spec_name: str) -> No
             assert f"`{pattern}`" in section
         for column in f.columns:
             need = "required" if column.required else "optional"
+            need = "not sent" if f.not_sent(column) else need  # taken from other columns
             assert re.search(rf"^\| `{re.escape(column.name)}` \| {need} \|", section, re.M), (
                 f"{f.name}.{column.name} missing from its section"
             )
@@ -201,3 +202,18 @@ def test_the_clever_guide_lays_out_the_files_instead_of_powerschool_tables() -> 
     assert _autosend(text) == {}
     assert "## 3. Your export: Clever SFTP CSV" in text
     assert "| sections\\*.csv | `School_id`, `Section_id`, `Teacher_id`" in text
+
+
+@pytest.mark.parametrize(
+    ("spec_name", "taken"), [("oneroster-1.1", ["school"]), ("oneroster-1.2", ["role", "school"])]
+)
+def test_a_oneroster_guide_asks_for_no_column_taken_from_elsewhere(
+    spec_name: str, taken: list[str]
+) -> None:
+    spec = load_spec(spec_name)
+    text = onboarding_guide(GuideInput(_connection(), spec, CsvDialect()))
+    users = next(line for line in text.splitlines() if line.startswith("| users.csv |"))
+    for column in taken:
+        assert f"`{column}`" not in users
+        assert re.search(rf"^\| `{column}` \| not sent \|", text, re.M)
+    assert "`givenName`" in users

@@ -72,6 +72,44 @@ def test_reference_to_unknown_column(tmp_path: Path) -> None:
         load_spec(str(path))
 
 
+_PICKING = """name: x
+files:
+  orgs:
+    key: [id]
+    columns:
+      id: {}
+  users:
+    key: [id]
+    columns:
+      id: {}
+      orgs: {}
+      school: {first_of: %s, references: orgs.id}
+"""
+
+
+def test_first_of_names_a_column_of_the_file(tmp_path: Path) -> None:
+    assert (
+        load_spec(str(_write(tmp_path, _PICKING % "orgs"))).file("users").column("school").first_of
+        == "orgs"
+    )
+    with pytest.raises(SpecError, match=r"files.users.columns.school.first_of: name a column"):
+        load_spec(str(_write(tmp_path, _PICKING % "nothing")))
+
+
+def test_a_lookup_match_names_columns_of_both_files(tmp_path: Path) -> None:
+    text = (
+        "name: x\nfiles:\n  roles:\n    key: [id]\n    columns:\n      id: {}\n"
+        "      user: {}\n      org: {}\n  users:\n    key: [id]\n"
+        "    lookup: {file: roles, by: user, columns: {school: org}, match: {org: %s}}\n"
+        "    columns:\n      id: {}\n      primary: {}\n      school: {}\n"
+    )
+    users = load_spec(str(_write(tmp_path, text % "primary"))).file("users")
+    assert users.lookup is not None
+    assert dict(users.lookup.match) == {"org": "primary"}
+    with pytest.raises(SpecError, match=r"files.users.lookup.match: names no column"):
+        load_spec(str(_write(tmp_path, text % "nothing")))
+
+
 def test_unknown_spec_lists_known() -> None:
     with pytest.raises(SpecError, match="roster-csv"):
         load_spec("nope")

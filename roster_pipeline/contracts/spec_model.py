@@ -187,6 +187,12 @@ class FileSpec:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    def not_sent(self, column: ColumnSpec) -> bool:
+        """Whether ``column`` is never in the district's file: it is taken from another
+        column (``first_of``) or file (a lookup), and the guide does not ask for it."""
+        taken = self.lookup.columns if self.lookup else {}
+        return bool(column.first_of) or column.name in taken
+
 
 @dataclass(frozen=True)
 class ManifestSpec:

@@ -257,7 +257,8 @@ def _files_as_laid_out(data: GuideInput, encoding: str) -> list[str]:
     ]
     for f in data.spec.files:
         need = "" if f.required else " (optional)"
-        lines.append(f"| {md(f.match[0])}{need} | {', '.join(code(c.name) for c in f.columns)} |")
+        sent = ", ".join(code(c.name) for c in f.columns if not f.not_sent(c))
+        lines.append(f"| {md(f.match[0])}{need} | {sent} |")
     return [*lines, ""]
 
 
@@ -323,7 +324,7 @@ def _file_section(f: FileSpec) -> list[str]:
         "| --- | --- | --- |",
     ]
     for col in f.columns:
-        need = "required" if col.required else "optional"
+        need = "not sent" if f.not_sent(col) else "required" if col.required else "optional"
         rules = column_rules(col).split("; ", 1)[1:] or ["any text"]
         if f.key == (col.name,):
             rules.insert(0, "unique")
