@@ -161,3 +161,43 @@ def test_1_1_delta_without_orgs_picks_among_the_loaded_schools(
     assert schools["usr-000421"] == ""
     assert schools["usr-t1003"] == "org-school-200"
     assert schools["usr-000417"] == "org-school-100"  # not listed tonight: kept
+
+
+def test_1_2_a_roles_delta_does_not_judge_primary_org_on_the_roles_it_lists(
+    roster: Roster, samples: Path, tmp_path: Path
+) -> None:
+    roster("district", "add", "lincoln", "--spec", "oneroster-1.2")
+    roster("process", samples / "oneroster" / "v1.2.zip", "--district", "lincoln")
+    night = _copy(samples, tmp_path, "v1.2")
+    manifest = (night / "manifest.csv").read_text(encoding="utf-8")
+    modes = {"file.users,bulk": "file.users,delta", "file.roles,bulk": "file.roles,delta"}
+    for bulk in ("academicSessions", "classes", "courses", "enrollments", "orgs", "userProfiles"):
+        modes[f"file.{bulk},bulk"] = f"file.{bulk},absent"
+    for old, new in modes.items():
+        manifest = manifest.replace(old, new)
+    (night / "manifest.csv").write_text(manifest, encoding="utf-8")
+    for absent in ("academicSessions", "classes", "courses", "enrollments", "orgs",
+                   "userProfiles"):  # fmt: skip
+        (night / f"{absent}.csv").unlink()
+    users = (night / "users.csv").read_text(encoding="utf-8").splitlines()
+    # usr-t1002 (primary at 200, loaded) gets a new e-mail and, tonight, a role at 100 only.
+    changed = [users[2].replace("joconnor@", "james.oconnor@")]
+    (night / "users.csv").write_text("\n".join([users[0], *changed]) + "\n", encoding="utf-8")
+    (night / "roles.csv").write_text(
+        "sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,"
+        "orgSourcedId,userProfileSourcedId\n"
+        "rol-2,,,usr-t1002,primary,teacher,,,org-school-200,\n",
+        encoding="utf-8",
+    )
+    done = as_json(roster("process", night, "--district", "lincoln", "--json"))
+    assert (done["status"], done["rejects"]) == ("loaded", 0), done
+    assert _schools(roster, "lincoln")["usr-t1002"] == "org-school-200"
+    # The same user row against a roles delta naming another org only: not judged.
+    (night / "roles.csv").write_text(
+        "sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,"
+        "orgSourcedId,userProfileSourcedId\n"
+        "rol-3,,,usr-t1002,primary,teacher,,,org-school-100,\n",
+        encoding="utf-8",
+    )
+    again = as_json(roster("process", night, "--district", "lincoln", "--json"))
+    assert again["rejects"] == 0, again

@@ -77,8 +77,9 @@ def outside(
     name: str, file_spec: FileSpec, frame: pl.DataFrame, source: pl.DataFrame | None
 ) -> pl.DataFrame:
     """Rejects for rows whose ``match`` column names what none of the other file's rows
-    naming them holds (a primaryOrgSourcedId none of the user's roles is at). Rows the
-    other file does not name tonight (a delta without their roles) are not checked."""
+    naming them holds (a primaryOrgSourcedId none of the user's roles is at). ``source``:
+    the other file in full (bulk), else None: a delta of roles lists some roles only,
+    so nothing is checked then."""
     lk = file_spec.lookup
     if lk is None or not lk.match or source is None or not source.height:
         return rejects.empty()

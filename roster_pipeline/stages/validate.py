@@ -292,12 +292,12 @@ class _Batch:
         lk = f.lookup
         found = self.checked.get(lk.file) if lk else None
         source = found.sent.valid if found else None
-        bad = lookups.outside(name, f, frame, source)
+        full = found is not None and found.sent.file_spec.mode == "bulk"  # every user's roles
+        bad = lookups.outside(name, f, frame, source if full else None)
         frame = lookups.looked_up(frame, f, source)
-        if lk and (found is None or found.sent.file_spec.mode != "bulk"):  # not the full list
+        if lk and not full:
             frame = lookups.kept_from_loaded(frame, f, self.loaded_rows(f, (f.key[0], *lk.columns)))
-        picked = lookups.first_named(frame, f, self.spec, self.target, self.loaded_rows)
-        return picked, bad
+        return lookups.first_named(frame, f, self.spec, self.target, self.loaded_rows), bad
 
     def with_loaded(
         self, tonight: Target, file_spec: FileSpec, columns: Sequence[str]
