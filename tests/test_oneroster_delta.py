@@ -124,6 +124,46 @@ def test_a_delta_deleting_what_was_never_loaded_is_a_warning(
     assert "never loaded" not in _warnings(_report(lincoln, samples / "oneroster" / "delta"))
 
 
+def test_a_class_in_a_delta_names_a_school_loaded_before_not_in_tonights_orgs(
+    lincoln: Roster, samples: Path, tmp_path: Path
+) -> None:
+    """Orgs are loaded as schools only where type is school, so a loaded school is an
+    org of type school even though the table does not keep the type."""
+    lincoln("process", samples / "oneroster" / "good", "--district", "lincoln")
+    night = tmp_path / "delta"
+    night.mkdir()
+    absent = "academicSessions categories classResources courses courseResources demographics"
+    absent += " enrollments lineItems resources results users"
+    manifest = [
+        "propertyName,value", "manifest.version,1.0", "oneroster.version,1.1",
+        "file.classes,delta", "file.orgs,delta", *(f"file.{f},absent" for f in absent.split()),
+    ]  # fmt: skip
+    (night / "manifest.csv").write_text("\n".join(manifest) + "\n", encoding="utf-8")
+    stamp = "2026-09-14T18:02:11.000Z"
+    (night / "orgs.csv").write_text(
+        "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
+        f"org-school-200,active,{stamp},Lincoln Middle,school,200,org-district-1\n",
+        encoding="utf-8",
+    )
+    header = (
+        "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,"
+        "location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods\n"
+    )
+    rows = [f"cls-hr3a,active,{stamp},Homeroom 3A,03,crs-hr3,HR3-A,homeroom,Room 12,{org},"
+            "as-2027,Homeroom,,1\n" for org in ("org-school-100", "org-district-1")]  # fmt: skip
+    (night / "classes.csv").write_text(header + rows[0], encoding="utf-8")
+    report = _report(lincoln, night)
+    assert report["rejects"] == []
+    assert report["counts"]["classes"]["updated"] == 1  # type: ignore[index]
+    # The district org was never loaded as a school: naming it stays a reject.
+    (night / "classes.csv").write_text(header + rows[1], encoding="utf-8")
+    rejected = _report(lincoln, night)["rejects"]
+    assert isinstance(rejected, list)
+    assert [(r["column"], r["code"]) for r in rejected] == [
+        ("schoolSourcedId", "reference_missing")
+    ]
+
+
 def test_a_delta_on_a_first_load_adds_and_holds_nothing(lincoln: Roster, samples: Path) -> None:
     night = _report(lincoln, samples / "oneroster" / "delta")
     # Enrollments name classes nobody loaded: rejected, the users load.

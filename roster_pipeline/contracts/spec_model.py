@@ -168,6 +168,13 @@ class FileSpec:
         return (*key, *(c for c in self.columns if c.load and c.name not in self.key))
 
     @property
+    def pinned(self) -> dict[str, str]:
+        """Columns the table does not keep whose value every loaded row shares: a
+        ``load_where`` of one value (orgs are loaded as schools only where type is school)."""
+        kept = {c.name for c in self.loaded_columns}
+        return {c: v[0] for c, v in self.load_where.items() if len(v) == 1 and c not in kept}
+
+    @property
     def target_key(self) -> tuple[str, ...]:
         return tuple(self.column(k).target for k in self.key)
 

@@ -322,15 +322,15 @@ class _Batch:
         return replace(tonight, label=label, valid=valid, partial=bool(file_spec.load_where))
 
     def loaded_rows(self, file_spec: FileSpec, columns: Sequence[str]) -> pl.DataFrame | None:
-        """Loaded values of the file's ``columns``, under the spec's names; None when
-        nothing is loaded or the table does not keep them (a file that is not loaded)."""
-        loaded = {c.name: c.target for c in file_spec.loaded_columns}
-        if not all(c in loaded for c in columns):
+        """Loaded values of ``columns`` under the spec's names (pinned ones filled), or None."""
+        loaded, pinned = {c.name: c.target for c in file_spec.loaded_columns}, file_spec.pinned
+        if not all(c in loaded or c in pinned for c in columns):
             return None
-        rows = self.loaded.rows(file_spec.table, [loaded[c] for c in columns])
+        rows = self.loaded.rows(file_spec.table, [loaded[c] for c in columns if c in loaded])
         if rows is None:
             return None
-        return rows.rename({loaded[c]: c for c in columns if loaded[c] != c})
+        rows = rows.rename({loaded[c]: c for c in columns if c in loaded and loaded[c] != c})
+        return rows.with_columns(pl.lit(pinned[c]).alias(c) for c in columns if c in pinned)
 
 
 def _marked(checked: _Checked, marked: pl.DataFrame) -> _Checked:
