@@ -31,13 +31,13 @@ from roster_pipeline.outcome import BatchResult
 from roster_pipeline.progress import Progress, no_progress
 from roster_pipeline.sources import (
     KINDS,
-    QUERY_PREFIX,
     Check,
     Fetched,
     PluginSpec,
     Retries,
     SourceConfig,
     Vault,
+    batch_name,
     check_url,
     fingerprint,
     next_version,
@@ -221,22 +221,6 @@ def _zip(folder: Path, target: Path) -> None:
             out.write(path, path.name)
 
 
-#: The name a pulled batch carries (its source in `roster batches`).
-def batch_name(slug: str) -> str:
-    return f"powerschool-api-{slug}.zip"
-
-
-def is_pulled(name: str) -> bool:
-    return name.startswith("powerschool-api-") and name.endswith(".zip")
-
-
-#: Said in a pulled batch's report: where a reject's file and line came from.
-REJECT_NOTE = (
-    "pulled from PowerSchool's API: each file is one query's records in the order"
-    f" PowerSchool sent them, so line N of FILE.csv is record N-1 of the query {QUERY_PREFIX}FILE"
-)
-
-
 def pull(
     home: Home, slug: str, progress: Progress = no_progress, retries: Retries | None = None
 ) -> BatchResult:
@@ -247,7 +231,8 @@ def pull(
     named = pulled.path.with_name(batch_name(slug))
     try:
         os.replace(pulled.path, named)
-        return pipeline.process(home, slug, [named], progress=progress, notes=(REJECT_NOTE,))
+        # Named so, its rejects are told by query, record and key (render.locations).
+        return pipeline.process(home, slug, [named], progress=progress)
     finally:
         named.unlink(missing_ok=True)
         pulled.path.unlink(missing_ok=True)

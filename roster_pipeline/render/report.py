@@ -15,11 +15,12 @@ from typing import Any
 
 import polars as pl
 
+from roster_pipeline.render import locations
 from roster_pipeline.render.report_html import render_html
 from roster_pipeline.store import BatchRecord
 
 FORMATS = ("text", "json", "csv", "html")
-REJECT_COLUMNS = ("file", "line", "column", "value", "code", "message")
+REJECT_COLUMNS = locations.UPLOADED
 
 
 def summary(batch: BatchRecord) -> dict[str, Any]:
@@ -70,7 +71,10 @@ def _json(batch: BatchRecord, rejects: pl.DataFrame) -> str:
         "warnings": list(batch.warnings),
     }
     # The rejects are serialised by polars: a million rows as Python dicts take seconds.
-    rows = rejects.select(REJECT_COLUMNS).write_json()
+    # A pulled batch's add where they are in the pull (query, record, key).
+    pulled = locations.pulled(batch)
+    shown = (*REJECT_COLUMNS, "query", "record", "key") if pulled else REJECT_COLUMNS
+    rows = locations.locate(rejects, pulled).select(shown).write_json()
     return json.dumps(head, indent=2, ensure_ascii=False)[:-2] + f',\n  "rejects": {rows}\n}}\n'
 
 
@@ -83,10 +87,12 @@ def _csv(batch: BatchRecord, rejects: pl.DataFrame) -> str:
 
     CRLF as RFC 4180 and Excel expect; a value holding a CR or LF is quoted.
     """
-    cells = [pl.col(c).cast(pl.String) for c in REJECT_COLUMNS]
-    safe = rejects.select(
+    pulled = locations.pulled(batch)
+    shown = locations.columns(pulled)
+    cells = [pl.col(c).cast(pl.String) for c in shown]
+    safe = locations.locate(rejects, pulled).select(
         pl.when(c.str.contains(_FORMULA)).then(pl.lit("'") + c).otherwise(c).alias(name)
-        for c, name in zip(cells, REJECT_COLUMNS, strict=True)
+        for c, name in zip(cells, shown, strict=True)
     )
     return safe.write_csv(line_terminator="\r\n", quote_style="necessary")
 
@@ -108,18 +114,25 @@ def _text(batch: BatchRecord, rejects: pl.DataFrame) -> str:
         for t, c in batch.counts.items()
     ]
     head = "\n".join(lines) + "\n"
-    return head + render_rejects_text(batch.message, batch.warnings, rejects)
+    return head + render_rejects_text(
+        batch.message, batch.warnings, rejects, pulled=locations.pulled(batch)
+    )
 
 
 def render_rejects_text(
-    message: str, warnings: Sequence[str], rejects: pl.DataFrame, limit: int = 50
+    message: str,
+    warnings: Sequence[str],
+    rejects: pl.DataFrame,
+    limit: int = 50,
+    *,
+    pulled: bool = False,
 ) -> str:
     """The message, warnings and the first ``limit`` rejects, one per line."""
     lines = [message, *(f"warning: {w}" for w in warnings)]
     if rejects.height:
         lines.append(f"{rejects.height:,} reject(s):")
-        for row in rejects.head(limit).iter_rows(named=True):
-            where = f"{row['file']}" + (f" line {row['line']}" if row["line"] else "")
+        for row in locations.locate(rejects.head(limit), pulled).iter_rows(named=True):
+            where = locations.where(row["file"], row["line"], row.get("key"), pulled)
             column = f" [{row['column']}]" if row["column"] else ""
             lines.append(f"  {where}{column} {row['code']}: {row['message']}")
         if rejects.height > limit:

@@ -16,13 +16,12 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from roster_pipeline.contracts.rejects import Code
+from roster_pipeline.render import locations
 from roster_pipeline.render.page import page
 from roster_pipeline.store import BatchRecord, BatchStatus
 
 ROW_LIMIT = 2000
 EXAMPLES_PER_CODE = 5
-_COLUMNS = ("file", "line", "column", "value", "message")  # grouped by code already
-_FULL_COLUMNS = ("file", "line", "column", "value", "code", "message")
 
 #: What each reject code means, in words for the person who fixes the export.
 CODE_ADVICE: Mapping[str, str] = {
@@ -95,7 +94,10 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], numeric: in
     first = len(headers) - numeric
     # Values as sent show in monospace, so spaces, tabs and look-alikes are visible.
     # File names never wrap inside a name (values may: they can be any length).
-    mono = [{"value": " class='v'", "file": " class='f'"}.get(h, "") for h in headers]
+    mono = [
+        {"value": " class='v'", "file": " class='f'", "query": " class='f'"}.get(h, "")
+        for h in headers
+    ]
     head = "".join(
         f"<th{' class=n' if i >= first else ''}>{_esc(h)}</th>" for i, h in enumerate(headers)
     )
@@ -161,16 +163,17 @@ def _summary(batch: BatchRecord) -> str:
     return "".join(parts)
 
 
-def _by_code(rejects: pl.DataFrame) -> pl.DataFrame:
+def _by_code(rejects: pl.DataFrame, shown: Sequence[str]) -> pl.DataFrame:
     return (
         rejects.group_by("code")
-        .agg(pl.len().alias("count"), pl.struct(_COLUMNS).head(EXAMPLES_PER_CODE).alias("examples"))
+        .agg(pl.len().alias("count"), pl.struct(shown).head(EXAMPLES_PER_CODE).alias("examples"))
         .sort(["count", "code"], descending=[True, False])
     )
 
 
-def _grouped(rejects: pl.DataFrame) -> str:
-    groups = _by_code(rejects)
+def _grouped(rejects: pl.DataFrame, full: Sequence[str]) -> str:
+    cells = [c for c in full if c != "code"]  # grouped by code already
+    groups = _by_code(rejects, cells)
     overview = [
         (g["code"], CODE_ADVICE.get(g["code"], ""), g["count"])
         for g in groups.iter_rows(named=True)
@@ -181,31 +184,34 @@ def _grouped(rejects: pl.DataFrame) -> str:
     ]
     for group in groups.iter_rows(named=True):
         shown = min(group["count"], EXAMPLES_PER_CODE)
-        examples = [tuple(e[c] for c in _COLUMNS) for e in group["examples"]]
+        examples = [tuple(e[c] for c in cells) for e in group["examples"]]
         parts.append(
             f"<h3 id='code-{_esc(group['code'])}'><code>{_esc(group['code'])}</code>: "
             f"{group['count']:,} (first {shown} shown)</h3>"
         )
-        parts.append(_table(_COLUMNS, examples))
+        parts.append(_table(cells, examples))
     return "".join(parts)
 
 
-def _full(batch: BatchRecord, rejects: pl.DataFrame) -> str:
+def _full(rejects: pl.DataFrame, full: Sequence[str]) -> str:
     parts = ["<h2>All rejects</h2>"]
     if rejects.height > ROW_LIMIT:
         parts.append(
             f"<p class='note'>The first {ROW_LIMIT:,} of {rejects.height:,} are shown. "
             "<a href='rejects.csv'>rejects.csv</a> beside this file has them all.</p>"
         )
-    rows = rejects.head(ROW_LIMIT).select(_FULL_COLUMNS).iter_rows()
-    return "".join(parts) + _table(_FULL_COLUMNS, list(rows))
+    rows = rejects.head(ROW_LIMIT).select(full).iter_rows()
+    return "".join(parts) + _table(full, list(rows))
 
 
 def render_html(batch: BatchRecord, rejects: pl.DataFrame) -> str:
     """The whole page: summary, rejects grouped by reason, then the (capped) full table."""
     body = _summary(batch)
     if rejects.height:
-        body += _grouped(rejects) + _full(batch, rejects)
+        # A pulled batch's rejects are named by query, record and key (render.locations).
+        pulled = locations.pulled(batch)
+        located, full = locations.locate(rejects, pulled), locations.columns(pulled)
+        body += _grouped(located, full) + _full(located, full)
     else:
         body += "<h2>Rejects</h2><p>None.</p>"
     title = f"Roster batch {_esc(batch.batch_id)} ({_esc(batch.status)})"

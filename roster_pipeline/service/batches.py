@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from roster_pipeline import pipeline, pulls
+from roster_pipeline import pipeline
 from roster_pipeline.contracts.specs import Spec, load_spec
 from roster_pipeline.errors import (
     RosterError,
@@ -256,13 +256,13 @@ def notes(home: Home, batch_id: str) -> tuple[str, ...]:
     folder = home.folder("processing", batch_id)
     if not (folder / "manifest.json").is_file():
         return ()
-    manifest = Manifest.read(folder)
-    said = [pulls.REJECT_NOTE] if any(pulls.is_pulled(f.name) for f in manifest.files) else []
-    if manifest.superseded:
-        names = ", ".join(f.published for f in manifest.superseded)
-        said.append("replaced by a later upload of the same name, kept in the archive but not"
-                    f" loaded: {names}")  # fmt: skip
-    return tuple(said)
+    old = Manifest.read(folder).superseded
+    if not old:
+        return ()
+    names = ", ".join(f.published for f in old)
+    return (
+        f"replaced by a later upload of the same name, kept in the archive but not loaded: {names}",
+    )
 
 
 def archive(home: Home, batch_id: str) -> None:

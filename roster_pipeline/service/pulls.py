@@ -23,7 +23,7 @@ from roster_pipeline.config import Settings
 from roster_pipeline.errors import RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.service.alerts import Alerts
-from roster_pipeline.sources import SourceConfig
+from roster_pipeline.sources import SourceConfig, batch_name
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class PullScheduler:
     @staticmethod
     def _last_batch(home: Home, slug: str) -> datetime | None:
         """When the district's last pulled batch arrived (after a restart)."""
-        name = pulls.batch_name(slug)
+        name = batch_name(slug)
         found = [b.received_at for b in home.store.batches(slug, 50) if b.source == name]
         return max(found) if found else None
 

@@ -37,9 +37,11 @@ __all__ = [
     "Source",
     "SourceConfig",
     "Vault",
+    "batch_name",
     "check_url",
     "clear_tokens",
     "fingerprint",
+    "is_pulled",
     "mask",
     "next_version",
     "open_source",
@@ -48,6 +50,19 @@ __all__ = [
 
 #: The kinds of source a district may have; ``sftp`` is the default (files sent to us).
 KINDS = ("sftp", "powerschool-api")
+
+_PULLED = "powerschool-api-"
+
+
+def batch_name(slug: str) -> str:
+    """The name a pulled batch carries: its source in `roster batches` and its reports."""
+    return f"{_PULLED}{slug}.zip"
+
+
+def is_pulled(source: str) -> bool:
+    """Whether a batch of this source name was pulled (the one place that decides it):
+    its rejects are then named by query, record and key instead of file and line."""
+    return source.startswith(_PULLED) and source.endswith(".zip")
 
 
 class Source(Protocol):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -27,6 +28,8 @@ from roster_pipeline.sources.queries import QUERIES, Query
 
 #: PowerQuery pages when the metadata names no maximum: what practitioners observed.
 DEFAULT_PAGE_SIZE = 100
+
+_BREAKS = re.compile(r"[\r\n]+")
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,10 @@ def text(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value).strip()
+    # One record, one line: line N of a pulled file is record N-1 of its query, which
+    # is how the rejects of a pulled batch name it. A line break inside a name is a
+    # typing slip in the SIS, never meaning; it becomes a space.
+    return _BREAKS.sub(" ", str(value)).strip()
 
 
 def grade(value: str) -> str:

@@ -71,6 +71,7 @@ class RejectRow:
     value: str | None
     code: str
     message: str
+    key: str | None = None  # the key of the row it kept out, when known
 
 
 _COLUMNS = "b.district_id, b.batch_id, b.status, b.received_at, b.finished_at, b.rejects"
@@ -110,7 +111,7 @@ class Console:
         """The batch's rejects matching ``where``, in the order they were found."""
         clauses, params = _filter(where)
         return self.engine.frame(
-            'SELECT file, line, "column", "value", code, message FROM rejects'
+            'SELECT file, line, "column", "value", code, message, "key" FROM rejects'
             f" WHERE batch_id = ?{clauses} ORDER BY reject_id",
             (batch_id, *params),
         )
@@ -224,13 +225,13 @@ class Console:
         """Up to ``limit`` rejects with ``reject_id > after`` matching ``where``."""
         clauses, params = _filter(where)
         rows = self._rows(
-            'SELECT reject_id, file, line, "column", "value", code, message FROM rejects'
+            'SELECT reject_id, file, line, "column", "value", code, message, "key" FROM rejects'
             f" WHERE batch_id = ? AND reject_id > ?{clauses} ORDER BY reject_id LIMIT ?",
             (batch_id, after, *params, limit),
         )
         return [
-            RejectRow(int(i), f, None if n is None else int(n), c, v, str(k), str(m))
-            for i, f, n, c, v, k, m in rows
+            RejectRow(int(i), f, None if n is None else int(n), c, v, str(k), str(m), key)
+            for i, f, n, c, v, k, m, key in rows
         ]
 
     # across districts

@@ -289,11 +289,13 @@ class SqlStore(SystemRows):
         return [FileRecord(n, s, h, int(z), int(r), int(j)) for n, s, h, z, r, j in rows]
 
     def rejects(self, batch_id: str) -> pl.DataFrame:
-        names = ", ".join(f'"{c}"' for c in rejects_mod.SCHEMA)
+        """The batch's rejects, with the key of the row each kept out (a pulled batch's
+        rejects are named by it; an approval saves them again with it)."""
+        names = ", ".join(f'"{c}"' for c in (*rejects_mod.SCHEMA, "key"))
         frame = self.engine.frame(
             f"SELECT {names} FROM rejects WHERE batch_id = ? ORDER BY reject_id", (batch_id,)
         )
-        return frame.cast(rejects_mod.SCHEMA)  # type: ignore[arg-type]
+        return frame.cast(rejects_mod.SCHEMA).with_columns(pl.col("key").cast(pl.String))  # type: ignore[arg-type]
 
     def changes(self, batch_id: str) -> pl.DataFrame:
         """The batch's change log; found through its id range (other workers' batches

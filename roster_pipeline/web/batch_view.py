@@ -9,9 +9,10 @@ import polars as pl
 
 from roster_pipeline.contracts import rejects as rejects_mod
 from roster_pipeline.home import Home
+from roster_pipeline.render import locations
 from roster_pipeline.render.report import render
 from roster_pipeline.render.report_html import CODE_ADVICE
-from roster_pipeline.store import BatchRecord, RejectFilter, TableCounts
+from roster_pipeline.store import BatchRecord, RejectFilter, RejectRow, TableCounts
 from roster_pipeline.web.actions import batch_actions
 from roster_pipeline.web.models import (
     BatchView,
@@ -66,17 +67,19 @@ def batch_view(home: Home, batch_id: str) -> BatchView:
         rejects=batch.rejects,
         hold_reasons=list(batch.hold_reasons),
         warnings=list(batch.warnings),
-        groups=reject_groups(home, batch_id),
+        groups=reject_groups(home, batch),
         actions=batch_actions(batch),
     )
 
 
-def reject_groups(home: Home, batch_id: str) -> list[RejectGroupView]:
+def reject_groups(home: Home, batch: BatchRecord) -> list[RejectGroupView]:
     """The batch's rejects counted by file, code and column, largest first, with advice."""
+    pulled = locations.pulled(batch)
     return [
-        RejectGroupView(file=g.file, code=g.code, column=g.column, count=g.count,
+        RejectGroupView(file=g.file, where=locations.where(g.file, None, None, pulled),
+                        code=g.code, column=g.column, count=g.count,
                         advice=CODE_ADVICE.get(g.code, ""))
-        for g in home.store.console().reject_groups(batch_id)
+        for g in home.store.console().reject_groups(batch.batch_id)
     ]  # fmt: skip
 
 
@@ -107,10 +110,20 @@ def reject_page(
         file=where.file,
         code=where.code,
         column=where.column,
-        rows=[RejectRowView(**vars(r)) for r in rows],
+        rows=[_row(r, locations.pulled(batch)) for r in rows],
         next_after=rows[-1].reject_id if more else None,
         purged=purged,
     )
+
+
+def _row(row: RejectRow, pulled: bool) -> RejectRowView:
+    query = locations.query_of(row.file) if pulled else None
+    said = locations.message(row.message, row.file, row.line, pulled)
+    return RejectRowView(
+        **{**vars(row), "message": said}, query=query,
+        record=locations.record_of(row.line) if query else None,
+        where=locations.where(row.file, row.line, row.key, pulled),
+    )  # fmt: skip
 
 
 def rejects_csv(home: Home, batch_id: str, where: RejectFilter) -> str:
@@ -118,8 +131,8 @@ def rejects_csv(home: Home, batch_id: str, where: RejectFilter) -> str:
     batch = home.store.batch(batch_id)
     frame = home.store.console().rejects_frame(batch_id, where)
     if frame.is_empty():
-        frame = rejects_mod.empty()
-    frame = frame.cast(rejects_mod.SCHEMA)  # type: ignore[arg-type]
+        frame = rejects_mod.empty().with_columns(key=pl.lit(None, pl.String))
+    frame = frame.cast(rejects_mod.SCHEMA).with_columns(pl.col("key").cast(pl.String))  # type: ignore[arg-type]
     return render(batch, frame.select(pl.all()), "csv")
 
 

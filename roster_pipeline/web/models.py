@@ -131,6 +131,7 @@ class FileView(BaseModel):
 
 class RejectGroupView(BaseModel):
     file: str | None
+    where: str  # the file, or for a pulled batch the query (render.locations)
     code: str
     column: str | None
     count: int
@@ -162,6 +163,11 @@ class RejectRowView(BaseModel):
     value: str | None
     code: str
     message: str
+    key: str | None = None  # the key of the row it kept out, when known
+    # A pulled batch's reject is in a query's records (null otherwise): render.locations.
+    query: str | None = None
+    record: int | None = None
+    where: str = ""  # file and line, or query, record and key: as every report says it
 
 
 class RejectPage(BaseModel):

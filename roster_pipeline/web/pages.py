@@ -139,7 +139,7 @@ def rejects_page(
     where = RejectFilter(file or None, code or None, column or None)
     page = batch_view.reject_page(home, batch_id, where, after)
     chosen = {k: v for k, v in (("file", file), ("code", code), ("column", column)) if v}
-    groups = batch_view.reject_groups(home, batch_id)
+    groups = batch_view.reject_groups(home, home.store.batch(batch_id))
     return _page(request, "rejects.html", login, page=page, groups=groups,
                  query=urlencode(chosen))  # fmt: skip
 
