@@ -19,13 +19,15 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from roster_pipeline import events, pipeline, system
-from roster_pipeline.errors import ConfigError, SourceError
+from roster_pipeline import claims, events, pipeline, system
+from roster_pipeline.errors import ConfigError, ConflictError, SourceError
 from roster_pipeline.home import Home
 from roster_pipeline.outcome import BatchResult
 from roster_pipeline.progress import Progress, no_progress
@@ -224,29 +226,62 @@ def _zip(folder: Path, target: Path) -> None:
 def pull(
     home: Home, slug: str, progress: Progress = no_progress, retries: Retries | None = None
 ) -> BatchResult:
-    """Fetch and process now (`roster pull`); a failed fetch forms no batch."""
+    """Fetch and process now (`roster pull`); a failed fetch forms no batch. Refused
+    at once (ConflictError) while another pull or a rollback holds the district."""
     system.require_enabled(home, "pulling")
-    progress("fetch", None)
-    pulled = _fetch_recorded(home, slug, retries)
-    named = pulled.path.with_name(batch_name(slug))
-    try:
-        os.replace(pulled.path, named)
-        # Named so, its rejects are told by query, record and key (render.locations).
-        return pipeline.process(home, slug, [named], progress=progress)
-    finally:
-        named.unlink(missing_ok=True)
-        pulled.path.unlink(missing_ok=True)
+    with _claimed(home, slug) as hold:
+        progress("fetch", None)
+        pulled = _fetch_recorded(home, slug, retries)
+        named = pulled.path.with_name(batch_name(slug))
+        try:
+            os.replace(pulled.path, named)
+            _still_held(home, hold)
+            # Named so, its rejects are told by query, record and key (render.locations).
+            return pipeline.process(home, slug, [named], progress=progress)
+        finally:
+            named.unlink(missing_ok=True)
+            pulled.path.unlink(missing_ok=True)
 
 
 def deliver(home: Home, slug: str, retries: Retries | None = None) -> Path:
     """Fetch and publish the zip into the district's inbox, as a finished upload: the
     service forms and processes the batch like any other (`roster serve`)."""
-    pulled = _fetch_recorded(home, slug, retries)
-    inbox = home.folder("inbox", slug)
-    inbox.mkdir(parents=True, exist_ok=True)
-    target = inbox / published_name(batch_name(slug), datetime.now(UTC))
-    shutil.move(pulled.path, target)
+    with _claimed(home, slug) as hold:
+        pulled = _fetch_recorded(home, slug, retries)
+        try:
+            _still_held(home, hold)
+        except ConflictError:
+            pulled.path.unlink(missing_ok=True)
+            raise
+        inbox = home.folder("inbox", slug)
+        inbox.mkdir(parents=True, exist_ok=True)
+        target = inbox / published_name(batch_name(slug), datetime.now(UTC))
+        shutil.move(pulled.path, target)
     return target
+
+
+@contextmanager
+def _claimed(home: Home, slug: str) -> Iterator[claims.Hold]:
+    """One pull of a district at a time, across processes and hosts: the district's
+    claim (claims.district), kept alive while the pull fetches and applies."""
+    _pulling(home, slug)  # an unknown district or one without a source claims nothing
+    started = datetime.now(UTC).strftime("%H:%M:%S")
+    with claims.district(
+        home, slug, "pull", f"a pull of its roster (started {started} UTC)"
+    ) as hold:
+        yield hold
+
+
+def _still_held(home: Home, hold: claims.Hold) -> None:
+    """A pull whose claim lapsed (the process stalled past claim_seconds) may have been
+    overtaken by another: it applies nothing rather than race it."""
+    if not hold.confirmed():
+        seconds = home.settings.service.claim_seconds
+        raise ConflictError(
+            f"district {hold.slug}: this pull lost its hold on the district (it stalled for more"
+            f" than claim_seconds, {seconds:g} s, and another pull or a rollback may have"
+            " started); nothing was applied, the loaded roster stays as it was"
+        )
 
 
 def _fetch_recorded(home: Home, slug: str, retries: Retries | None) -> Pulled:

@@ -19,6 +19,7 @@ HTTPS with a certificate of its own when started with ``tls``):
 - the per-plugin minimum interval between requests: faster calls get
   ``throttle_status`` (429) with ``Retry-After`` and "too many requests, wait N
   seconds" (``min_interval``), or the next ``throttle_next`` calls do;
+- a slow server: each page of a query answers after ``page_delay`` seconds;
 - faults: ``fail_next`` 500s, ``drop_next`` connections cut in the middle of a
   page, ``count_drift`` (a count one more than the pages hold), ``stop()``.
 """
@@ -74,6 +75,7 @@ class Emulator:
     drop_path: str = ""  # only requests whose path holds this are dropped
     count_drift: str = ""  # the file whose count is one too many
     kill_after: int = 0  # after this many API requests the server dies (no answer, no port)
+    page_delay: float = 0.0  # seconds each page of a query takes (a slow server)
     echo_secret: bool = False  # a 500's message quotes the credentials (masking must hold)
     tokens: dict[str, float] = field(default_factory=dict)
     log: list[tuple[str, str, int]] = field(default_factory=list)
@@ -190,6 +192,7 @@ class Emulator:
         frame = self.tables[spec.file]
         if count:
             return 200, {"count": frame.height + (1 if self.count_drift == spec.file else 0)}
+        time.sleep(self.page_delay)
         page = int(params.get("page", ["1"])[0])
         size = min(int(params.get("pagesize", [str(self.max_page_size)])[0]), self.max_page_size)
         rows = frame.slice((page - 1) * size, size).to_dicts()

@@ -3,7 +3,9 @@
 Each district with a pull source and a schedule is pulled at its time of night
 in its own time zone (``pull_at``), or every N hours (``pull_every_hours``),
 or both. A missed time (the service was down) is caught up at the next look.
-One pull per district at a time, a few districts at once. A pull publishes its
+One pull per district at a time, a few districts at once; across processes too:
+a pull holds its district's claim (``pulls``), so one started by `roster pull`
+meanwhile makes the scheduled one skip its turn, logged, without an alert. A pull publishes its
 zip into the district's inbox, so the watcher forms the batch and the workers
 process it like any upload; a failed pull publishes nothing, is an error event
 and a ``pull_failed`` alert, and is tried again at the next scheduled time.
@@ -20,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from roster_pipeline import pulls, system
 from roster_pipeline.config import Settings
-from roster_pipeline.errors import RosterError
+from roster_pipeline.errors import ConflictError, RosterError
 from roster_pipeline.home import Home
 from roster_pipeline.service.alerts import Alerts
 from roster_pipeline.sources import SourceConfig, batch_name
@@ -103,6 +105,8 @@ class PullScheduler:
                 home.settings = system.effective(self.settings, home.store)
                 path = pulls.deliver(home, slug)
             log.info("pulled %s into %s", slug, path.name)
+        except ConflictError as exc:  # `roster pull` or a rollback has the district: no alarm
+            log.warning("pull of %s not started: %s", slug, exc)
         except RosterError as exc:
             log.error("pull of %s failed: %s", slug, exc)
             self.alerts.send({"event": "pull_failed", "district": slug, "message": str(exc),

@@ -3,7 +3,7 @@
 A worker is a process of its own (``roster serve`` starts ``--workers N``), so
 parsing and loading never stall the receiver's event loop. Each worker has its
 own database connection; a second one, on a thread, renews the claim while the
-batch runs. A worker dies with the service that started it: a half-done apply
+batch runs (``claims.renewing``). A worker dies with the service that started it: a half-done apply
 is rolled back by the database and the batch runs again after the restart.
 """
 
@@ -15,13 +15,11 @@ import logging
 import os
 import signal
 import sys
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
-from roster_pipeline import pipeline, system
+from roster_pipeline import claims, pipeline, system
 from roster_pipeline.config import Settings
 from roster_pipeline.contracts import rejects
 from roster_pipeline.errors import TerminalError, TransientError
@@ -34,7 +32,6 @@ from roster_pipeline.store import (
     BatchStatus,
     Claim,
     Store,
-    open_store,
     worker_name,
 )
 
@@ -49,32 +46,6 @@ def queue_for(store: Store, holder: str, claim_seconds: float) -> BatchQueue:
     return store.queue(holder, claim_seconds)
 
 
-@contextlib.contextmanager
-def renewing(settings: Settings, queue: BatchQueue, batch_id: str) -> Iterator[None]:
-    """Renew the claim on a thread with its own connection while the body runs."""
-    done = threading.Event()
-
-    def renew() -> None:
-        store = open_store(settings.db_url, settings.database_connect_timeout)
-        try:
-            mine = queue_for(store, queue.holder, queue.claim_seconds)
-            while not done.wait(queue.claim_seconds / 4):
-                try:
-                    mine.renew(batch_id)
-                except TransientError as exc:  # SQLite busy under a long apply: next time
-                    log.debug("claim renewal of %s deferred: %s", batch_id, exc)
-        finally:
-            store.close()
-
-    thread = threading.Thread(target=renew, name=f"renew-{batch_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join(5.0)
-
-
 def run_claim(home: Home, queue: BatchQueue, claim: Claim, alerts: Alerts) -> BatchRecord:
     """Process one claimed batch to its end state; returns the recorded batch."""
     record = home.store.batch(claim.batch_id)
@@ -84,7 +55,13 @@ def run_claim(home: Home, queue: BatchQueue, claim: Claim, alerts: Alerts) -> Ba
     if not files:
         return _give_up(home, record, "its folder has no files (assembly was interrupted)")
     try:
-        with renewing(home.settings, queue, claim.batch_id):
+        with claims.renewing(
+            home.settings,
+            queue.holder,
+            queue.claim_seconds,
+            lambda q: q.renew(claim.batch_id),
+            f"renew-{claim.batch_id}",
+        ):
             result = pipeline.process(
                 home,
                 claim.district,

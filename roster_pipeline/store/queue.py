@@ -237,6 +237,19 @@ class BatchQueue:
             if str(holder).startswith(f"{host}:") and pid and not process_alive(pid):
                 self.sql.execute("DELETE FROM district_claims WHERE district_id = ?", (district,))
 
+    def renew_district(self, district: str) -> bool:
+        """Extend this holder's claim on ``district``; False when it is no longer ours
+        (it lapsed and another holder took the district)."""
+        self.sql.execute(
+            "UPDATE district_claims SET claim_expires = ? WHERE district_id = ? AND claimed_by = ?",
+            (self._expiry(), district, self.holder),
+        )
+        # Gone stays gone: nothing but claim_district inserts a claim.
+        return bool(self.sql.rows(
+            "SELECT 1 FROM district_claims WHERE district_id = ? AND claimed_by = ?",
+            (district, self.holder),
+        ))  # fmt: skip
+
     def release_district(self, district: str) -> None:
         """Let the district's batches be applied again."""
         self.sql.execute(
