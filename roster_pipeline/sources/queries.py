@@ -70,8 +70,16 @@ QUERIES: tuple[Query, ...] = (
             ("email", "TEACHERS.EMAIL_ADDR"),
             ("school_id", "TEACHERS.SCHOOLID"),
         ),
-        # One row per teacher: PowerSchool has a Teachers row per school a teacher
-        # works at; the home school's is the one sent.
+        # One row per teacher: Teachers is a view joining Users (one per person: name,
+        # e-mail, TeacherNumber, HomeSchoolID) to SchoolStaff (one per school the person
+        # works at: ID, SchoolID, Status), so a teacher at two schools has two rows; the
+        # home school's is the one sent. PowerSchool's own check of the home record
+        # compares the same two fields ([Users]HomeSchoolID, [SchoolStaff]SchoolID, both
+        # school numbers): ps-compliance.powerschool-docs.com/pssis-ca/latest/
+        # primary-teacher-validation-obsolete; the view: ps.powerschool-docs.com/
+        # pssis-data-dictionary/latest/teachers-ver7-8-0. Public exports filter alike.
+        # Not sent: a teacher whose home school's record is inactive (Status 2) though
+        # active at another school; their classes are rejected as naming no teacher.
         "SELECT TEACHERS.TEACHERNUMBER, TEACHERS.FIRST_NAME, TEACHERS.LAST_NAME,"
         " TEACHERS.EMAIL_ADDR, TEACHERS.SCHOOLID FROM TEACHERS WHERE TEACHERS.STATUS = 1"
         " AND TEACHERS.SCHOOLID = TEACHERS.HOMESCHOOLID ORDER BY TEACHERS.DCID",
