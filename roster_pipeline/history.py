@@ -19,6 +19,7 @@ import polars as pl
 from roster_pipeline.errors import ConflictError, NotFoundError
 from roster_pipeline.home import Home
 from roster_pipeline.render.timeline import Change, Rejected, Timeline
+from roster_pipeline.sources import is_pulled
 from roster_pipeline.store import BatchRecord, ChangeSpan, roster_table
 
 #: Tables a key is looked up in when none is named, in this order.
@@ -201,6 +202,7 @@ def _rejects(home: Home, slug: str, key: str) -> list[Rejected]:
     frame = home.store.versions().rejects_naming(slug, key)
     return [
         Rejected(datetime.fromisoformat(r["at"]), r["batch_id"], r["file"] or "", r["line"],
-                 r["column"] or "", r["code"], r["message"], own=bool(r["own"]))
+                 r["column"] or "", r["code"], r["message"], own=bool(r["own"]),
+                 key=r["key"], pulled=is_pulled(r["source"] or ""))
         for r in frame.iter_rows(named=True)
     ]  # fmt: skip

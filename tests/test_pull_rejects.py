@@ -146,6 +146,30 @@ def test_the_console_pages_csv_and_api_name_query_record_and_key(
     assert api["where"] == f"query {QUERY}, record 3, key {bad_key}"
 
 
+def test_the_keys_timeline_names_query_record_and_key(
+    roster: Roster, settings: Settings, emulator: Emulator, batch_id: str, bad_key: str
+) -> None:
+    bad = emulator.tables["students"]
+    named = pl.when(pl.col("first_name") == "").then(pl.lit("Ann")).otherwise("first_name")
+    emulator.tables["students"] = bad.with_columns(first_name=named)
+    assert roster("pull", "lincoln").exit_code == 0  # the student loaded ...
+    emulator.tables["students"] = bad
+    assert roster("pull", "lincoln").exit_code == 0  # ... then sent without a first name
+    where = f"query {QUERY}, record 3, key {bad_key}"
+    text = roster("history", "lincoln", bad_key, "--table", "users").output
+    assert f"its row rejected, the version loaded before stays: {where} first_name" in text
+    assert "students.csv line" not in text
+    data = as_json(roster("history", "lincoln", bad_key, "--table", "users", "--json"))
+    own = [(r["where"], r["message"]) for r in data["rejects"] if r["kept_loaded"]]
+    assert own == [(where, "first_name is required")] * 2  # the first pull's and the last's
+    with Home(settings) as home:
+        operators.add_operator(home, "vera", operators.Role.VIEWER, PASSWORDS["vera"])
+    with TestClient(create_app(settings)) as client:
+        log_in(client, "vera")
+        page = client.get(f"/districts/lincoln/history/users/{bad_key}").text
+    assert f"<td>{where}</td>" in page
+
+
 def test_an_uploaded_batch_still_names_file_and_line(roster: Roster) -> None:
     assert roster("district", "add", "lincoln").exit_code == 0
     done = as_json(roster("process", str(SAMPLES / "bad"), "--district", "lincoln", "--json"))

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from roster_pipeline.render import locations
+
 _ARROW = "->"
 
 
@@ -39,6 +41,16 @@ class Rejected:
     code: str
     message: str
     own: bool = False  # a version of the row itself: the one loaded before stayed
+    key: str | None = None  # the key of the row it kept out
+    pulled: bool = False  # of a pulled batch: named by query, record and key
+
+    @property
+    def where(self) -> str:
+        return locations.where(self.file, self.line, self.key, self.pulled)
+
+    @property
+    def said(self) -> str:
+        return locations.message(self.message, self.file, self.line, self.pulled)
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ def render_text(timeline: Timeline) -> str:
     events += [
         (r.at, f"{r.at:%Y-%m-%d %H:%M}  {r.batch_id}  "
                + ("its row rejected, the version loaded before stays: " if r.own else "rejected: ")
-               + f"{r.file} line {r.line} {r.column} [{r.code}] {r.message}")
+               + f"{r.where} {r.column} [{r.code}] {r.said}")
         for r in timeline.rejects
     ]  # fmt: skip
     events.sort(key=lambda e: e[0])
@@ -110,7 +122,7 @@ def to_json(timeline: Timeline) -> dict[str, Any]:
         ],
         "rejects": [
             {"at": r.at.isoformat(), "batch_id": r.batch_id, "file": r.file, "line": r.line,
-             "column": r.column, "code": r.code, "message": r.message,
+             "where": r.where, "column": r.column, "code": r.code, "message": r.said,
              "kept_loaded": r.own}
             for r in timeline.rejects
         ],

@@ -145,15 +145,16 @@ class Versions:
 
     def rejects_naming(self, district: str, key: str) -> pl.DataFrame:
         """The district's rejects of the row of ``key`` (``own``: its loaded version
-        stayed) or whose value is ``key`` (another row naming it), with batch and time."""
+        stayed) or whose value is ``key`` (another row naming it), with batch, its source
+        and time."""
         frame = self.engine.frame(
-            "SELECT b.batch_id, COALESCE(b.finished_at, b.received_at) AS at, r.file, r.line,"
-            ' r."column", r.code, r.message, r."key" FROM rejects r JOIN batches b'
+            "SELECT b.batch_id, COALESCE(b.finished_at, b.received_at) AS at, b.source, r.file,"
+            ' r.line, r."column", r.code, r.message, r."key" FROM rejects r JOIN batches b'
             " ON b.batch_id = r.batch_id WHERE b.district_id = ?"
             ' AND (r."key" = ? OR r."value" = ?) ORDER BY r.reject_id',
             (district, key, key),
         )
-        names = ("batch_id", "at", "file", "column", "code", "message")
+        names = ("batch_id", "at", "source", "file", "column", "code", "message", "key")
         return frame.select(
             *(pl.col(c).cast(pl.String) for c in names),
             pl.col("line").cast(pl.Int64),
