@@ -217,6 +217,18 @@ def test_help_and_version_import_nothing_heavy(argv: list[str]) -> None:
     assert done.stdout.splitlines()[-1] == "heavy:", done.stdout
 
 
+def test_processing_a_batch_does_not_import_the_pull_client() -> None:
+    """httpx (50 ms) is for pulls; a worker processing uploads never needs it, though its
+    reports name pulled rejects by query (the query names live beside the client)."""
+    code = (
+        "import sys\n"
+        "import roster_pipeline.pipeline, roster_pipeline.render.report, roster_pipeline.web\n"
+        "print('loaded:', *sorted({m.split('.')[0] for m in sys.modules} & {'httpx'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "loaded:", done.stdout
+
+
 def test_a_database_server_that_never_answers_is_given_up_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
