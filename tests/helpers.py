@@ -61,3 +61,10 @@ def write_night(
             writer.writerow(header)
             writer.writerows(rows)
     return folder
+
+
+def pulled_from(roster: Roster, slug: str, url: str, client_id: str, secret: str) -> Result:
+    """`roster district source SLUG powerschool-api` pointing an added district at a
+    PowerSchool (the emulator), the secret on stdin as an operator types it."""
+    argv = ["district", "source", slug, "powerschool-api", "--url", url, "--client-id", client_id]
+    return roster(*argv, "--client-secret-stdin", input=secret + "\n")

@@ -24,7 +24,7 @@ from roster_pipeline.config import Settings, load_settings
 from roster_pipeline.home import Home
 from roster_pipeline.sources import QUERY_PREFIX
 from roster_pipeline.web.app import create_app
-from tests.helpers import SAMPLES, Roster, as_json
+from tests.helpers import SAMPLES, Roster, as_json, pulled_from
 from tests.powerschool_emulator import Emulator, split_users
 from tests.web_helpers import PASSWORDS, log_in
 
@@ -60,9 +60,7 @@ def bad_key(emulator: Emulator) -> str:
 def batch_id(roster: Roster, emulator: Emulator) -> str:
     """lincoln pulled from the emulator: loaded, one student rejected."""
     assert roster("district", "add", "lincoln").exit_code == 0
-    done = roster("district", "source", "lincoln", "powerschool-api", "--url", emulator.url,
-                  "--client-id", emulator.client_id, "--client-secret-stdin",
-                  input=emulator.client_secret + "\n")  # fmt: skip
+    done = pulled_from(roster, "lincoln", emulator.url, emulator.client_id, emulator.client_secret)
     assert done.exit_code == 0, done.output
     pulled = roster("pull", "lincoln", "--json")
     assert pulled.exit_code == 0, pulled.output

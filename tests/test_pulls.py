@@ -24,7 +24,7 @@ from roster_pipeline.cli import main
 from roster_pipeline.config import load_settings
 from roster_pipeline.home import Home
 from roster_pipeline.sources import QUERIES
-from tests.helpers import SAMPLES, Roster, as_json
+from tests.helpers import SAMPLES, Roster, as_json, pulled_from
 from tests.powerschool_emulator import PERMISSION, Emulator, split_users
 
 NIGHTS = {name: SAMPLES / name for name in ("good", "next-night")}
@@ -49,9 +49,7 @@ def emulator() -> Iterator[Emulator]:
 def pulled(roster: Roster, emulator: Emulator) -> Roster:
     """The district lincoln, pulled from the emulator."""
     assert roster("district", "add", "lincoln").exit_code == 0
-    done = roster("district", "source", "lincoln", "powerschool-api", "--url", emulator.url,
-                  "--client-id", emulator.client_id, "--client-secret-stdin",
-                  input=emulator.client_secret + "\n")  # fmt: skip
+    done = pulled_from(roster, "lincoln", emulator.url, emulator.client_id, emulator.client_secret)
     assert done.exit_code == 0, done.output
     return roster
 
@@ -442,9 +440,7 @@ def test_over_tls_an_unknown_certificate_is_refused_and_the_districts_ca_trusted
     try:
         assert server.url.startswith("https://")
         assert roster("district", "add", "lincoln").exit_code == 0
-        given = roster("district", "source", "lincoln", "powerschool-api", "--url", server.url,
-                       "--client-id", server.client_id, "--client-secret-stdin",
-                       input=server.client_secret + "\n")  # fmt: skip
+        given = pulled_from(roster, "lincoln", server.url, server.client_id, server.client_secret)
         assert given.exit_code == 0, given.output
         refused = roster("pull", "lincoln")
         assert refused.exit_code == 5
