@@ -157,11 +157,8 @@ def diff_table(
     )  # fmt: skip
     had = pl.col(_IN_LOADED).is_not_null()
     added = joined.filter(pl.col(_IN_NEW).is_not_null() & ~had).select(columns)
-    differs = pl.any_horizontal(
-        [pl.col(c).ne_missing(pl.col(c + _OLD)) for c in columns if c not in key]
-        or [pl.lit(value=False)]
-    )
-    updated = joined.filter(pl.col(_IN_NEW).is_not_null() & had & differs).select(columns)
+    # Both sides hold only rows with no equal row on the other: a key on both differs.
+    updated = joined.filter(pl.col(_IN_NEW).is_not_null() & had).select(columns)
     in_scope = loaded.filter(pl.any_horizontal([feed.in_scope() for feed, _, _ in feeding]))
     return TablePlan(
         table=table,
