@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from roster_pipeline.cli.exits import ExitCode
-from tests.helpers import Roster, as_json
+from tests.helpers import Roster, as_json, pulled_from
 
 
 def _spec(roster: Roster) -> str:
@@ -90,9 +90,7 @@ def test_a_pulled_district_or_unfitting_file_settings_are_refused(roster: Roster
     assert "the district stays on roster-csv" in refused.output
     roster("district", "set", "lincoln", "--clear-aliases")
     # No SIS is contacted to store a source: the pull writes roster-csv files.
-    source = roster("district", "source", "lincoln", "powerschool-api", "--url",
-                    "https://sis.lincoln.example", "--client-id", "id",
-                    "--client-secret-stdin", input="secret\n")  # fmt: skip
+    source = pulled_from(roster, "lincoln", "https://sis.lincoln.example", "id", "secret")
     assert source.exit_code == 0, source.output
     pulled = roster("district", "contract", "lincoln", "oneroster-1.1")
     assert pulled.exit_code == ExitCode.USAGE

@@ -17,16 +17,13 @@ from typing import Any
 
 import polars as pl
 import pytest
-from fastapi.testclient import TestClient
 
-from roster_pipeline import operators
 from roster_pipeline.config import Settings, load_settings
 from roster_pipeline.home import Home
 from roster_pipeline.sources import QUERY_PREFIX
-from roster_pipeline.web.app import create_app
 from tests.helpers import SAMPLES, Roster, as_json, pulled_from
 from tests.powerschool_emulator import Emulator, split_users
-from tests.web_helpers import PASSWORDS, log_in
+from tests.web_helpers import console_as_viewer
 
 QUERY = f"{QUERY_PREFIX}students"
 TABLES = ("schools", "users", "classes", "enrollments")
@@ -126,10 +123,7 @@ def test_the_report_files_written_with_the_batch_say_the_same(
 def test_the_console_pages_csv_and_api_name_query_record_and_key(
     settings: Settings, batch_id: str, bad_key: str
 ) -> None:
-    with Home(settings) as home:
-        operators.add_operator(home, "vera", operators.Role.VIEWER, PASSWORDS["vera"])
-    with TestClient(create_app(settings)) as client:
-        log_in(client, "vera")
+    with console_as_viewer(settings) as client:
         batch_page = client.get(f"/batches/{batch_id}").text
         assert f"<td>query {QUERY}</td>" in batch_page
         rejects = client.get(f"/batches/{batch_id}/rejects").text
@@ -160,10 +154,7 @@ def test_the_keys_timeline_names_query_record_and_key(
     data = as_json(roster("history", "lincoln", bad_key, "--table", "users", "--json"))
     own = [(r["where"], r["message"]) for r in data["rejects"] if r["kept_loaded"]]
     assert own == [(where, "first_name is required")] * 2  # the first pull's and the last's
-    with Home(settings) as home:
-        operators.add_operator(home, "vera", operators.Role.VIEWER, PASSWORDS["vera"])
-    with TestClient(create_app(settings)) as client:
-        log_in(client, "vera")
+    with console_as_viewer(settings) as client:
         page = client.get(f"/districts/lincoln/history/users/{bad_key}").text
     assert f"<td>{where}</td>" in page
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,3 +88,16 @@ def log_in(client: TestClient, name: str) -> str:
     )
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/").text)
+
+
+@contextmanager
+def console_as_viewer(settings: Settings, name: str = "vera") -> Iterator[TestClient]:
+    """The console in process over ``settings``' home, ``name`` added as a viewer and
+    logged in."""
+    from roster_pipeline.web.app import create_app
+
+    with Home(settings) as home:
+        operators.add_operator(home, name, operators.Role.VIEWER, PASSWORDS[name])
+    with TestClient(create_app(settings)) as client:
+        log_in(client, name)
+        yield client
