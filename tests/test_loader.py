@@ -13,7 +13,7 @@ from polars.testing import assert_frame_equal
 
 from roster_pipeline.store import Store, engine
 from roster_pipeline.store.loader import in_key_order
-from tests.test_store import changes, enrollments, load, users, valid
+from tests.test_store import changes, enrollments, load, loaded_users, users, valid
 
 # Short ids sharing prefixes, the empty string and non-ASCII text: where byte order
 # and a naive comparison could part.
@@ -56,3 +56,34 @@ def test_a_table_larger_than_a_slice_loads_whole_in_any_order(
     assert store.table_counts("south") == {
         "schools": 0, "users": 10, "classes": 0, "enrollments": 40, "class_teachers": 0,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("gone", [2, 40])  # within the share found by key probes, and beyond
+def test_a_night_replaces_and_logs_the_rows_it_changes_however_few(store: Store, gone: int) -> None:
+    people = users(*[(f"u{i:03}", "A", "B", "Student") for i in range(100)])
+    load(store, "north", "b1", valid("users", people))
+    load(store, "south", "b2", valid("users", people))
+    night2 = people.slice(gone).with_columns(
+        last_name=pl.when(pl.col("district_user_id") == "u050")
+        .then(pl.lit("C"))
+        .otherwise("last_name")
+    )
+    load(store, "north", "b3", valid("users", night2), day=1)
+
+    assert changes(store, "b3") == {
+        ("users", "u050", "updated"),
+        *{("users", f"u{i:03}", "deleted") for i in range(gone)},
+    }
+    assert_frame_equal(loaded_users(store, "north"), night2)
+    assert_frame_equal(loaded_users(store, "south"), people)  # the other district untouched
+
+
+def test_planner_methods_are_off_for_the_block_only(postgres_url: str) -> None:
+    run = engine.Engine(postgres_url)
+    setting = "SELECT current_setting('enable_hashjoin')"
+    with run.transaction():
+        with run.planner_off(run.dialect.index_probes):
+            inside = run.rows(setting)[0][0]
+        after = run.rows(setting)[0][0]
+    run.close()
+    assert (inside, after) == ("off", "on")

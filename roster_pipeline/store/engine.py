@@ -125,6 +125,16 @@ class Engine:
             raise
         self._run("COMMIT")
 
+    @contextmanager
+    def planner_off(self, methods: Sequence[str]) -> Iterator[None]:
+        """The block's statements planned without ``methods``, inside the caller's
+        transaction (an error rolls it back, and the settings with it)."""
+        for method in methods:
+            self._run(f"SET LOCAL {method} = off")
+        yield
+        for method in methods:
+            self._run(f"SET LOCAL {method} = DEFAULT")
+
     def _run(self, sql: str, params: Sequence[Any] = ()) -> None:
         with self.driver_errors():
             self._execute(sql, params)

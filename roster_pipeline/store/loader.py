@@ -27,6 +27,11 @@ from roster_pipeline.store.schema import roster_table
 KEY_SEPARATOR = "|"
 _STAGE = "roster_stage_keys"
 _OP, _NO = "roster_op", "batch_no"
+#: Staged keys up to this share of the district's rows are found one by one through
+#: the primary key, in key order (PostgreSQL: 20,000 of 2M enrollments logged and
+#: deleted in 0.4 s, where hashing the district's rows took 1.6 s, and 2.6 s on a
+#: table not yet analysed since its first load).
+_PROBE_SHARE = 0.05
 
 
 def change_key(key: tuple[str, ...]) -> pl.Expr:
@@ -93,20 +98,22 @@ def _delete_keys(engine: Engine, district: str, batch_no: int, table: TableChang
             f.select(pl.col(table.key).cast(pl.String)).with_columns(**{_OP: pl.lit(op)})
             for op, f in (("updated", table.updated), ("deleted", table.deleted))
         ]
-    )
+    ).sort(table.key)
     if not keys.height:
         return
     engine.execute(f"DROP TABLE IF EXISTS {_STAGE}")
     engine.ingest(_STAGE, keys, temporary=True)
     if engine.dialect.analyze_staging:
         engine.execute(f"ANALYZE {_STAGE}")
-    _log_before(engine, district, batch_no, table)
-    cols = ", ".join(f'"{k}"' for k in table.key)
-    engine.execute(
-        f"DELETE FROM {table.table} WHERE district_id = ? AND ({cols}) IN"
-        f" (SELECT {cols} FROM {_STAGE})",
-        (district,),
-    )
+    few = keys.height <= _PROBE_SHARE * table.loaded_before
+    with engine.planner_off(engine.dialect.index_probes if few else ()):
+        _log_before(engine, district, batch_no, table)
+        cols = ", ".join(f'"{k}"' for k in table.key)
+        engine.execute(
+            f"DELETE FROM {table.table} WHERE district_id = ? AND ({cols}) IN"
+            f" (SELECT {cols} FROM {_STAGE})",
+            (district,),
+        )
     engine.execute(f"DROP TABLE {_STAGE}")
 
 
