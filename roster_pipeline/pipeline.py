@@ -12,17 +12,17 @@ import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 from roster_pipeline import events, rollback
-from roster_pipeline.config import Settings, Thresholds, ZipLimits
+from roster_pipeline.config import Settings
+from roster_pipeline.context import Context, context_for
 from roster_pipeline.contracts import rejects
-from roster_pipeline.contracts.dialects import CsvDialect
-from roster_pipeline.contracts.specs import Spec, load_spec
+from roster_pipeline.contracts.specs import Spec
 from roster_pipeline.errors import TransientError
 from roster_pipeline.home import Home
 from roster_pipeline.outcome import BatchResult, Outcome, changed_rows, keyed_rejects, table_changes
@@ -36,59 +36,15 @@ from roster_pipeline.stages.plan import plan
 from roster_pipeline.stages.recognise import other_contract
 from roster_pipeline.stages.unpack import ReceivedFile, Unpacked, unpack
 from roster_pipeline.stages.validate import Validated, validate
-from roster_pipeline.store import BatchStatus, DistrictRecord, FileRecord, Store
+from roster_pipeline.store import BatchStatus, DistrictRecord, FileRecord
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the stages need to know besides the files: the district's view."""
-
-    spec: Spec
-    limits: ZipLimits
-    thresholds: Thresholds
-    encoding: str
-    store: Store | None = None  # None: nothing is loaded (``roster check``)
-    district: str = ""
-    positional: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # headerless files
-    review: str = ""  # a hold reason of the district's own (its last change was a rollback)
-    lifted: bool = False  # an approved batch: applied whatever would hold it
-
-    def rows(self, table: str, columns: Sequence[str]) -> pl.DataFrame | None:
-        """The Loaded protocol: the district's loaded rows, None when none."""
-        frame = self.current(table, tuple(columns))
-        return frame if frame.height else None
-
-    def current(self, table: str, columns: tuple[str, ...]) -> pl.DataFrame:
-        if self.store is None:
-            return pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
-        return self.store.snapshot(self.district, table, columns)
-
-    def last_hashes(self) -> dict[str, str]:
-        return self.store.last_hashes(self.district) if self.store else {}
 
 
 def new_batch_id(district: str, now: datetime | None = None) -> str:
     """Sortable and readable: ``20261122T030012Z-lincoln-3fa2c1``."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{district}-{secrets.token_hex(3)}"
-
-
-def context_for(settings: Settings, district: DistrictRecord, store: Store | None) -> Context:
-    """The stage context for a district: its spec, limits and per-district overrides."""
-    dialect = CsvDialect.from_settings(district.settings)
-    spec = dialect.apply(load_spec(district.spec))
-    effective = settings.for_district(district.settings)
-    return Context(
-        spec=spec,
-        limits=effective.zip,
-        thresholds=effective.holds,
-        encoding=dialect.encoding if "encoding" in district.settings else spec.encoding,
-        store=store,
-        district=district.slug,
-        positional=dialect.headerless,
-    )
 
 
 def evaluate(
@@ -136,6 +92,7 @@ def _evaluate_files(
         tuple(f for f in unpacked.matched if _must_parse(f, ctx.spec, last)), unpacked, ctx.spec
     )
     warnings += _duplicate_warnings(unpacked, fresh)
+    ctx = ctx.reading_ahead(f.file_spec for f in fresh if f.file_spec)
     parsed = tuple(_parse_all(fresh, ctx, progress))
     warnings += tuple(w for p in parsed for w in p.warnings)
     progress("validate", sum(p.rows for p in parsed))

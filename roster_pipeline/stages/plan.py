@@ -25,7 +25,7 @@ deletions, and holds a plan that would leave a class's teacher deleted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
@@ -71,9 +71,8 @@ def plan(
     sent = [(spec.file(name), valid) for name, valid in validated.files.items()]
     tables: dict[str, TablePlan] = {}
     kept: dict[str, pl.DataFrame] = {}  # loaded link tables and classes, for the cascade
-    for table in dict.fromkeys(feed.table for f, _ in sent for feed in f.feeds):
+    for table, columns in compared(spec, validated.files).items():
         feeding = [(feed, f, v) for f, v in sent for feed in f.feeds if feed.table == table]
-        columns = _columns(spec, table)
         loaded = _as_text(current(table, columns), columns)
         if table in {*LINK_KEYS, "classes"}:
             kept[table] = loaded
@@ -94,6 +93,13 @@ def plan(
     reasons = tuple(r for t in tables.values() for r in hold_reasons(t, thresholds))
     notes = tuple(n for t in tables.values() for n in t.notes)
     return Plan(tables, (*reasons, *cascaded.hold_reasons), (*notes, *cascaded.notes))
+
+
+def compared(spec: Spec, files: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The tables a plan of the spec's ``files`` compares with the loaded rows, and the
+    columns it asks ``current`` for, in the order it asks."""
+    feeds = (feed for name in files for feed in spec.file(name).feeds)
+    return {table: _columns(spec, table) for table in dict.fromkeys(f.table for f in feeds)}
 
 
 def _with_cascade(tables: dict[str, TablePlan], cascaded: Cascaded) -> dict[str, TablePlan]:

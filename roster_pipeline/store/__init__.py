@@ -12,7 +12,7 @@ engine's bulk path (ADBC ingest: COPY on PostgreSQL), never row by row.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import polars as pl
@@ -43,6 +43,7 @@ from roster_pipeline.store.records import (
     TableCounts,
 )
 from roster_pipeline.store.schema import MIGRATIONS, roster_table
+from roster_pipeline.store.snapshots import ReadAhead
 from roster_pipeline.store.versions import Versions
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ __all__ = [
     "FileRecord",
     "LatestBatch",
     "OperatorRow",
+    "ReadAhead",
     "RecentBatch",
     "RejectFilter",
     "RejectGroup",
@@ -143,6 +145,11 @@ class Store(Protocol):
     # the loaded snapshot
     def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:
         """Loaded rows of the district's table, ``columns`` as String; empty when none."""
+        ...
+
+    def read_ahead(self, district: str, wanted: Mapping[str, tuple[str, ...]]) -> ReadAhead:
+        """Snapshots of ``wanted`` (table -> columns), read on their own connection
+        while the caller goes on; ``get`` them when needed."""
         ...
 
     def table_counts(self, district: str, tables: Collection[str] | None = None) -> dict[str, int]:

@@ -7,7 +7,7 @@ polars frames of String columns, straight from Arrow.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +47,7 @@ from roster_pipeline.store.rows import (
     files_frame,
     upload_to_row,
 )
+from roster_pipeline.store.snapshots import ReadAhead, read_snapshot
 from roster_pipeline.store.system_rows import SystemRows
 from sftp_server import UploadRecord
 
@@ -70,6 +71,7 @@ class SqlStore(SystemRows):
 
     def __init__(self, url: str, connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
         self.url = url
+        self.connect_timeout = connect_timeout
         self.engine = Engine(url, connect_timeout)
 
     def migrate(self) -> None:
@@ -182,14 +184,10 @@ class SqlStore(SystemRows):
 
     # the loaded snapshot
     def snapshot(self, district: str, table: str, columns: Sequence[str]) -> pl.DataFrame:
-        if not columns:
-            return pl.DataFrame()
-        names = ", ".join(f'"{c}"' for c in columns)
-        frame = self.engine.frame(
-            f"SELECT {names} FROM {schema.roster_table(table, columns).name} WHERE district_id = ?",
-            (district,),
-        )
-        return frame.select(pl.col(c).cast(pl.String) for c in columns)
+        return read_snapshot(self.engine, district, table, columns)
+
+    def read_ahead(self, district: str, wanted: Mapping[str, tuple[str, ...]]) -> ReadAhead:
+        return ReadAhead(self.url, district, wanted, self.connect_timeout)
 
     def table_counts(self, district: str, tables: Collection[str] | None = None) -> dict[str, int]:
         """Loaded rows per roster table of the district, or of those of ``tables``
