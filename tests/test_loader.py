@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from roster_pipeline.store import Store, engine
+from roster_pipeline.store import Store, engine, open_store
 from roster_pipeline.store.loader import in_key_order
+from roster_pipeline.store.schema import ROSTER_TABLES
 from tests.test_store import changes, enrollments, load, loaded_users, users, valid
 
 # Short ids sharing prefixes, the empty string and non-ASCII text: where byte order
@@ -87,3 +88,24 @@ def test_planner_methods_are_off_for_the_block_only(postgres_url: str) -> None:
         after = run.rows(setting)[0][0]
     run.close()
     assert (inside, after) == ("off", "on")
+
+
+def test_postgresql_compares_roster_keys_as_bytes(postgres_url: str) -> None:
+    """As SQLite and the loader's sort do: rows in key order are in index order."""
+    migrated = open_store(postgres_url)
+    migrated.migrate()
+    collations = migrated.engine.rows(  # type: ignore[attr-defined]
+        "SELECT table_name, column_name, collation_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name IN"
+        " ('schools', 'users', 'classes', 'enrollments', 'class_teachers')"
+        " AND column_name IN ('district_id', 'school_id', 'district_user_id', 'class_id',"
+        " 'student_id', 'user_id')"
+    )
+    migrated.close()
+    keys = {(t, c): collation for t, c, collation in collations}
+    assert keys == {
+        **{(t, "district_id"): "C" for t in ROSTER_TABLES},
+        **{(t, k): "C" for t, table in ROSTER_TABLES.items() for k in table.key},
+        ("classes", "school_id"): None,  # a value, not a key: the database's own collation
+        ("users", "school_id"): None,
+    }

@@ -99,14 +99,13 @@ class Engine:
         temporary: bool = False,
         constants: Sequence[pl.Expr] = (),
     ) -> None:
-        """Bulk-append ``frame`` to ``table`` (or create it as a temporary staging table),
-        with ``constants`` (literal columns: the district, the batch number) added as it goes."""
+        """Bulk-append ``frame`` to ``table`` (``temporary``: the session's temporary table
+        of that name), with ``constants`` (literal columns: the district, the batch
+        number) added as it goes."""
         slices = _Slices(frame, constants)
         with self.driver_errors(slices):
-            if temporary:
-                self._cursor.adbc_ingest(table, slices.reader(), mode="create", temporary=True)
-            elif frame.height:
-                self._cursor.adbc_ingest(table, slices.reader(), mode="append")
+            if frame.height:
+                self._cursor.adbc_ingest(table, slices.reader(), mode="append", temporary=temporary)
 
     # transactions
     @contextmanager

@@ -101,14 +101,20 @@ def _delete_keys(engine: Engine, district: str, batch_no: int, table: TableChang
     ).sort(table.key)
     if not keys.height:
         return
+    cols = ", ".join(f'"{k}"' for k in table.key)
     engine.execute(f"DROP TABLE IF EXISTS {_STAGE}")
+    # The key columns as the roster table declares them (PostgreSQL: their collation),
+    # so the joins below can probe its primary key.
+    engine.execute(
+        f"CREATE TEMPORARY TABLE {_STAGE} AS SELECT {cols}, '' AS {_OP}"
+        f" FROM {roster_table(table.table).name} WHERE 1 = 0"
+    )
     engine.ingest(_STAGE, keys, temporary=True)
     if engine.dialect.analyze_staging:
         engine.execute(f"ANALYZE {_STAGE}")
     few = keys.height <= _PROBE_SHARE * table.loaded_before
     with engine.planner_off(engine.dialect.index_probes if few else ()):
         _log_before(engine, district, batch_no, table)
-        cols = ", ".join(f'"{k}"' for k in table.key)
         engine.execute(
             f"DELETE FROM {table.table} WHERE district_id = ? AND ({cols}) IN"
             f" (SELECT {cols} FROM {_STAGE})",

@@ -249,6 +249,22 @@ def _history(d: SqlDialect) -> list[str]:
     ]
 
 
+def _key_collation(d: SqlDialect) -> list[str]:
+    """PostgreSQL compares the roster tables' keys as bytes, as SQLite and the loader's
+    sort do: under a language's collation (a cluster made with en_US.UTF-8) rows in
+    key order are not in index order, and each comparison costs a locale lookup
+    (2M enrollments: COPY 6.3 s under en-US, 3.6 s under "C"). The indexes are rebuilt,
+    the rows stay as they are."""
+    if d.name != "postgresql":
+        return []  # SQLite's BINARY collation already compares bytes
+    current = (*_V1_TABLES[:3], _CLASS_TEACHERS, _V1_TABLES[3])
+    return [
+        f"ALTER TABLE {t.name} "
+        + ", ".join(f'ALTER COLUMN "{c}" TYPE TEXT COLLATE "C"' for c in ("district_id", *t.key))
+        for t in current
+    ]
+
+
 #: version -> statements for a dialect; applied in ascending order (a number may be
 #: missing: each version is applied once, whatever lies between), each in its own
 #: transaction.
@@ -262,6 +278,7 @@ MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
     7: _sftp_bans,
     8: _batch_mode,
     9: _history,
+    10: _key_collation,
 }
 
 
