@@ -257,11 +257,10 @@ def _key_collation(d: SqlDialect) -> list[str]:
     the rows stay as they are."""
     if d.name != "postgresql":
         return []  # SQLite's BINARY collation already compares bytes
-    current = (*_V1_TABLES[:3], _CLASS_TEACHERS, _V1_TABLES[3])
     return [
         f"ALTER TABLE {t.name} "
         + ", ".join(f'ALTER COLUMN "{c}" TYPE TEXT COLLATE "C"' for c in ("district_id", *t.key))
-        for t in current
+        for t in (*_V1_TABLES, _CLASS_TEACHERS)
     ]
 
 
