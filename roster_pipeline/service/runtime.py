@@ -10,6 +10,8 @@ their transaction rolls back and the batch runs again at the next start).
 
 Roles: ``all`` (default), ``sftp`` (receiver and assembly only) and ``worker``
 (workers only), for several machines sharing the home folder and PostgreSQL.
+Housekeeping follows the role: stale alerts come from the receiving role (one
+alert per district, however many workers run), the purge from working roles.
 """
 
 from __future__ import annotations
@@ -269,14 +271,20 @@ class Service:
         scheduler.close()
 
     def _alert_stale(self, home: Home, alerted: set[str]) -> None:
-        for found in status.overview(home):
-            if found.stale and found.district not in alerted:
-                alerted.add(found.district)
-                self._alerts.send({"event": "district_stale", "district": found.district,
-                                   "last_upload": found.as_json()["last_upload"],
+        """Alert once per district that went stale; again only after it sent something.
+
+        The receiving role's work alone: workers on other machines would repeat
+        every alert, once per process."""
+        if not self.options.receives:
+            return
+        found = status.stale(home)
+        for district, last_upload in found.items():
+            if district not in alerted:
+                alerted.add(district)
+                self._alerts.send({"event": "district_stale", "district": district,
+                                   "last_upload": last_upload.isoformat() if last_upload else None,
                                    "at": datetime.now(UTC).isoformat()})  # fmt: skip
-            elif not found.stale:
-                alerted.discard(found.district)
+        alerted.intersection_update(found)
 
 
 def serve(

@@ -1,20 +1,26 @@
 """`roster status`: per district, what arrived, what is loaded, and what needs a person.
 
 A district needs attention when it is STALE (no upload within its
-``expect_every_hours``, default 26; paused districts are never stale), when a
-batch of it is held, or when its latest batch was rejected. ``exit_code`` is 1
-then, so a monitor can run the command.
+``expect_every_hours``, default 26; disabled and paused districts are never
+stale: the rule is ``freshness``'s), when a batch of it is held, or when its
+latest batch was rejected. ``exit_code`` is 1 then, so a monitor can run the
+command.
+
+The service's stale alarm asks ``stale`` instead: the same rule over a few
+set-wide reads, without the per-district row counts `roster status` prints.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from roster_pipeline.freshness import Freshness, expected_hours, freshness
 from roster_pipeline.home import Home
 from roster_pipeline.service import batches
-from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
+from roster_pipeline.store import BatchRecord, BatchStatus, DistrictFacts, DistrictRecord
 
 _HISTORY = 200  # batches looked at per district for held ones
 
@@ -48,20 +54,14 @@ def district_status(home: Home, district: DistrictRecord, now: datetime) -> Dist
     history = home.store.batches(district.slug, _HISTORY)
     latest = history[0] if history else None
     loaded = next((b for b in history if b.status.applied), None)
-    waiting = batches.arrivals(home.folder("inbox", district.slug))
-    uploads = [b.received_at for b in history[:1]]
-    uploads += [u for u in (home.store.last_upload(district.slug),) if u is not None]
-    uploads += [datetime.fromtimestamp(a.arrived, UTC) for a in waiting]
-    last_upload = max(uploads) if uploads else None
-    hours = home.settings.for_district(district.settings).service.expect_every_hours
-    expect = timedelta(hours=hours)
-    since = last_upload or district.created_at or now
-    stale = not district.paused and now - since > expect
+    waiting = _arrived(home, district.slug)
+    received = [latest.received_at if latest else None, home.store.last_upload(district.slug)]
+    fresh = _freshness(home, district, [*received, *waiting], now)
     held = tuple(b.batch_id for b in history if b.status == BatchStatus.HELD)
     return DistrictStatus(
         district=district.slug,
         paused=district.paused,
-        last_upload=last_upload,
+        last_upload=fresh.last_upload,
         latest_batch=latest.batch_id if latest else None,
         latest_status=str(latest.status) if latest else None,
         last_loaded_batch=loaded.batch_id if loaded else None,
@@ -69,17 +69,18 @@ def district_status(home: Home, district: DistrictRecord, now: datetime) -> Dist
         rows=home.store.table_counts(district.slug),
         held=held,
         waiting_files=len(waiting),
-        stale=stale,
-        problems=_problems(stale, held, latest, expect),
+        stale=fresh.stale,
+        problems=_problems(fresh, held, latest),
     )
 
 
 def _problems(
-    stale: bool, held: tuple[str, ...], latest: BatchRecord | None, expect: timedelta
+    fresh: Freshness, held: tuple[str, ...], latest: BatchRecord | None
 ) -> tuple[str, ...]:
     found = []
-    if stale:
-        found.append(f"STALE: no upload in the last {expect.total_seconds() / 3600:g} hours")
+    if fresh.stale:
+        hours = fresh.expect.total_seconds() / 3600
+        found.append(f"STALE: no upload in the last {hours:g} hours")
     if held:
         found.append(f"{len(held)} batch(es) held for approval")
     if latest is not None and latest.status == BatchStatus.REJECTED:
@@ -90,6 +91,52 @@ def _problems(
 def overview(home: Home, now: datetime | None = None) -> list[DistrictStatus]:
     now = now or datetime.now(UTC)
     return [district_status(home, d, now) for d in home.store.districts()]
+
+
+def stale(home: Home, now: datetime | None = None) -> dict[str, datetime | None]:
+    """The stale districts, each with its last upload (None: it never sent anything).
+
+    A handful of set-wide reads whatever the number of districts, and no row
+    counts: the service asks this every minute while workers load. Files that
+    arrived but are not a batch yet count as received, as in `roster status`;
+    only a district the database says is stale gets its inbox looked at."""
+    now = now or datetime.now(UTC)
+    console = home.store.console()
+    latest, uploads = console.latest_batches(), console.last_uploads()
+    found = {}
+    for d in console.districts():
+        batch = latest.get(d.slug)
+        received = [uploads.get(d.slug), batch.received_at if batch else None]
+        fresh = _freshness(home, d, received, now)
+        if fresh.stale:
+            received += _arrived(home, d.slug)
+            fresh = _freshness(home, d, received, now)
+        if fresh.stale:
+            found[d.slug] = fresh.last_upload
+    return found
+
+
+def _freshness(
+    home: Home,
+    district: DistrictFacts | DistrictRecord,
+    received: Iterable[datetime | None],
+    now: datetime,
+) -> Freshness:
+    return freshness(
+        waited_on=district.enabled and not district.paused,
+        created_at=district.created_at,
+        received=received,
+        hours=expected_hours(home.settings, district.settings),
+        now=now,
+    )
+
+
+def _arrived(home: Home, district: str) -> list[datetime | None]:
+    """When each complete file waiting in the district's inbox arrived."""
+    return [
+        datetime.fromtimestamp(a.arrived, UTC)
+        for a in batches.arrivals(home.folder("inbox", district))
+    ]
 
 
 def exit_code(found: list[DistrictStatus]) -> int:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.districts import connection_info
+from roster_pipeline.freshness import expected_hours, freshness
 from roster_pipeline.home import Home
 from roster_pipeline.store import (
     BatchRecord,
@@ -70,28 +71,27 @@ def _summary(
     now: datetime,
 ) -> DistrictSummary:
     latest, held, upload, recent = facts
-    seen = [t for t in (upload, latest.received_at if latest else None) if t is not None]
-    last_upload = max(seen) if seen else None
-    # Not ``for_district``: validating a thousand districts' settings would cost more
-    # than the rest of the overview; only this key matters here.
-    hours = d.settings.get("expect_every_hours", home.settings.service.expect_every_hours)
-    expect = timedelta(hours=float(hours))
-    since = last_upload or d.created_at or now
-    stale = d.enabled and not d.paused and now - since > expect
+    fresh = freshness(
+        waited_on=d.enabled and not d.paused,
+        created_at=d.created_at,
+        received=(upload, latest.received_at if latest else None),
+        hours=expected_hours(home.settings, d.settings),
+        now=now,
+    )
     # Unvalidated: every value is typed already, and a thousand validations cost
     # a tenth of the overview's time.
     return DistrictSummary.model_construct(
         slug=d.slug,
         name=d.name,
-        status=_state(d, latest, held, stale),
+        status=_state(d, latest, held, fresh.stale),
         enabled=d.enabled,
         paused=d.paused,
         last_batch=latest.batch_id if latest else None,
         last_batch_status=latest.status if latest else None,
         last_batch_at=latest.received_at if latest else None,
         last_batch_rejects=latest.rejects if latest else None,
-        last_upload=last_upload,
-        next_expected=since + expect if d.enabled and not d.paused else None,
+        last_upload=fresh.last_upload,
+        next_expected=fresh.next_expected,
         held=held,
         recent=[(b.rows, b.rejects) for b in recent],
     )
