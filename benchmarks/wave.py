@@ -75,17 +75,27 @@ def free_port() -> int:
         return port
 
 
-def new_home(count: int, db: str | None) -> tuple[Path, dict[str, str]]:
-    """A home with ``count`` districts (slugs d000...), each with the benchmark password."""
+def new_home(count: int, db: str | None) -> tuple[Path, dict[str, str], str]:
+    """A home with ``count`` districts (slugs d000...), each with the benchmark password;
+    on PostgreSQL in a fresh schema, which ``drop_home`` removes. (root, env, schema)"""
     root = Path(tempfile.mkdtemp(prefix="bench-wave-"))
     env = {**os.environ, "ROSTER_HOME": str(root), "ROSTER_SETTLE_QUICK_SECONDS": "1"}
+    schema = ""
     if db:
-        env["ROSTER_DATABASE_URL"] = fresh_schema(db)[1]
+        schema, env["ROSTER_DATABASE_URL"] = fresh_schema(db)
     subprocess.run([*ROSTER, "init"], env=env, check=True, capture_output=True)
     with Home(load_settings(env=env, home=root)) as home:
         for number in range(count):
             add_district(home, f"d{number:03d}", password=PASSWORD)
-    return root, env
+    return root, env, schema
+
+
+def drop_home(root: Path, db: str | None, schema: str) -> None:
+    """The home's folder and, on PostgreSQL, its schema: a night's rows for every district."""
+    shutil.rmtree(root, ignore_errors=True)
+    if db:
+        drop = f"DROP SCHEMA IF EXISTS {schema} CASCADE"
+        subprocess.run(["psql", "-q", db, "-c", drop], check=True, capture_output=True)
 
 
 def start(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
@@ -141,7 +151,7 @@ class Wave:
 
 
 def run_wave(args: argparse.Namespace, paths: list[Path], db: str | None, split: bool) -> Wave:
-    root, env = new_home(len(paths), db)
+    root, env, schema = new_home(len(paths), db)
     port = free_port()
     if split:
         servers = [start(env, "--role", "sftp", "--port", str(port))]
@@ -159,13 +169,13 @@ def run_wave(args: argparse.Namespace, paths: list[Path], db: str | None, split:
             server.terminate()
         for server in servers:
             server.wait(120)
-        shutil.rmtree(root, ignore_errors=True)
+        drop_home(root, db, schema)
     return Wave(backlog=done - last_upload, whole=done - first)
 
 
 def singles(paths: list[Path], db: str | None) -> float:
     """The sum of one `roster process` per zip, into a home holding every district."""
-    root, env = new_home(len(paths), db)
+    root, env, schema = new_home(len(paths), db)
     total = 0.0
     for number, path in enumerate(paths):
         command = [*ROSTER, "process", str(path), "--district", f"d{number:03d}", "--json"]
@@ -174,7 +184,7 @@ def singles(paths: list[Path], db: str | None) -> float:
         total += time.perf_counter() - begun
         if done.returncode not in (0, 3):
             raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout!r}\n{done.stderr!r}")
-    shutil.rmtree(root, ignore_errors=True)
+    drop_home(root, db, schema)
     return total
 
 
