@@ -64,7 +64,10 @@ def night_folder(root: Path, n: int, night: dict[str, Any]) -> Path:
 
 
 def snapshot(home: Home, slug: str, as_of: str | None = None) -> Snapshot:
-    return {t: export(home, slug, t, as_of).rows() for t in TABLES}
+    taken = {t: export(home, slug, t, as_of).rows() for t in TABLES}
+    if as_of is None:  # the counts the loader keeps are the rows loaded now
+        assert home.store.table_counts(slug) == {t: len(rows) for t, rows in taken.items()}
+    return taken
 
 
 @pytest.fixture

@@ -203,6 +203,36 @@ def test_upgrade_keeps_every_row_and_makes_each_class_teacher_its_primary_link(
     upgraded.close()
 
 
+def test_upgrade_counts_the_rows_each_district_has_loaded(store_url: str) -> None:
+    """The row counts the loader keeps start from the rows already loaded."""
+    adding = next(v for v in sorted(schema.MIGRATIONS) if "TABLE roster_counts" in _created(v))
+    old = Engine(store_url)
+    schema.migrate(old, target=adding - 1)
+    with old.transaction():
+        for district, users in (("north", 3), ("south", 1)):
+            for n in range(users):
+                old.execute(
+                    "INSERT INTO users (district_id, district_user_id, first_name, role,"
+                    " batch_no) VALUES (?, ?, 'Ada', 'Teacher', 7)",
+                    (district, f"u{n}"),
+                )
+        old.execute(
+            "INSERT INTO enrollments (district_id, class_id, student_id, batch_no)"
+            " VALUES ('north', 'c1', 'u1', 7)"
+        )
+    old.close()
+    upgraded = open_store(store_url)
+    upgraded.migrate()
+    assert upgraded.table_counts("north") == {
+        "schools": 0, "users": 3, "classes": 0, "enrollments": 1, "class_teachers": 0,
+    }  # fmt: skip
+    assert upgraded.table_counts("south", ["users", "enrollments"]) == {
+        "users": 1, "enrollments": 0,
+    }  # fmt: skip
+    assert upgraded.table_counts("east", ["users"]) == {"users": 0}
+    upgraded.close()
+
+
 def _created(version: int) -> str:
     """The statements of one migration, for finding the one that adds a table."""
     return " ".join(schema.MIGRATIONS[version](SQLITE))
@@ -326,10 +356,13 @@ def test_a_batch_never_touches_another_districts_rows(store: Store) -> None:
     assert_frame_equal(loaded_users(store, "south"), NIGHT1)
     assert_frame_equal(loaded_users(store, "north"), NIGHT2)
     store.put_district(DistrictRecord(slug="north"))
+    assert store.table_counts("north", ["users"]) == {"users": 3}
     store.remove_district("north", purge=True)
     assert loaded_users(store, "north").height == 0
+    assert store.table_counts("north", ["users"]) == {"users": 0}
     assert store.batches("north") == []
     assert_frame_equal(loaded_users(store, "south"), NIGHT1)
+    assert store.table_counts("south", ["users"]) == {"users": 3}
     assert changes(store, "b2") == {("users", u, "added") for u in ("u1", "u2", "u3")}
 
 

@@ -7,7 +7,7 @@ latest batch was rejected. ``exit_code`` is 1 then, so a monitor can run the
 command.
 
 The service's stale alarm asks ``stale`` instead: the same rule over a few
-set-wide reads, without the per-district row counts `roster status` prints.
+set-wide reads, rather than several reads and an inbox scan per district.
 """
 
 from __future__ import annotations
@@ -96,10 +96,10 @@ def overview(home: Home, now: datetime | None = None) -> list[DistrictStatus]:
 def stale(home: Home, now: datetime | None = None) -> dict[str, datetime | None]:
     """The stale districts, each with its last upload (None: it never sent anything).
 
-    A handful of set-wide reads whatever the number of districts, and no row
-    counts: the service asks this every minute while workers load. Files that
-    arrived but are not a batch yet count as received, as in `roster status`;
-    only a district the database says is stale gets its inbox looked at."""
+    A handful of set-wide reads whatever the number of districts: the service
+    asks this every minute while workers load. Files that arrived but are not a
+    batch yet count as received, as in `roster status`; only a district the
+    database says is stale gets its inbox looked at."""
     now = now or datetime.now(UTC)
     console = home.store.console()
     latest, uploads = console.latest_batches(), console.last_uploads()

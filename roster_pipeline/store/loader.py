@@ -6,7 +6,8 @@ are (their before-images, JSON), then they leave the roster table in one
 ``DELETE ... IN (SELECT ...)``; the added and updated rows come back with one
 ADBC ingest (COPY on PostgreSQL); the added rows' change rows follow with one
 more ingest, or, on a table's first load into SQLite, with one INSERT ... SELECT
-of the keys just written.
+of the keys just written. The district's row count of the table moves by the
+rows added and deleted (``roster_counts``), in the same transaction.
 
 Rows carry the batch number given, unless the frames bring their own
 ``batch_no`` column (a rollback puts rows back as an earlier batch wrote them).
@@ -59,6 +60,7 @@ def apply_changes(
             district_id = pl.lit(district).alias("district_id")
             engine.ingest(table.table, rows, constants=(district_id, *number))
             _log_changes(engine, district, batch_no, table)
+            _count(engine, district, table)
     finally:
         pool.shutdown(cancel_futures=True)
 
@@ -153,6 +155,18 @@ def _log_changes(engine: Engine, district: str, batch_no: int, table: TableChang
         f'INSERT INTO changes (batch_no, table_name, "key", op) SELECT ?, ?, {key}, ?'
         f" FROM {roster_table(table.table).name} WHERE district_id = ? AND batch_no = ?",
         (batch_no, table.table, "added", district, batch_no),
+    )
+
+
+def _count(engine: Engine, district: str, table: TableChanges) -> None:
+    """Keep the district's row count of the table (``roster_counts``): an updated row
+    is deleted and written again, so only added and deleted rows move it."""
+    moved = table.added.height - table.deleted.height
+    engine.execute(
+        "INSERT INTO roster_counts (district_id, table_name, row_count) VALUES (?, ?, ?)"
+        " ON CONFLICT (district_id, table_name)"
+        " DO UPDATE SET row_count = roster_counts.row_count + excluded.row_count",
+        (district, table.table, moved),
     )
 
 

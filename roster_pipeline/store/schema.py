@@ -264,6 +264,23 @@ def _key_collation(d: SqlDialect) -> list[str]:
     ]
 
 
+def _row_counts(_d: SqlDialect) -> list[str]:
+    """Each district's loaded rows per roster table, kept by the loader in the same
+    transaction as the rows: `roster status`, the console's district page and the
+    service read them instead of counting (COUNT(*) read every loaded row: some 20 s
+    for a night of 300 districts on PostgreSQL, at every look)."""
+    tables = (*_V1_TABLES, _CLASS_TEACHERS)
+    return [
+        "CREATE TABLE roster_counts (district_id TEXT NOT NULL, table_name TEXT NOT NULL,"
+        " row_count BIGINT NOT NULL, PRIMARY KEY (district_id, table_name))",
+        *(
+            "INSERT INTO roster_counts (district_id, table_name, row_count)"
+            f" SELECT district_id, '{t.name}', COUNT(*) FROM {t.name} GROUP BY district_id"
+            for t in tables
+        ),
+    ]
+
+
 #: version -> statements for a dialect; applied in ascending order (a number may be
 #: missing: each version is applied once, whatever lies between), each in its own
 #: transaction.
@@ -278,6 +295,7 @@ MIGRATIONS: Mapping[int, Callable[[SqlDialect], list[str]]] = {
     8: _batch_mode,
     9: _history,
     10: _key_collation,
+    11: _row_counts,
 }
 
 
