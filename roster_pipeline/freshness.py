@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from roster_pipeline.config import Settings
 
@@ -23,30 +23,33 @@ class Freshness:
     stale: bool
 
 
-def expected_hours(settings: Settings, overrides: Mapping[str, Any]) -> float:
-    """The district's ``expect_every_hours``: its own value, else the deployment's.
+class District(Protocol):
+    """What the rule reads of a district (a registry record, or the console's facts)."""
 
-    Read as the one key rather than through ``Settings.for_district``: validating a
-    thousand districts' settings would cost more than the overview built on it."""
-    return float(overrides.get("expect_every_hours", settings.service.expect_every_hours))
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def paused(self) -> bool: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
 
 
 def freshness(
-    *,
-    waited_on: bool,
-    created_at: datetime | None,
-    received: Iterable[datetime | None],
-    hours: float,
-    now: datetime,
+    district: District, received: Iterable[datetime | None], settings: Settings, now: datetime
 ) -> Freshness:
-    """How fresh a district is, from the times anything of it was received.
+    """How fresh ``district`` is, from the times anything of it was received.
 
-    ``waited_on`` is false for a disabled or paused district. A district that never
-    sent anything is counted from its creation."""
+    Only an enabled district that is not paused is waited on. One that never sent
+    anything is counted from its creation. Its ``expect_every_hours`` is read as the
+    one key rather than through ``Settings.for_district``: validating a thousand
+    districts' settings would cost more than the overview built on it."""
+    hours = district.settings.get("expect_every_hours", settings.service.expect_every_hours)
     seen = [t for t in received if t is not None]
     last = max(seen) if seen else None
-    expect = timedelta(hours=hours)
-    due = (last or created_at or now) + expect
-    if not waited_on:
+    expect = timedelta(hours=float(hours))
+    due = (last or district.created_at or now) + expect
+    if not district.enabled or district.paused:
         return Freshness(last, expect, None, False)
     return Freshness(last, expect, due, now > due)

@@ -12,15 +12,14 @@ set-wide reads, rather than several reads and an inbox scan per district.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from roster_pipeline.freshness import Freshness, expected_hours, freshness
+from roster_pipeline.freshness import Freshness, freshness
 from roster_pipeline.home import Home
 from roster_pipeline.service import batches
-from roster_pipeline.store import BatchRecord, BatchStatus, DistrictFacts, DistrictRecord
+from roster_pipeline.store import BatchRecord, BatchStatus, DistrictRecord
 
 _HISTORY = 200  # batches looked at per district for held ones
 
@@ -56,7 +55,7 @@ def district_status(home: Home, district: DistrictRecord, now: datetime) -> Dist
     loaded = next((b for b in history if b.status.applied), None)
     waiting = _arrived(home, district.slug)
     received = [latest.received_at if latest else None, home.store.last_upload(district.slug)]
-    fresh = _freshness(home, district, [*received, *waiting], now)
+    fresh = freshness(district, [*received, *waiting], home.settings, now)
     held = tuple(b.batch_id for b in history if b.status == BatchStatus.HELD)
     return DistrictStatus(
         district=district.slug,
@@ -107,28 +106,13 @@ def stale(home: Home, now: datetime | None = None) -> dict[str, datetime | None]
     for d in console.districts():
         batch = latest.get(d.slug)
         received = [uploads.get(d.slug), batch.received_at if batch else None]
-        fresh = _freshness(home, d, received, now)
+        fresh = freshness(d, received, home.settings, now)
         if fresh.stale:
             received += _arrived(home, d.slug)
-            fresh = _freshness(home, d, received, now)
+            fresh = freshness(d, received, home.settings, now)
         if fresh.stale:
             found[d.slug] = fresh.last_upload
     return found
-
-
-def _freshness(
-    home: Home,
-    district: DistrictFacts | DistrictRecord,
-    received: Iterable[datetime | None],
-    now: datetime,
-) -> Freshness:
-    return freshness(
-        waited_on=district.enabled and not district.paused,
-        created_at=district.created_at,
-        received=received,
-        hours=expected_hours(home.settings, district.settings),
-        now=now,
-    )
 
 
 def _arrived(home: Home, district: str) -> list[datetime | None]:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from roster_pipeline.contracts.dialects import CsvDialect
 from roster_pipeline.districts import connection_info
-from roster_pipeline.freshness import expected_hours, freshness
+from roster_pipeline.freshness import freshness
 from roster_pipeline.home import Home
 from roster_pipeline.store import (
     BatchRecord,
@@ -71,13 +71,7 @@ def _summary(
     now: datetime,
 ) -> DistrictSummary:
     latest, held, upload, recent = facts
-    fresh = freshness(
-        waited_on=d.enabled and not d.paused,
-        created_at=d.created_at,
-        received=(upload, latest.received_at if latest else None),
-        hours=expected_hours(home.settings, d.settings),
-        now=now,
-    )
+    fresh = freshness(d, (upload, latest.received_at if latest else None), home.settings, now)
     # Unvalidated: every value is typed already, and a thousand validations cost
     # a tenth of the overview's time.
     return DistrictSummary.model_construct(
