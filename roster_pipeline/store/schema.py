@@ -41,6 +41,8 @@ _V1_TABLES = (
 _CLASS_TEACHERS = RosterTable(
     "class_teachers", ("class_id", "user_id"), ("class_id", "user_id", "role", "is_primary")
 )
+#: The roster tables since teacher links (migration 6), as the later migrations see them.
+_V6_TABLES = (*_V1_TABLES, _CLASS_TEACHERS)
 
 ROSTER_TABLES: Mapping[str, RosterTable] = {
     t.name: t
@@ -260,7 +262,7 @@ def _key_collation(d: SqlDialect) -> list[str]:
     return [
         f"ALTER TABLE {t.name} "
         + ", ".join(f'ALTER COLUMN "{c}" TYPE TEXT COLLATE "C"' for c in ("district_id", *t.key))
-        for t in (*_V1_TABLES, _CLASS_TEACHERS)
+        for t in _V6_TABLES
     ]
 
 
@@ -269,14 +271,13 @@ def _row_counts(_d: SqlDialect) -> list[str]:
     transaction as the rows: `roster status`, the console's district page and the
     service read them instead of counting (COUNT(*) read every loaded row: some 20 s
     for a night of 300 districts on PostgreSQL, at every look)."""
-    tables = (*_V1_TABLES, _CLASS_TEACHERS)
     return [
         "CREATE TABLE roster_counts (district_id TEXT NOT NULL, table_name TEXT NOT NULL,"
         " row_count BIGINT NOT NULL, PRIMARY KEY (district_id, table_name))",
         *(
             "INSERT INTO roster_counts (district_id, table_name, row_count)"
             f" SELECT district_id, '{t.name}', COUNT(*) FROM {t.name} GROUP BY district_id"
-            for t in tables
+            for t in _V6_TABLES
         ),
     ]
 
